@@ -1,0 +1,286 @@
+//! The command line: every flag wsprobe has, its help text and its parsing. The only
+//! file that knows flag names; the rest of the program gets plain values from here.
+
+use clap::{Parser, ValueEnum};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::policy::Wait;
+
+const EXAMPLES: &str = "\
+Examples:
+  Interactive session (stdin is a terminal):
+    wsprobe wss://echo.example.com/chat
+
+  Pipe mode: stdin lines become messages, messages become stdout lines:
+    echo hello | wsprobe ws://127.0.0.1:9001
+    producer | wsprobe ws://host/feed -H 'Authorization: Bearer TOKEN' | consumer
+
+  CI: send, wait for a matching reply, fail with exit code 6 if it does not come:
+    wsprobe ws://host/api -x '{\"op\":\"ping\"}' --expect pong --timeout 5s
+
+Stop rule: wsprobe sends all input (-x messages, then stdin until EOF), then waits for
+one reply per message sent (or --count/--expect, or --wait), then closes with 1000.
+
+Exit codes: 0 ok, 1 runtime/protocol error, 2 usage, 3 cannot connect, 4 TLS,
+5 handshake rejected, 6 timed out / goal not met, 7 server closed with an error code
+or without a Close frame, 130 interrupted.";
+
+/// wsprobe: a WebSocket client and debugger for terminals, pipelines and CI.
+#[derive(Debug, Parser)]
+#[command(
+    name = "wsprobe",
+    version,
+    about = "A WebSocket client and debugger for terminals, pipelines and CI",
+    long_about = "A WebSocket client and debugger for terminals, pipelines and CI.\n\n\
+        In a terminal it opens an interactive session; with stdin redirected, each line of \
+        stdin is sent as one message and each message received is written as one line.",
+    after_help = EXAMPLES,
+    max_term_width = 100
+)]
+pub struct Cli {
+    /// Server URL: ws://, wss://, http(s):// (mapped to ws(s)://), host:port/path or :port/path
+    #[arg(value_name = "URL")]
+    pub url: String,
+
+    // ---- Connection -------------------------------------------------------------
+    /// Add a request header to the upgrade request (repeatable)
+    #[arg(short = 'H', long = "header", value_name = "'NAME: VALUE'", value_parser = parse_header, help_heading = "Connection")]
+    pub headers: Vec<(String, String)>,
+
+    /// Offer a subprotocol in Sec-WebSocket-Protocol (repeatable, in order of preference)
+    #[arg(
+        short = 's',
+        long = "subprotocol",
+        value_name = "NAME",
+        help_heading = "Connection"
+    )]
+    pub subprotocols: Vec<String>,
+
+    /// Send this Origin header [default: none]
+    #[arg(long, value_name = "ORIGIN", help_heading = "Connection")]
+    pub origin: Option<String>,
+
+    /// HTTP Basic credentials (also taken from the URL: ws://user:pass@host/)
+    #[arg(long, value_name = "USER:PASS", help_heading = "Connection")]
+    pub auth: Option<String>,
+
+    /// User-Agent header value
+    #[arg(long, value_name = "TEXT", default_value = concat!("wsprobe/", env!("CARGO_PKG_VERSION")), help_heading = "Connection")]
+    pub user_agent: String,
+
+    /// Give up connecting after this long: DNS, TCP, TLS and the upgrade together
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration, help_heading = "Connection")]
+    pub connect_timeout: Duration,
+
+    /// Largest message (and frame) accepted from the server, in bytes
+    #[arg(
+        long,
+        value_name = "BYTES",
+        default_value_t = 64 << 20,
+        help_heading = "Connection"
+    )]
+    pub max_message_size: usize,
+
+    // ---- TLS --------------------------------------------------------------------
+    /// Do not verify the server's certificate or hostname
+    #[arg(short = 'k', long, help_heading = "TLS")]
+    pub insecure: bool,
+
+    /// Trust the CA certificates in this PEM file (in addition to the system's)
+    #[arg(long, value_name = "FILE", help_heading = "TLS")]
+    pub cacert: Option<PathBuf>,
+
+    /// Client certificate (PEM, may include the chain); needs --key
+    #[arg(long, value_name = "FILE", requires = "key", help_heading = "TLS")]
+    pub cert: Option<PathBuf>,
+
+    /// Private key for --cert (PEM: PKCS#8 or RSA)
+    #[arg(long, value_name = "FILE", requires = "cert", help_heading = "TLS")]
+    pub key: Option<PathBuf>,
+
+    // ---- Sending ----------------------------------------------------------------
+    /// Send MSG right after connecting, before stdin (repeatable, sent in order)
+    #[arg(
+        short = 'x',
+        long = "execute",
+        value_name = "MSG",
+        help_heading = "Sending"
+    )]
+    pub execute: Vec<String>,
+
+    /// Send messages as binary instead of text
+    #[arg(long, help_heading = "Sending")]
+    pub binary: bool,
+
+    /// Split stdin on NUL bytes instead of newlines, and end each output message with NUL
+    #[arg(short = '0', long = "null", help_heading = "Sending")]
+    pub null: bool,
+
+    // ---- Ending the run ---------------------------------------------------------
+    /// End once N messages have been received (after the input is sent) [default: one per message sent]
+    #[arg(short = 'n', long, value_name = "N", help_heading = "Ending the run")]
+    pub count: Option<u64>,
+
+    /// End once a received message matches REGEX; repeatable, matched in order [default: none]
+    #[arg(long, value_name = "REGEX", value_parser = parse_regex, help_heading = "Ending the run")]
+    pub expect: Vec<regex::Regex>,
+
+    /// After the input ends, keep receiving for this long ('forever': until the server closes) [default: until one reply per message]
+    #[arg(short = 'w', long, value_name = "DURATION", value_parser = parse_wait, help_heading = "Ending the run")]
+    pub wait: Option<Wait>,
+
+    /// Hard deadline for the whole run; exit 6 if --count/--expect is unmet by then [default: none]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, help_heading = "Ending the run")]
+    pub timeout: Option<Duration>,
+
+    /// Close code wsprobe sends when it ends the run
+    #[arg(long, value_name = "CODE", default_value_t = 1000, value_parser = parse_close_code, help_heading = "Ending the run")]
+    pub close_code: u16,
+
+    /// Close reason wsprobe sends when it ends the run (at most 123 bytes)
+    #[arg(long, value_name = "TEXT", default_value = "", value_parser = parse_close_reason, help_heading = "Ending the run")]
+    pub close_reason: String,
+
+    // ---- Output -----------------------------------------------------------------
+    /// When to use colors (NO_COLOR is honoured by 'auto')
+    #[arg(
+        long,
+        value_name = "WHEN",
+        default_value = "auto",
+        help_heading = "Output"
+    )]
+    pub color: ColorChoice,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+fn parse_header(s: &str) -> Result<(String, String), String> {
+    let (name, value) = s
+        .split_once(':')
+        .ok_or_else(|| format!("'{s}' is not a header: expected 'Name: value'"))?;
+    let name = name.trim();
+    let valid_name = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+    if !valid_name {
+        return Err(format!("'{name}' is not a valid header name"));
+    }
+    let value = value.trim();
+    if value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
+        return Err(format!(
+            "the value of header '{name}' contains a line break"
+        ));
+    }
+    Ok((name.to_string(), value.to_string()))
+}
+
+/// `500ms`, `2s`, `1m`, `1h 30m`; a bare number means seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    if let Ok(secs) = s.parse::<f64>() {
+        if secs.is_finite() && secs >= 0.0 {
+            return Ok(Duration::from_secs_f64(secs));
+        }
+    }
+    humantime::parse_duration(s)
+        .map_err(|e| format!("'{s}' is not a duration ({e}); examples: 500ms, 2s, 1m"))
+}
+
+fn parse_wait(s: &str) -> Result<Wait, String> {
+    match s.trim() {
+        "forever" | "inf" | "infinite" | "-1" => Ok(Wait::Forever),
+        other => parse_duration(other).map(Wait::For),
+    }
+}
+
+fn parse_regex(s: &str) -> Result<regex::Regex, String> {
+    regex::Regex::new(s).map_err(|e| {
+        format!(
+            "invalid regular expression: {}",
+            e.to_string().lines().last().unwrap_or("")
+        )
+    })
+}
+
+/// Close codes a client may send (RFC 6455 §7.4): 1000, 1001, 1002, 1003, 1007-1014
+/// and 3000-4999. 1004-1006 and 1015 are reserved for reporting, never sent.
+pub fn parse_close_code(s: &str) -> Result<u16, String> {
+    let code: u16 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{s}' is not a close code (a number from 1000 to 4999)"))?;
+    if is_sendable_close_code(code) {
+        Ok(code)
+    } else {
+        Err(format!(
+            "{code} cannot be sent as a close code (use 1000-1003, 1007-1014 or 3000-4999)"
+        ))
+    }
+}
+
+pub fn is_sendable_close_code(code: u16) -> bool {
+    matches!(code, 1000..=1003 | 1007..=1014 | 3000..=4999)
+}
+
+fn parse_close_reason(s: &str) -> Result<String, String> {
+    if s.len() > 123 {
+        Err(format!(
+            "the close reason is {} bytes; at most 123 fit in a Close frame",
+            s.len()
+        ))
+    } else {
+        Ok(s.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn headers() {
+        assert_eq!(
+            parse_header("X-Token:  abc "),
+            Ok(("X-Token".into(), "abc".into()))
+        );
+        assert_eq!(parse_header("A: b: c"), Ok(("A".into(), "b: c".into())));
+        assert!(parse_header("no colon").is_err());
+        assert!(parse_header(": empty").is_err());
+        assert!(parse_header("Bad Name: x").is_err());
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2s"), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_duration("1m"), Ok(Duration::from_secs(60)));
+        assert_eq!(parse_duration("1.5"), Ok(Duration::from_millis(1500)));
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("-1").is_err());
+        assert_eq!(parse_wait("forever"), Ok(Wait::Forever));
+        assert_eq!(parse_wait("3s"), Ok(Wait::For(Duration::from_secs(3))));
+    }
+
+    #[test]
+    fn close_codes() {
+        assert_eq!(parse_close_code("1000"), Ok(1000));
+        assert_eq!(parse_close_code("4999"), Ok(4999));
+        for bad in ["999", "1004", "1005", "1006", "1015", "2000", "5000", "x"] {
+            assert!(parse_close_code(bad).is_err(), "{bad}");
+        }
+        assert!(parse_close_reason(&"x".repeat(124)).is_err());
+    }
+}

@@ -1,0 +1,107 @@
+//! Dialing a WebSocket server: DNS, TCP, TLS and the upgrade, all within the connect
+//! deadline, done in blocking mode; the stream is then switched to non-blocking for
+//! the session.
+
+mod stream;
+mod tcp;
+mod tls;
+mod upgrade;
+
+pub use stream::NetStream;
+pub use tcp::plain_io_message;
+pub use tls::TlsOptions;
+pub use upgrade::UpgradeOptions;
+
+use std::time::{Duration, Instant};
+use tungstenite::protocol::WebSocketConfig;
+use tungstenite::WebSocket;
+
+use crate::error::{Error, Result};
+use crate::event::HandshakeInfo;
+use crate::target::Target;
+
+/// Everything needed to open a connection, as plain data.
+#[derive(Debug, Clone)]
+pub struct ConnectOptions {
+    pub upgrade: UpgradeOptions,
+    pub tls: TlsOptions,
+    pub connect_timeout: Duration,
+    pub max_message_size: usize,
+}
+
+/// An open WebSocket, ready for the session (non-blocking).
+pub struct Connection {
+    pub ws: WebSocket<NetStream>,
+    pub info: HandshakeInfo,
+}
+
+/// Settings checked before any network activity (files readable, headers valid), so
+/// that usage errors are reported as such even when the server is unreachable.
+pub struct Prepared {
+    target: Target,
+    request: tungstenite::handshake::client::Request,
+    tls: Option<native_tls::TlsConnector>,
+    opts: ConnectOptions,
+}
+
+pub fn prepare(target: Target, opts: ConnectOptions) -> Result<Prepared> {
+    let request = upgrade::build_request(&target, &opts.upgrade)?;
+    // Only build a TLS context when the URL needs one: initialising OpenSSL costs
+    // milliseconds that a ws:// one-shot should not pay.
+    let tls = if target.tls {
+        Some(tls::connector(&opts.tls)?)
+    } else {
+        None
+    };
+    Ok(Prepared {
+        target,
+        request,
+        tls,
+        opts,
+    })
+}
+
+pub fn connect(prepared: Prepared) -> Result<Connection> {
+    let Prepared {
+        target,
+        request,
+        tls,
+        opts,
+    } = prepared;
+    let deadline = Instant::now() + opts.connect_timeout;
+    let addrs = tcp::resolve(&target.host, target.port, deadline)?;
+    let tcp = tcp::dial(&addrs, &target.host_header(), deadline)?;
+    set_deadline(&tcp, deadline)?;
+    let stream = match &tls {
+        Some(connector) => NetStream::Tls(Box::new(tls::handshake(connector, &target.host, tcp)?)),
+        None => NetStream::Plain(tcp),
+    };
+    set_deadline(stream.tcp(), deadline)?;
+    let config = WebSocketConfig::default()
+        .read_buffer_size(128 * 1024)
+        // Messages are queued until this much is buffered or the session flushes:
+        // the session flushes after each batch, so this only bounds a batch.
+        .write_buffer_size(256 * 1024)
+        .max_message_size(Some(opts.max_message_size))
+        .max_frame_size(Some(opts.max_message_size));
+    let (ws, info) = upgrade::upgrade(stream, &target, request, config)?;
+    let tcp = ws.get_ref().tcp();
+    let nonblocking = tcp
+        .set_read_timeout(None)
+        .and_then(|_| tcp.set_write_timeout(None))
+        .and_then(|_| tcp.set_nonblocking(true));
+    nonblocking.map_err(|e| Error::Runtime(format!("cannot configure the socket: {e}")))?;
+    Ok(Connection { ws, info })
+}
+
+fn set_deadline(tcp: &std::net::TcpStream, deadline: Instant) -> Result<()> {
+    let remaining = deadline.saturating_duration_since(Instant::now());
+    if remaining.is_zero() {
+        return Err(Error::Connect(
+            "timed out connecting (--connect-timeout)".to_string(),
+        ));
+    }
+    tcp.set_read_timeout(Some(remaining))
+        .and_then(|_| tcp.set_write_timeout(Some(remaining)))
+        .map_err(|e| Error::Connect(format!("cannot configure the socket: {e}")))
+}

@@ -1,0 +1,52 @@
+//! The byte stream under the WebSocket: plain TCP or TLS over TCP.
+
+use std::io::{self, Read, Write};
+use std::net::TcpStream;
+
+#[derive(Debug)]
+pub enum NetStream {
+    Plain(TcpStream),
+    Tls(Box<native_tls::TlsStream<TcpStream>>),
+}
+
+impl NetStream {
+    /// The TCP socket underneath, for readiness polling and socket options.
+    pub fn tcp(&self) -> &TcpStream {
+        match self {
+            NetStream::Plain(s) => s,
+            NetStream::Tls(s) => s.get_ref(),
+        }
+    }
+}
+
+impl Read for NetStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            NetStream::Plain(s) => s.read(buf),
+            NetStream::Tls(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for NetStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            NetStream::Plain(s) => s.write(buf),
+            NetStream::Tls(s) => s.write(buf),
+        }
+    }
+
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        match self {
+            NetStream::Plain(s) => s.write_vectored(bufs),
+            NetStream::Tls(s) => s.write_vectored(bufs),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            NetStream::Plain(s) => s.flush(),
+            NetStream::Tls(s) => s.flush(),
+        }
+    }
+}

@@ -1,0 +1,91 @@
+//! Resolving the host and dialing TCP, every address in turn, within one deadline.
+
+use std::io;
+use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
+use std::sync::mpsc;
+use std::thread;
+use std::time::Instant;
+
+use crate::error::{Error, Result};
+
+/// Resolve `host:port`. The system resolver has no timeout, so it runs on its own
+/// thread and we stop waiting for it at the deadline.
+pub fn resolve(host: &str, port: u16, deadline: Instant) -> Result<Vec<SocketAddr>> {
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return Ok(vec![SocketAddr::new(ip, port)]);
+    }
+    let (tx, rx) = mpsc::channel();
+    let name = host.to_string();
+    thread::Builder::new()
+        .name("resolve".into())
+        .spawn(move || {
+            let _ = tx.send((name.as_str(), port).to_socket_addrs().map(Vec::from_iter));
+        })
+        .map_err(|e| Error::Connect(format!("cannot start the resolver thread: {e}")))?;
+    let remaining = deadline.saturating_duration_since(Instant::now());
+    match rx.recv_timeout(remaining) {
+        Ok(Ok(addrs)) if !addrs.is_empty() => Ok(addrs),
+        Ok(Ok(_)) => Err(Error::Connect(format!(
+            "cannot resolve '{host}': no addresses"
+        ))),
+        Ok(Err(e)) => Err(Error::Connect(format!(
+            "cannot resolve '{host}': {}",
+            resolver_message(&e)
+        ))),
+        Err(_) => Err(Error::Connect(format!(
+            "timed out resolving '{host}' (--connect-timeout)"
+        ))),
+    }
+}
+
+fn resolver_message(e: &io::Error) -> String {
+    // glibc's messages ("failed to lookup address information: Name or service not
+    // known") are long-winded; keep the part after the colon.
+    let text = e.to_string();
+    text.rsplit(": ").next().unwrap_or(&text).to_string()
+}
+
+/// Try each address in order until one accepts.
+pub fn dial(addrs: &[SocketAddr], host: &str, deadline: Instant) -> Result<TcpStream> {
+    let mut last_error = None;
+    for addr in addrs {
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        if remaining.is_zero() {
+            break;
+        }
+        match TcpStream::connect_timeout(addr, remaining) {
+            Ok(stream) => {
+                // Small messages must leave at once: latency matters more than packet count.
+                let _ = stream.set_nodelay(true);
+                return Ok(stream);
+            }
+            Err(e) => last_error = Some((addr, e)),
+        }
+    }
+    Err(match last_error {
+        Some((addr, e)) if e.kind() == io::ErrorKind::TimedOut => Error::Connect(format!(
+            "timed out connecting to {host} ({addr}) (--connect-timeout)"
+        )),
+        Some((addr, e)) => Error::Connect(format!(
+            "cannot connect to {host} ({addr}): {}",
+            plain_io_message(&e)
+        )),
+        None => Error::Connect(format!(
+            "timed out connecting to {host} (--connect-timeout)"
+        )),
+    })
+}
+
+/// `Connection refused (os error 111)` -> `connection refused`.
+pub fn plain_io_message(e: &io::Error) -> String {
+    let text = e.to_string();
+    let text = match text.find(" (os error") {
+        Some(i) => &text[..i],
+        None => &text,
+    };
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}

@@ -1,0 +1,137 @@
+//! TLS through native-tls (the system's OpenSSL): building the connector from the
+//! user's options and turning handshake failures into messages a person can act on.
+
+use std::fs;
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+/// The TLS flags, as plain data.
+#[derive(Debug, Clone, Default)]
+pub struct TlsOptions {
+    pub insecure: bool,
+    pub cacert: Option<PathBuf>,
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+}
+
+fn read_file(path: &Path, what: &str) -> Result<Vec<u8>> {
+    fs::read(path).map_err(|e| {
+        Error::Usage(format!(
+            "cannot read {what} '{}': {}",
+            path.display(),
+            super::tcp::plain_io_message(&e)
+        ))
+    })
+}
+
+/// Build the connector. Files are read and checked here, before any network
+/// activity, so that a bad file is a usage error (exit 2) even if the server is down.
+pub fn connector(opts: &TlsOptions) -> Result<native_tls::TlsConnector> {
+    let mut builder = native_tls::TlsConnector::builder();
+    if opts.insecure {
+        builder
+            .danger_accept_invalid_certs(true)
+            .danger_accept_invalid_hostnames(true);
+    }
+    if let Some(path) = &opts.cacert {
+        let pem = read_file(path, "CA file")?;
+        let certs = native_tls::Certificate::stack_from_pem(&pem).map_err(|e| {
+            Error::Usage(format!(
+                "'{}' is not a PEM certificate file: {e}",
+                path.display()
+            ))
+        })?;
+        if certs.is_empty() {
+            return Err(Error::Usage(format!(
+                "'{}' holds no PEM certificate",
+                path.display()
+            )));
+        }
+        for cert in certs {
+            builder.add_root_certificate(cert);
+        }
+    }
+    if let (Some(cert_path), Some(key_path)) = (&opts.cert, &opts.key) {
+        let cert = read_file(cert_path, "certificate")?;
+        let key = pkcs8_key(&read_file(key_path, "key")?, key_path)?;
+        let identity = native_tls::Identity::from_pkcs8(&cert, &key).map_err(|e| {
+            Error::Usage(format!(
+                "cannot use '{}' with '{}' as a client certificate: {e}",
+                cert_path.display(),
+                key_path.display()
+            ))
+        })?;
+        builder.identity(identity);
+    }
+    builder
+        .build()
+        .map_err(|e| Error::Tls(format!("cannot set up TLS: {e}")))
+}
+
+/// native-tls wants PKCS#8; accept the traditional RSA/EC PEM forms too by
+/// re-encoding them with OpenSSL (already linked through native-tls).
+fn pkcs8_key(pem: &[u8], path: &Path) -> Result<Vec<u8>> {
+    if pem.starts_with(b"-----BEGIN PRIVATE KEY-----") {
+        return Ok(pem.to_vec());
+    }
+    openssl::pkey::PKey::private_key_from_pem(pem)
+        .and_then(|k| k.private_key_to_pem_pkcs8())
+        .map_err(|_| {
+            Error::Usage(format!(
+                "'{}' is not an unencrypted PEM private key (PKCS#8, RSA or EC)",
+                path.display()
+            ))
+        })
+}
+
+/// Run the TLS handshake on a connected socket (which has the connect deadline as
+/// its read/write timeouts).
+pub fn handshake(
+    connector: &native_tls::TlsConnector,
+    host: &str,
+    tcp: TcpStream,
+) -> Result<native_tls::TlsStream<TcpStream>> {
+    connector.connect(host, tcp).map_err(|e| match e {
+        native_tls::HandshakeError::WouldBlock(_) => Error::Connect(format!(
+            "timed out during the TLS handshake with {host} (--connect-timeout)"
+        )),
+        native_tls::HandshakeError::Failure(e) => Error::Tls(describe_failure(host, &e)),
+    })
+}
+
+/// OpenSSL's errors look like `error:0A000086:SSL routines:...:certificate verify
+/// failed:../ssl/statem/statem_clnt.c:1889: (self-signed certificate)`; keep what
+/// matters and say what to do about it.
+fn describe_failure(host: &str, e: &native_tls::Error) -> String {
+    let text = e.to_string();
+    if text.contains("certificate verify failed") {
+        let reason = text
+            .rfind('(')
+            .and_then(|start| {
+                text[start + 1..]
+                    .find(')')
+                    .map(|end| &text[start + 1..start + 1 + end])
+            })
+            .unwrap_or("untrusted certificate");
+        return format!(
+            "TLS: the certificate of {host} was rejected: {reason} (use --cacert FILE to trust its CA, or -k to skip verification)"
+        );
+    }
+    let detail = text
+        .split(':')
+        .map(str::trim)
+        .filter(|part| {
+            !part.is_empty()
+                && !part.starts_with("error")
+                && !part.starts_with("SSL routines")
+                && !part.contains(".c")
+                && part.chars().any(|c| c.is_alphabetic())
+                && !part.chars().all(|c| c.is_ascii_hexdigit())
+        })
+        .last()
+        .unwrap_or(&text)
+        .to_string();
+    format!("TLS handshake with {host} failed: {detail}")
+}

@@ -1,0 +1,68 @@
+//! The plain data that flows through a run: `Command`s from input sources to the
+//! session, and `Event`s from the session to the output sink.
+
+use std::time::SystemTime;
+use tungstenite::{Bytes, Message};
+
+/// What an input source (stdin reader, `-x` list, REPL) asks the session to do.
+#[derive(Debug)]
+pub enum Command {
+    /// Send these messages, in order. Sources batch them so that one channel item
+    /// (and one wake-up of the session) carries many messages.
+    Send(Vec<Message>),
+    /// The source has nothing more to send: the stop rule's "input ended".
+    InputEnded,
+    /// The source hit bad input (e.g. invalid UTF-8 on stdin). Everything before it
+    /// was sent; the session closes and the run fails with a usage error.
+    InputFailed(String),
+    /// Close the connection now with this code and reason (REPL `/close`).
+    Close { code: u16, reason: String },
+}
+
+/// Which way a message travelled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    In,
+    Out,
+}
+
+/// The kinds of message a user can see.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Text,
+    Binary,
+    Ping,
+    Pong,
+}
+
+/// What was negotiated when the connection opened.
+#[derive(Debug, Clone, Default)]
+pub struct HandshakeInfo {
+    /// The URL dialled (credentials removed).
+    pub url: String,
+    pub status: u16,
+    pub reason: String,
+    pub subprotocol: Option<String>,
+    /// Request headers as sent (credentials not yet redacted: sinks redact).
+    pub request_headers: Vec<(String, String)>,
+    pub response_headers: Vec<(String, String)>,
+}
+
+/// What the session reports to the output sink.
+#[derive(Debug)]
+pub enum Event<'a> {
+    Open(&'a HandshakeInfo),
+    Message {
+        dir: Direction,
+        kind: Kind,
+        /// Text payloads are valid UTF-8 (checked on both sides).
+        payload: &'a Bytes,
+        at: SystemTime,
+    },
+    Close {
+        dir: Direction,
+        code: Option<u16>,
+        reason: &'a str,
+        at: SystemTime,
+    },
+}

@@ -1,0 +1,3 @@
+//! Input sources: they turn what the user provides into `Command`s for the session.
+
+pub mod lines;

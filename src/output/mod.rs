@@ -1,0 +1,24 @@
+//! Output sinks: where the session's events go. Each renderer turns `Event`s into
+//! bytes on stdout; the session decides when to flush.
+
+mod plain;
+
+pub use plain::Plain;
+
+use std::io;
+
+use crate::event::Event;
+
+pub trait Sink {
+    /// Render one event. An error of kind `BrokenPipe` means the reader went away
+    /// (`wsprobe … | head -1`): the session then ends quietly.
+    fn event(&mut self, event: &Event) -> io::Result<()>;
+
+    /// Whether this sink shows messages wsprobe sends; lets the session skip building
+    /// those events in pipe mode at full speed.
+    fn wants_outgoing(&self) -> bool {
+        false
+    }
+
+    fn flush(&mut self) -> io::Result<()>;
+}

@@ -1,0 +1,106 @@
+//! Pipe-mode output: one received message per line, nothing else on stdout.
+//!
+//! Text messages are written as they are, followed by the separator (`\n`, or NUL
+//! with `-0`). Binary messages are written as `base64:` followed by the payload in
+//! standard base64, so they survive a text pipeline and can be told apart from text.
+
+use base64::Engine as _;
+use std::io::{self, BufWriter, Write};
+
+use super::Sink;
+use crate::event::{Direction, Event, Kind};
+
+pub struct Plain<W: Write> {
+    out: BufWriter<W>,
+    separator: u8,
+}
+
+impl<W: Write> Plain<W> {
+    pub fn new(out: W, separator: u8) -> Self {
+        Plain {
+            out: BufWriter::with_capacity(64 * 1024, out),
+            separator,
+        }
+    }
+}
+
+impl<W: Write> Sink for Plain<W> {
+    fn event(&mut self, event: &Event) -> io::Result<()> {
+        if let Event::Message {
+            dir: Direction::In,
+            kind,
+            payload,
+            ..
+        } = event
+        {
+            match kind {
+                Kind::Text => self.out.write_all(payload)?,
+                Kind::Binary => {
+                    self.out.write_all(b"base64:")?;
+                    let encoded = base64::engine::general_purpose::STANDARD.encode(payload);
+                    self.out.write_all(encoded.as_bytes())?;
+                }
+                Kind::Ping | Kind::Pong => return Ok(()),
+            }
+            self.out.write_all(&[self.separator])?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::SystemTime;
+    use tungstenite::Bytes;
+
+    fn render(separator: u8, messages: &[(Direction, Kind, &[u8])]) -> Vec<u8> {
+        let mut buf = Vec::new();
+        {
+            let mut sink = Plain::new(&mut buf, separator);
+            for (dir, kind, data) in messages {
+                let payload = Bytes::copy_from_slice(data);
+                sink.event(&Event::Message {
+                    dir: *dir,
+                    kind: *kind,
+                    payload: &payload,
+                    at: SystemTime::now(),
+                })
+                .unwrap();
+            }
+            sink.flush().unwrap();
+        }
+        buf
+    }
+
+    #[test]
+    fn text_and_binary_lines() {
+        let out = render(
+            b'\n',
+            &[
+                (Direction::In, Kind::Text, b"hello"),
+                (Direction::Out, Kind::Text, b"not shown"),
+                (Direction::In, Kind::Binary, b"\x00\xffhi"),
+                (Direction::In, Kind::Ping, b"p"),
+                (Direction::In, Kind::Text, b""),
+            ],
+        );
+        assert_eq!(out, b"hello\nbase64:AP9oaQ==\n\n");
+    }
+
+    #[test]
+    fn nul_separator() {
+        let out = render(
+            0,
+            &[
+                (Direction::In, Kind::Text, b"a\nb"),
+                (Direction::In, Kind::Text, b"c"),
+            ],
+        );
+        assert_eq!(out, b"a\nb\0c\0");
+    }
+}

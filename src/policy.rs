@@ -1,0 +1,305 @@
+//! When a run is over: the one stop rule, as a pure state machine fed with what the
+//! session sent and received.
+//!
+//! The rule (the README states the same words):
+//! 1. wsprobe first sends all its input: the `-x` messages, then stdin until EOF.
+//! 2. Then it waits for its goal: `--count N` messages received in total and every
+//!    `--expect` pattern matched, when those are given; otherwise one message received
+//!    for each message sent. `--wait D` instead keeps receiving for D after the input
+//!    ended (`--wait forever`: until the server closes); combined with a goal, it bounds
+//!    how long wsprobe waits for it.
+//! 3. At any time the server may close, and `--timeout` ends the whole run.
+
+use regex::Regex;
+use std::time::{Duration, Instant};
+
+/// How long to keep receiving after the input has ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wait {
+    For(Duration),
+    Forever,
+}
+
+/// The user's ending flags, as plain data.
+#[derive(Debug, Clone, Default)]
+pub struct Goals {
+    pub count: Option<u64>,
+    pub expect: Vec<Regex>,
+    pub wait: Option<Wait>,
+    pub timeout: Option<Duration>,
+}
+
+/// Why the policy says the run is over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Finish {
+    /// The goal was met (explicit, or one reply per message sent).
+    GoalMet,
+    /// `--wait` elapsed after the input ended.
+    WaitOver,
+    /// `--timeout` fired.
+    TimedOut,
+}
+
+#[derive(Debug)]
+pub struct Policy {
+    goals: Goals,
+    deadline: Option<Instant>,
+    sent: u64,
+    received: u64,
+    expects_matched: usize,
+    input_ended_at: Option<Instant>,
+}
+
+impl Policy {
+    pub fn new(goals: Goals, start: Instant) -> Policy {
+        let deadline = goals.timeout.map(|t| start + t);
+        Policy {
+            goals,
+            deadline,
+            sent: 0,
+            received: 0,
+            expects_matched: 0,
+            input_ended_at: None,
+        }
+    }
+
+    /// Count data messages (text or binary) sent.
+    pub fn on_sent(&mut self, n: u64) {
+        self.sent += n;
+    }
+
+    /// A data message arrived; `text` is its payload as text (binary shown lossily).
+    pub fn on_received(&mut self, text: &str) {
+        self.received += 1;
+        if let Some(pattern) = self.goals.expect.get(self.expects_matched) {
+            if pattern.is_match(text) {
+                self.expects_matched += 1;
+            }
+        }
+    }
+
+    /// Whether the policy needs message text (for `--expect`); lets the session skip
+    /// the lossy conversion of binary payloads when nobody looks at them.
+    pub fn wants_text(&self) -> bool {
+        self.expects_matched < self.goals.expect.len()
+    }
+
+    pub fn on_input_end(&mut self, now: Instant) {
+        if self.input_ended_at.is_none() {
+            self.input_ended_at = Some(now);
+        }
+    }
+
+    pub fn input_ended(&self) -> bool {
+        self.input_ended_at.is_some()
+    }
+
+    fn has_explicit_goal(&self) -> bool {
+        self.goals.count.is_some() || !self.goals.expect.is_empty()
+    }
+
+    fn explicit_goal_met(&self) -> bool {
+        self.goals.count.is_none_or(|n| self.received >= n)
+            && self.expects_matched == self.goals.expect.len()
+    }
+
+    /// Is the run over at `now`?
+    pub fn verdict(&self, now: Instant) -> Option<Finish> {
+        if self.deadline.is_some_and(|d| now >= d) {
+            return Some(Finish::TimedOut);
+        }
+        let ended = self.input_ended_at?;
+        if self.has_explicit_goal() {
+            if self.explicit_goal_met() {
+                return Some(Finish::GoalMet);
+            }
+        } else if self.goals.wait.is_none() && self.received >= self.sent {
+            return Some(Finish::GoalMet);
+        }
+        match self.goals.wait {
+            Some(Wait::For(d)) if now >= ended + d => Some(Finish::WaitOver),
+            _ => None,
+        }
+    }
+
+    /// The next moment at which `verdict` may change without any message arriving.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        let wait_end = match (self.input_ended_at, self.goals.wait) {
+            (Some(ended), Some(Wait::For(d))) => Some(ended + d),
+            _ => None,
+        };
+        match (self.deadline, wait_end) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// A description of the explicit condition that is not met, if any: the run
+    /// then fails with "timed out" (exit 6) however it ended.
+    pub fn unmet(&self) -> Option<String> {
+        let mut parts = Vec::new();
+        if let Some(n) = self.goals.count {
+            if self.received < n {
+                parts.push(format!(
+                    "received {} of {n} messages (--count)",
+                    self.received
+                ));
+            }
+        }
+        if let Some(pattern) = self.goals.expect.get(self.expects_matched) {
+            parts.push(format!(
+                "no message matched --expect '{}' ({} of {} patterns matched)",
+                pattern.as_str(),
+                self.expects_matched,
+                self.goals.expect.len()
+            ));
+        }
+        if parts.is_empty() {
+            None
+        } else {
+            Some(parts.join("; "))
+        }
+    }
+
+    pub fn received(&self) -> u64 {
+        self.received
+    }
+
+    pub fn sent(&self) -> u64 {
+        self.sent
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy(goals: Goals) -> (Policy, Instant) {
+        let t0 = Instant::now();
+        (Policy::new(goals, t0), t0)
+    }
+
+    const MS: Duration = Duration::from_millis(1);
+
+    #[test]
+    fn default_goal_is_one_reply_per_message_after_input_ends() {
+        let (mut p, t0) = policy(Goals::default());
+        p.on_sent(2);
+        p.on_received("a");
+        assert_eq!(p.verdict(t0), None, "input has not ended");
+        p.on_received("b");
+        assert_eq!(p.verdict(t0), None, "input has not ended");
+        p.on_input_end(t0);
+        assert_eq!(p.verdict(t0), Some(Finish::GoalMet));
+        assert_eq!(p.unmet(), None);
+    }
+
+    #[test]
+    fn default_goal_waits_for_replies() {
+        let (mut p, t0) = policy(Goals::default());
+        p.on_sent(3);
+        p.on_input_end(t0);
+        p.on_received("a");
+        p.on_received("b");
+        assert_eq!(p.verdict(t0 + Duration::from_secs(3600)), None);
+        p.on_received("c");
+        assert_eq!(p.verdict(t0), Some(Finish::GoalMet));
+    }
+
+    #[test]
+    fn no_input_means_done_at_once() {
+        let (mut p, t0) = policy(Goals::default());
+        p.on_input_end(t0);
+        assert_eq!(p.verdict(t0), Some(Finish::GoalMet));
+    }
+
+    #[test]
+    fn count_replaces_the_default_goal() {
+        let (mut p, t0) = policy(Goals {
+            count: Some(3),
+            ..Goals::default()
+        });
+        p.on_sent(1);
+        p.on_input_end(t0);
+        p.on_received("1");
+        assert_eq!(p.verdict(t0), None);
+        assert_eq!(
+            p.unmet().as_deref(),
+            Some("received 1 of 3 messages (--count)")
+        );
+        p.on_received("2");
+        p.on_received("3");
+        assert_eq!(p.verdict(t0), Some(Finish::GoalMet));
+        assert_eq!(p.unmet(), None);
+    }
+
+    #[test]
+    fn expects_match_in_order() {
+        let (mut p, t0) = policy(Goals {
+            expect: vec![Regex::new("^a").unwrap(), Regex::new("b$").unwrap()],
+            ..Goals::default()
+        });
+        p.on_input_end(t0);
+        p.on_received("xb"); // second pattern, but the first is not matched yet
+        assert_eq!(p.verdict(t0), None);
+        p.on_received("ab"); // matches the first only: one pattern per message
+        assert_eq!(p.verdict(t0), None);
+        assert!(p.unmet().unwrap().contains("'b$' (1 of 2"));
+        p.on_received("cb");
+        assert_eq!(p.verdict(t0), Some(Finish::GoalMet));
+        assert!(!p.wants_text());
+    }
+
+    #[test]
+    fn wait_keeps_receiving_after_input_ends() {
+        let (mut p, t0) = policy(Goals {
+            wait: Some(Wait::For(100 * MS)),
+            ..Goals::default()
+        });
+        p.on_sent(1);
+        p.on_received("reply");
+        assert_eq!(p.next_deadline(), None);
+        p.on_input_end(t0);
+        assert_eq!(p.verdict(t0 + 99 * MS), None);
+        assert_eq!(p.next_deadline(), Some(t0 + 100 * MS));
+        assert_eq!(p.verdict(t0 + 100 * MS), Some(Finish::WaitOver));
+    }
+
+    #[test]
+    fn wait_forever_never_ends_by_itself() {
+        let (mut p, t0) = policy(Goals {
+            wait: Some(Wait::Forever),
+            ..Goals::default()
+        });
+        p.on_input_end(t0);
+        assert_eq!(p.verdict(t0 + Duration::from_secs(86400)), None);
+        assert_eq!(p.next_deadline(), None);
+    }
+
+    #[test]
+    fn wait_bounds_an_explicit_goal() {
+        let (mut p, t0) = policy(Goals {
+            count: Some(2),
+            wait: Some(Wait::For(10 * MS)),
+            ..Goals::default()
+        });
+        p.on_input_end(t0);
+        p.on_received("1");
+        assert_eq!(p.verdict(t0 + 10 * MS), Some(Finish::WaitOver));
+        assert!(p.unmet().is_some());
+    }
+
+    #[test]
+    fn timeout_ends_everything() {
+        let (mut p, t0) = policy(Goals {
+            timeout: Some(50 * MS),
+            ..Goals::default()
+        });
+        p.on_sent(1);
+        assert_eq!(p.next_deadline(), Some(t0 + 50 * MS));
+        assert_eq!(p.verdict(t0 + 49 * MS), None);
+        assert_eq!(p.verdict(t0 + 50 * MS), Some(Finish::TimedOut));
+        // Nothing explicit was asked, so nothing is unmet.
+        assert_eq!(p.unmet(), None);
+    }
+}

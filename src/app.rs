@@ -2,10 +2,10 @@
 //! events, which policy ends it, and what the ending means as an exit status.
 
 use mio::{Poll, Waker};
-use std::io::{self, IsTerminal};
+use std::io::{self, IsTerminal, Read};
 use std::sync::Arc;
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime};
 use tungstenite::{Bytes, Message};
 
 use crate::cli::Cli;
@@ -14,8 +14,8 @@ use crate::error::{Error, Result};
 use crate::event::{Command, Event};
 use crate::input::lines::{self, LineOptions};
 use crate::mailbox::{self, Outbox};
-use crate::output::{Plain, Sink};
-use crate::policy::{Finish, Goals, Policy};
+use crate::output::{write_handshake, Jsonl, Plain, Sink};
+use crate::policy::{Finish, Goals, Policy, Wait};
 use crate::session::{CloseCause, Outcome, Report, Session, SessionOptions, WAKER};
 use crate::{signals, target};
 
@@ -23,6 +23,28 @@ use crate::{signals, target};
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(3);
 
 pub fn run(cli: Cli) -> Result<()> {
+    let mut sink: Box<dyn Sink> = if cli.jsonl {
+        Box::new(Jsonl::new(io::stdout(), cli.show_secrets))
+    } else {
+        Box::new(Plain::new(io::stdout(), if cli.null { 0 } else { b'\n' }))
+    };
+    let result = run_with(&cli, sink.as_mut());
+    if let Err(e) = &result {
+        // Machines reading --jsonl get the failure in the stream too.
+        if cli.jsonl && !matches!(e, Error::Interrupted) {
+            let message = e.to_string();
+            let _ = sink.event(&Event::Error {
+                message: &message,
+                exit_code: e.exit_code(),
+                at: SystemTime::now(),
+            });
+        }
+    }
+    let _ = sink.flush();
+    result
+}
+
+fn run_with(cli: &Cli, sink: &mut dyn Sink) -> Result<()> {
     let target = target::parse(&cli.url).map_err(Error::Usage)?;
     let auth = cli.auth.as_deref().map(parse_auth).transpose()?;
     let connect_options = ConnectOptions {
@@ -43,10 +65,12 @@ pub fn run(cli: Cli) -> Result<()> {
         max_message_size: cli.max_message_size,
     };
     let prepared = connect::prepare(target, connect_options)?;
-    let initial = initial_messages(&cli);
-    // A terminal on stdin with -x given means "just send these": the REPL is for
-    // sessions without -x.
-    let read_stdin = !io::stdin().is_terminal() || initial.is_empty();
+    let initial = initial_messages(cli)?;
+    let stdin_used_by_x = cli.execute.iter().any(|m| m == "@-");
+    // With -x, a terminal on stdin is not read (the messages are the input); --echo
+    // has no input at all.
+    let read_stdin =
+        !stdin_used_by_x && !cli.echo && (!io::stdin().is_terminal() || cli.execute.is_empty());
 
     let connection = connect::connect(prepared)?;
 
@@ -57,33 +81,32 @@ pub fn run(cli: Cli) -> Result<()> {
     signals::install(waker.clone())
         .map_err(|e| Error::Runtime(format!("cannot install signal handlers: {e}")))?;
     let (outbox, inbox) = mailbox::channel(waker);
-    start_input(&cli, initial, read_stdin, outbox)?;
+    start_input(cli, initial, read_stdin, outbox)?;
 
-    let separator = if cli.null { 0 } else { b'\n' };
-    let mut sink = Plain::new(io::stdout(), separator);
+    if cli.verbose > 0 {
+        let _ = write_handshake(&mut io::stderr().lock(), &connection.info, cli.show_secrets);
+    }
     // A reader that is already gone is noticed by the session at its first flush.
     let _ = sink.event(&Event::Open(&connection.info));
 
-    let goals = Goals {
+    let mut goals = Goals {
         count: cli.count,
         expect: cli.expect.clone(),
         wait: cli.wait,
         timeout: cli.timeout,
     };
-    let policy = Policy::new(goals, std::time::Instant::now());
+    if cli.echo && goals.wait.is_none() {
+        // Echo mode serves until the server closes (or a goal/timeout says stop).
+        goals.wait = Some(Wait::Forever);
+    }
+    let policy = Policy::new(goals, Instant::now());
     let session_options = SessionOptions {
         close_code: cli.close_code,
         close_reason: cli.close_reason.clone(),
         close_timeout: CLOSE_TIMEOUT,
+        echo: cli.echo,
     };
-    let session = Session::new(
-        connection.ws,
-        poll,
-        inbox,
-        &mut sink,
-        policy,
-        session_options,
-    )?;
+    let session = Session::new(connection.ws, poll, inbox, sink, policy, session_options)?;
     let report = session.run()?;
     conclude(report)
 }
@@ -98,17 +121,48 @@ fn parse_auth(s: &str) -> Result<(String, String)> {
     }
 }
 
-fn initial_messages(cli: &Cli) -> Vec<Message> {
+/// The `-x` messages: literal text, `@FILE` (the file's contents as one message),
+/// `@-` (all of stdin as one message); `@@…` is a literal starting with `@`.
+fn initial_messages(cli: &Cli) -> Result<Vec<Message>> {
     cli.execute
         .iter()
-        .map(|m| {
+        .map(|arg| {
+            let (bytes, source) = match arg.strip_prefix('@') {
+                Some(rest) if rest.starts_with('@') => (rest.as_bytes().to_vec(), None),
+                Some("-") => (read_all_stdin()?, Some("stdin".to_string())),
+                Some(path) => (
+                    std::fs::read(path).map_err(|e| {
+                        Error::Usage(format!(
+                            "cannot read '{path}' (-x @FILE): {}",
+                            connect::plain_io_message(&e)
+                        ))
+                    })?,
+                    Some(format!("'{path}'")),
+                ),
+                None => (arg.as_bytes().to_vec(), None),
+            };
             if cli.binary {
-                Message::Binary(Bytes::from(m.clone().into_bytes()))
-            } else {
-                Message::Text(m.clone().into())
+                return Ok(Message::Binary(Bytes::from(bytes)));
             }
+            String::from_utf8(bytes)
+                .map(|text| Message::Text(text.into()))
+                .map_err(|_| {
+                    Error::Usage(format!(
+                        "{} is not valid UTF-8; send it with --binary",
+                        source.unwrap_or_else(|| "the message".into())
+                    ))
+                })
         })
         .collect()
+}
+
+fn read_all_stdin() -> Result<Vec<u8>> {
+    let mut buf = Vec::new();
+    io::stdin()
+        .lock()
+        .read_to_end(&mut buf)
+        .map_err(|e| Error::Usage(format!("cannot read stdin (-x @-): {e}")))?;
+    Ok(buf)
 }
 
 fn start_input(cli: &Cli, initial: Vec<Message>, read_stdin: bool, outbox: Outbox) -> Result<()> {
@@ -149,7 +203,7 @@ fn conclude(report: Report) -> Result<()> {
                     }
                 }
                 CloseCause::Interrupted => return Err(Error::Interrupted),
-                CloseCause::OutputClosed | CloseCause::Requested => {}
+                CloseCause::OutputClosed => {}
                 CloseCause::OutputFailed(m) | CloseCause::ProtocolError(m) => {
                     return Err(Error::Runtime(m))
                 }

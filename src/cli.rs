@@ -100,7 +100,7 @@ pub struct Cli {
     pub key: Option<PathBuf>,
 
     // ---- Sending ----------------------------------------------------------------
-    /// Send MSG right after connecting, before stdin (repeatable, sent in order)
+    /// Send MSG right after connecting, before stdin (repeatable, in order; @FILE sends a file, @- all of stdin)
     #[arg(
         short = 'x',
         long = "execute",
@@ -142,7 +142,23 @@ pub struct Cli {
     #[arg(long, value_name = "TEXT", default_value = "", value_parser = parse_close_reason, help_heading = "Ending the run")]
     pub close_reason: String,
 
+    /// Reply to every message received with the same payload and type, until the server closes
+    #[arg(long, help_heading = "Sending")]
+    pub echo: bool,
+
     // ---- Output -----------------------------------------------------------------
+    /// Write every event (open, messages both ways, pings, close, error) as one JSON object per line
+    #[arg(long, help_heading = "Output")]
+    pub jsonl: bool,
+
+    /// Show the upgrade request and response headers on stderr (-vv: more detail)
+    #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count, help_heading = "Output")]
+    pub verbose: u8,
+
+    /// Show credentials (Authorization, Cookie, URL passwords) instead of <redacted>
+    #[arg(long, help_heading = "Output")]
+    pub show_secrets: bool,
+
     /// When to use colors (NO_COLOR is honoured by 'auto')
     #[arg(
         long,
@@ -282,5 +298,44 @@ mod tests {
             assert!(parse_close_code(bad).is_err(), "{bad}");
         }
         assert!(parse_close_reason(&"x".repeat(124)).is_err());
+    }
+}
+
+/// `completions/` is generated from the definitions above; this test keeps it in
+/// sync. Run `WSPROBE_UPDATE_COMPLETIONS=1 cargo test completions` after changing a flag.
+#[cfg(test)]
+mod completions {
+    use super::Cli;
+    use clap::CommandFactory;
+    use clap_complete::{generate, Shell};
+    use std::path::Path;
+
+    #[test]
+    fn completions_are_up_to_date() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("completions");
+        let update = std::env::var_os("WSPROBE_UPDATE_COMPLETIONS").is_some();
+        let shells = [
+            (Shell::Bash, "wsprobe.bash"),
+            (Shell::Zsh, "_wsprobe"),
+            (Shell::Fish, "wsprobe.fish"),
+            (Shell::Elvish, "wsprobe.elv"),
+            (Shell::PowerShell, "_wsprobe.ps1"),
+        ];
+        let mut stale = Vec::new();
+        for (shell, file) in shells {
+            let mut generated = Vec::new();
+            generate(shell, &mut Cli::command(), "wsprobe", &mut generated);
+            let path = dir.join(file);
+            if update {
+                std::fs::create_dir_all(&dir).unwrap();
+                std::fs::write(&path, &generated).unwrap();
+            } else if std::fs::read(&path).ok().as_deref() != Some(&generated[..]) {
+                stale.push(file);
+            }
+        }
+        assert!(
+            stale.is_empty(),
+            "completions/ is out of date for {stale:?}: run `WSPROBE_UPDATE_COMPLETIONS=1 cargo test completions`"
+        );
     }
 }

@@ -15,8 +15,6 @@ pub enum Command {
     /// The source hit bad input (e.g. invalid UTF-8 on stdin). Everything before it
     /// was sent; the session closes and the run fails with a usage error.
     InputFailed(String),
-    /// Close the connection now with this code and reason (REPL `/close`).
-    Close { code: u16, reason: String },
 }
 
 /// Which way a message travelled.
@@ -36,7 +34,7 @@ pub enum Kind {
 }
 
 /// What was negotiated when the connection opened.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct HandshakeInfo {
     /// The URL dialled (credentials removed).
     pub url: String,
@@ -46,6 +44,22 @@ pub struct HandshakeInfo {
     /// Request headers as sent (credentials not yet redacted: sinks redact).
     pub request_headers: Vec<(String, String)>,
     pub response_headers: Vec<(String, String)>,
+    /// When the upgrade completed.
+    pub at: SystemTime,
+}
+
+impl Default for HandshakeInfo {
+    fn default() -> Self {
+        HandshakeInfo {
+            url: String::new(),
+            status: 0,
+            reason: String::new(),
+            subprotocol: None,
+            request_headers: Vec::new(),
+            response_headers: Vec::new(),
+            at: SystemTime::UNIX_EPOCH,
+        }
+    }
 }
 
 /// What the session reports to the output sink.
@@ -63,6 +77,12 @@ pub enum Event<'a> {
         dir: Direction,
         code: Option<u16>,
         reason: &'a str,
+        at: SystemTime,
+    },
+    /// The run failed; written last (by the app, not the session).
+    Error {
+        message: &'a str,
+        exit_code: i32,
         at: SystemTime,
     },
 }

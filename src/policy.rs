@@ -90,10 +90,6 @@ impl Policy {
         }
     }
 
-    pub fn input_ended(&self) -> bool {
-        self.input_ended_at.is_some()
-    }
-
     fn has_explicit_goal(&self) -> bool {
         self.goals.count.is_some() || !self.goals.expect.is_empty()
     }
@@ -159,14 +155,6 @@ impl Policy {
         } else {
             Some(parts.join("; "))
         }
-    }
-
-    pub fn received(&self) -> u64 {
-        self.received
-    }
-
-    pub fn sent(&self) -> u64 {
-        self.sent
     }
 }
 

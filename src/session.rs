@@ -38,6 +38,8 @@ pub struct SessionOptions {
     pub close_reason: String,
     /// How long to wait for the server's Close after sending ours.
     pub close_timeout: Duration,
+    /// `--echo`: send every data message received straight back.
+    pub echo: bool,
 }
 
 /// Why wsprobe started the close handshake.
@@ -50,8 +52,6 @@ pub enum CloseCause {
     /// stdout could not be written for another reason.
     OutputFailed(String),
     InputFailed(String),
-    /// The user asked for it (REPL `/close`).
-    Requested,
     /// The server broke the protocol; we sent the matching close code.
     ProtocolError(String),
 }
@@ -284,9 +284,6 @@ impl<'a> Session<'a> {
                     self.policy.on_input_end(Instant::now());
                     self.begin_close(CloseCause::InputFailed(e), 1000, "");
                 }
-                Received::Command(Command::Close { code, reason }) => {
-                    self.begin_close(CloseCause::Requested, code, &reason);
-                }
                 Received::Empty => break,
                 Received::Disconnected => {
                     self.inbox_open = false;
@@ -382,6 +379,11 @@ impl<'a> Session<'a> {
         if matches!(self.phase, Phase::PeerClosed { .. }) {
             return Ok(ReadEnd::Drained);
         }
+        if self.opts.echo && self.write_blocked && matches!(self.phase, Phase::Open) {
+            // Echoing into a full socket would grow memory without bound: let the
+            // server's writes wait until ours drain.
+            return Ok(ReadEnd::Drained);
+        }
         for _ in 0..READ_BURST {
             let message = match self.ws.read() {
                 Ok(message) => message,
@@ -391,8 +393,12 @@ impl<'a> Session<'a> {
             match message {
                 Message::Text(text) => {
                     self.policy.on_received(text.as_str());
+                    let echo = self.opts.echo.then(|| text.clone());
                     let payload = Bytes::from(text);
                     self.emit_in(Kind::Text, &payload, at);
+                    if let Some(text) = echo {
+                        self.echo(Message::Text(text));
+                    }
                 }
                 Message::Binary(payload) => {
                     if self.policy.wants_text() {
@@ -401,6 +407,9 @@ impl<'a> Session<'a> {
                         self.policy.on_received("");
                     }
                     self.emit_in(Kind::Binary, &payload, at);
+                    if self.opts.echo {
+                        self.echo(Message::Binary(payload));
+                    }
                 }
                 Message::Ping(payload) => self.emit_in(Kind::Ping, &payload, at),
                 Message::Pong(payload) => self.emit_in(Kind::Pong, &payload, at),
@@ -437,6 +446,14 @@ impl<'a> Session<'a> {
             }
         }
         Ok(ReadEnd::More)
+    }
+
+    /// Send back what came in, unless we are closing (a message that arrives after
+    /// our Close must not be answered).
+    fn echo(&mut self, message: Message) {
+        if matches!(self.phase, Phase::Open) && self.write_error.is_none() {
+            self.send(message);
+        }
     }
 
     fn emit_in(&mut self, kind: Kind, payload: &Bytes, at: SystemTime) {

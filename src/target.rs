@@ -33,14 +33,6 @@ impl Target {
             None => host,
         }
     }
-
-    /// Path and query, as sent on the request line.
-    pub fn path_and_query(&self) -> String {
-        match self.url.query() {
-            Some(q) => format!("{}?{q}", self.url.path()),
-            None => self.url.path().to_string(),
-        }
-    }
 }
 
 /// Parse a user-supplied URL. The error is a complete one-line message.
@@ -167,7 +159,7 @@ mod tests {
         assert_eq!(t.host_header(), "example.com");
         let t = parse("ws://example.com:81/a?b=c#frag").unwrap();
         assert_eq!(t.host_header(), "example.com:81");
-        assert_eq!(t.path_and_query(), "/a?b=c");
+        assert_eq!(t.url.as_str(), "ws://example.com:81/a?b=c");
     }
 
     #[test]

@@ -62,12 +62,22 @@ pub fn dial(addrs: &[SocketAddr], host: &str, deadline: Instant) -> Result<TcpSt
             Err(e) => last_error = Some((addr, e)),
         }
     }
+    // Name the address only when it adds something to what the user typed.
+    let named = |addr: &SocketAddr| {
+        if addr.to_string() == host {
+            host.to_string()
+        } else {
+            format!("{host} ({addr})")
+        }
+    };
     Err(match last_error {
         Some((addr, e)) if e.kind() == io::ErrorKind::TimedOut => Error::Connect(format!(
-            "timed out connecting to {host} ({addr}) (--connect-timeout)"
+            "timed out connecting to {} (--connect-timeout)",
+            named(addr)
         )),
         Some((addr, e)) => Error::Connect(format!(
-            "cannot connect to {host} ({addr}): {}",
+            "cannot connect to {}: {}",
+            named(addr),
             plain_io_message(&e)
         )),
         None => Error::Connect(format!(

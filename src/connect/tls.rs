@@ -122,7 +122,7 @@ fn describe_failure(host: &str, e: &native_tls::Error) -> String {
     let detail = text
         .split(':')
         .map(str::trim)
-        .filter(|part| {
+        .rfind(|part| {
             !part.is_empty()
                 && !part.starts_with("error")
                 && !part.starts_with("SSL routines")
@@ -130,8 +130,12 @@ fn describe_failure(host: &str, e: &native_tls::Error) -> String {
                 && part.chars().any(|c| c.is_alphabetic())
                 && !part.chars().all(|c| c.is_ascii_hexdigit())
         })
-        .last()
         .unwrap_or(&text)
         .to_string();
-    format!("TLS handshake with {host} failed: {detail}")
+    let hint = if detail.contains("unexpected EOF") || detail.contains("wrong version number") {
+        " (is the server speaking TLS on this port? try ws:// instead of wss://)"
+    } else {
+        ""
+    };
+    format!("TLS handshake with {host} failed: {detail}{hint}")
 }

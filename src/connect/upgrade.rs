@@ -119,6 +119,7 @@ pub fn upgrade<S: Read + Write>(
                 subprotocol,
                 request_headers,
                 response_headers: header_pairs(response.headers()),
+                at: std::time::SystemTime::now(),
             };
             Ok((ws, info))
         }

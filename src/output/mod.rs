@@ -1,8 +1,12 @@
 //! Output sinks: where the session's events go. Each renderer turns `Event`s into
 //! bytes on stdout; the session decides when to flush.
 
+mod handshake;
+mod jsonl;
 mod plain;
 
+pub use handshake::write_handshake;
+pub use jsonl::Jsonl;
 pub use plain::Plain;
 
 use std::io;

@@ -1,0 +1,67 @@
+
+using namespace System.Management.Automation
+using namespace System.Management.Automation.Language
+
+Register-ArgumentCompleter -Native -CommandName 'wsprobe' -ScriptBlock {
+    param($wordToComplete, $commandAst, $cursorPosition)
+
+    $commandElements = $commandAst.CommandElements
+    $command = @(
+        'wsprobe'
+        for ($i = 1; $i -lt $commandElements.Count; $i++) {
+            $element = $commandElements[$i]
+            if ($element -isnot [StringConstantExpressionAst] -or
+                $element.StringConstantType -ne [StringConstantType]::BareWord -or
+                $element.Value.StartsWith('-') -or
+                $element.Value -eq $wordToComplete) {
+                break
+        }
+        $element.Value
+    }) -join ';'
+
+    $completions = @(switch ($command) {
+        'wsprobe' {
+            [CompletionResult]::new('-H', '-H ', [CompletionResultType]::ParameterName, 'Add a request header to the upgrade request (repeatable)')
+            [CompletionResult]::new('--header', '--header', [CompletionResultType]::ParameterName, 'Add a request header to the upgrade request (repeatable)')
+            [CompletionResult]::new('-s', '-s', [CompletionResultType]::ParameterName, 'Offer a subprotocol in Sec-WebSocket-Protocol (repeatable, in order of preference)')
+            [CompletionResult]::new('--subprotocol', '--subprotocol', [CompletionResultType]::ParameterName, 'Offer a subprotocol in Sec-WebSocket-Protocol (repeatable, in order of preference)')
+            [CompletionResult]::new('--origin', '--origin', [CompletionResultType]::ParameterName, 'Send this Origin header [default: none]')
+            [CompletionResult]::new('--auth', '--auth', [CompletionResultType]::ParameterName, 'HTTP Basic credentials (also taken from the URL: ws://user:pass@host/)')
+            [CompletionResult]::new('--user-agent', '--user-agent', [CompletionResultType]::ParameterName, 'User-Agent header value')
+            [CompletionResult]::new('--connect-timeout', '--connect-timeout', [CompletionResultType]::ParameterName, 'Give up connecting after this long: DNS, TCP, TLS and the upgrade together')
+            [CompletionResult]::new('--max-message-size', '--max-message-size', [CompletionResultType]::ParameterName, 'Largest message (and frame) accepted from the server, in bytes')
+            [CompletionResult]::new('--cacert', '--cacert', [CompletionResultType]::ParameterName, 'Trust the CA certificates in this PEM file (in addition to the system''s)')
+            [CompletionResult]::new('--cert', '--cert', [CompletionResultType]::ParameterName, 'Client certificate (PEM, may include the chain); needs --key')
+            [CompletionResult]::new('--key', '--key', [CompletionResultType]::ParameterName, 'Private key for --cert (PEM: PKCS#8 or RSA)')
+            [CompletionResult]::new('-x', '-x', [CompletionResultType]::ParameterName, 'Send MSG right after connecting, before stdin (repeatable, in order; @FILE sends a file, @- all of stdin)')
+            [CompletionResult]::new('--execute', '--execute', [CompletionResultType]::ParameterName, 'Send MSG right after connecting, before stdin (repeatable, in order; @FILE sends a file, @- all of stdin)')
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'End once N messages have been received (after the input is sent) [default: one per message sent]')
+            [CompletionResult]::new('--count', '--count', [CompletionResultType]::ParameterName, 'End once N messages have been received (after the input is sent) [default: one per message sent]')
+            [CompletionResult]::new('--expect', '--expect', [CompletionResultType]::ParameterName, 'End once a received message matches REGEX; repeatable, matched in order [default: none]')
+            [CompletionResult]::new('-w', '-w', [CompletionResultType]::ParameterName, 'After the input ends, keep receiving for this long (''forever'': until the server closes) [default: until one reply per message]')
+            [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'After the input ends, keep receiving for this long (''forever'': until the server closes) [default: until one reply per message]')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Hard deadline for the whole run; exit 6 if --count/--expect is unmet by then [default: none]')
+            [CompletionResult]::new('--close-code', '--close-code', [CompletionResultType]::ParameterName, 'Close code wsprobe sends when it ends the run')
+            [CompletionResult]::new('--close-reason', '--close-reason', [CompletionResultType]::ParameterName, 'Close reason wsprobe sends when it ends the run (at most 123 bytes)')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colors (NO_COLOR is honoured by ''auto'')')
+            [CompletionResult]::new('-k', '-k', [CompletionResultType]::ParameterName, 'Do not verify the server''s certificate or hostname')
+            [CompletionResult]::new('--insecure', '--insecure', [CompletionResultType]::ParameterName, 'Do not verify the server''s certificate or hostname')
+            [CompletionResult]::new('--binary', '--binary', [CompletionResultType]::ParameterName, 'Send messages as binary instead of text')
+            [CompletionResult]::new('-0', '-0', [CompletionResultType]::ParameterName, 'Split stdin on NUL bytes instead of newlines, and end each output message with NUL')
+            [CompletionResult]::new('--null', '--null', [CompletionResultType]::ParameterName, 'Split stdin on NUL bytes instead of newlines, and end each output message with NUL')
+            [CompletionResult]::new('--echo', '--echo', [CompletionResultType]::ParameterName, 'Reply to every message received with the same payload and type, until the server closes')
+            [CompletionResult]::new('--jsonl', '--jsonl', [CompletionResultType]::ParameterName, 'Write every event (open, messages both ways, pings, close, error) as one JSON object per line')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Show the upgrade request and response headers on stderr (-vv: more detail)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Show the upgrade request and response headers on stderr (-vv: more detail)')
+            [CompletionResult]::new('--show-secrets', '--show-secrets', [CompletionResultType]::ParameterName, 'Show credentials (Authorization, Cookie, URL passwords) instead of <redacted>')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+    })
+
+    $completions.Where{ $_.CompletionText -like "$wordToComplete*" } |
+        Sort-Object -Property ListItemText
+}

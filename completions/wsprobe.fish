@@ -1,0 +1,29 @@
+complete -c wsprobe -s H -l header -d 'Add a request header to the upgrade request (repeatable)' -r
+complete -c wsprobe -s s -l subprotocol -d 'Offer a subprotocol in Sec-WebSocket-Protocol (repeatable, in order of preference)' -r
+complete -c wsprobe -l origin -d 'Send this Origin header [default: none]' -r
+complete -c wsprobe -l auth -d 'HTTP Basic credentials (also taken from the URL: ws://user:pass@host/)' -r
+complete -c wsprobe -l user-agent -d 'User-Agent header value' -r
+complete -c wsprobe -l connect-timeout -d 'Give up connecting after this long: DNS, TCP, TLS and the upgrade together' -r
+complete -c wsprobe -l max-message-size -d 'Largest message (and frame) accepted from the server, in bytes' -r
+complete -c wsprobe -l cacert -d 'Trust the CA certificates in this PEM file (in addition to the system\'s)' -r -F
+complete -c wsprobe -l cert -d 'Client certificate (PEM, may include the chain); needs --key' -r -F
+complete -c wsprobe -l key -d 'Private key for --cert (PEM: PKCS#8 or RSA)' -r -F
+complete -c wsprobe -s x -l execute -d 'Send MSG right after connecting, before stdin (repeatable, in order; @FILE sends a file, @- all of stdin)' -r
+complete -c wsprobe -s n -l count -d 'End once N messages have been received (after the input is sent) [default: one per message sent]' -r
+complete -c wsprobe -l expect -d 'End once a received message matches REGEX; repeatable, matched in order [default: none]' -r
+complete -c wsprobe -s w -l wait -d 'After the input ends, keep receiving for this long (\'forever\': until the server closes) [default: until one reply per message]' -r
+complete -c wsprobe -l timeout -d 'Hard deadline for the whole run; exit 6 if --count/--expect is unmet by then [default: none]' -r
+complete -c wsprobe -l close-code -d 'Close code wsprobe sends when it ends the run' -r
+complete -c wsprobe -l close-reason -d 'Close reason wsprobe sends when it ends the run (at most 123 bytes)' -r
+complete -c wsprobe -l color -d 'When to use colors (NO_COLOR is honoured by \'auto\')' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c wsprobe -s k -l insecure -d 'Do not verify the server\'s certificate or hostname'
+complete -c wsprobe -l binary -d 'Send messages as binary instead of text'
+complete -c wsprobe -s 0 -l null -d 'Split stdin on NUL bytes instead of newlines, and end each output message with NUL'
+complete -c wsprobe -l echo -d 'Reply to every message received with the same payload and type, until the server closes'
+complete -c wsprobe -l jsonl -d 'Write every event (open, messages both ways, pings, close, error) as one JSON object per line'
+complete -c wsprobe -s v -l verbose -d 'Show the upgrade request and response headers on stderr (-vv: more detail)'
+complete -c wsprobe -l show-secrets -d 'Show credentials (Authorization, Cookie, URL passwords) instead of <redacted>'
+complete -c wsprobe -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c wsprobe -s V -l version -d 'Print version'

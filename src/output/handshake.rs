@@ -1,0 +1,77 @@
+//! `-v`: the upgrade request and response, written to stderr in curl's style
+//! (`> ` sent, `< ` received, `* ` notes) so that stdout stays clean for pipes.
+
+use colored::Colorize;
+use std::io::{self, Write};
+
+use crate::event::HandshakeInfo;
+use crate::redact;
+
+pub fn write_handshake(
+    out: &mut impl Write,
+    info: &HandshakeInfo,
+    show_secrets: bool,
+) -> io::Result<()> {
+    let path = match url::Url::parse(&info.url) {
+        Ok(url) => match url.query() {
+            Some(q) => format!("{}?{q}", url.path()),
+            None => url.path().to_string(),
+        },
+        Err(_) => "/".to_string(),
+    };
+    writeln!(out, "{}", format!("* connected to {}", info.url).dimmed())?;
+    writeln!(out, "{}", format!("> GET {path} HTTP/1.1").cyan())?;
+    for (name, value) in &info.request_headers {
+        let value = redact::header_value(name, value, show_secrets);
+        writeln!(out, "{}", format!("> {name}: {value}").cyan())?;
+    }
+    writeln!(
+        out,
+        "{}",
+        format!("< HTTP/1.1 {} {}", info.status, info.reason).green()
+    )?;
+    for (name, value) in &info.response_headers {
+        let value = redact::header_value(name, value, show_secrets);
+        writeln!(out, "{}", format!("< {name}: {value}").green())?;
+    }
+    let subprotocol = info.subprotocol.as_deref().unwrap_or("(none)");
+    writeln!(out, "{}", format!("* subprotocol: {subprotocol}").dimmed())?;
+    out.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_and_response_with_secrets_redacted() {
+        colored::control::set_override(false);
+        let info = HandshakeInfo {
+            url: "ws://h:1/p?q=1".into(),
+            status: 101,
+            reason: "Switching Protocols".into(),
+            request_headers: vec![
+                ("Host".into(), "h:1".into()),
+                ("Authorization".into(), "Basic c2VjcmV0".into()),
+            ],
+            response_headers: vec![("Set-Cookie".into(), "sid=secret".into())],
+            ..HandshakeInfo::default()
+        };
+        let mut out = Vec::new();
+        write_handshake(&mut out, &info, false).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains("> GET /p?q=1 HTTP/1.1\n"), "{text}");
+        assert!(text.contains("> Host: h:1\n"), "{text}");
+        assert!(text.contains("> Authorization: <redacted>\n"), "{text}");
+        assert!(
+            text.contains("< HTTP/1.1 101 Switching Protocols\n"),
+            "{text}"
+        );
+        assert!(text.contains("< Set-Cookie: <redacted>\n"), "{text}");
+        assert!(text.contains("* subprotocol: (none)\n"), "{text}");
+        assert!(
+            !text.contains("secret") && !text.contains("c2VjcmV0"),
+            "{text}"
+        );
+    }
+}

@@ -1,0 +1,223 @@
+//! `--jsonl`: every event as one JSON object per line, for programs to read.
+//!
+//! The schema is a stable interface, documented in the README:
+//! `{"time": RFC 3339 UTC with microseconds, "dir": "in"|"out", "type": …}` plus, per
+//! type: `open` (url, status, subprotocol, headers), `text`/`binary`/`ping`/`pong`
+//! (data, size, and `"encoding":"base64"` when data is base64), `close` (code, reason),
+//! `error` (message, exit_code).
+
+use base64::Engine as _;
+use serde_json::{json, Map, Value};
+use std::io::{self, BufWriter, Write};
+use std::time::SystemTime;
+
+use super::Sink;
+use crate::event::{Direction, Event, Kind};
+use crate::redact;
+
+pub struct Jsonl<W: Write> {
+    out: BufWriter<W>,
+    show_secrets: bool,
+}
+
+impl<W: Write> Jsonl<W> {
+    pub fn new(out: W, show_secrets: bool) -> Self {
+        Jsonl {
+            out: BufWriter::with_capacity(64 * 1024, out),
+            show_secrets,
+        }
+    }
+
+    fn write(&mut self, value: &Value) -> io::Result<()> {
+        serde_json::to_writer(&mut self.out, value)?;
+        self.out.write_all(b"\n")
+    }
+}
+
+fn time(at: SystemTime) -> String {
+    humantime::format_rfc3339_micros(at).to_string()
+}
+
+fn dir(d: Direction) -> &'static str {
+    match d {
+        Direction::In => "in",
+        Direction::Out => "out",
+    }
+}
+
+impl<W: Write> Sink for Jsonl<W> {
+    fn event(&mut self, event: &Event) -> io::Result<()> {
+        let value = match event {
+            Event::Open(info) => {
+                let mut headers = Map::new();
+                for (name, value) in &info.response_headers {
+                    let shown = redact::header_value(name, value, self.show_secrets);
+                    let name = name.to_ascii_lowercase();
+                    // Repeated headers are joined as HTTP allows (RFC 9110 §5.3).
+                    let joined = match headers.get(&name).and_then(Value::as_str) {
+                        Some(prev) => format!("{prev}, {shown}"),
+                        None => shown.to_string(),
+                    };
+                    headers.insert(name, Value::String(joined));
+                }
+                json!({
+                    "time": time(info.at),
+                    "dir": "in",
+                    "type": "open",
+                    "url": info.url,
+                    "status": info.status,
+                    "subprotocol": info.subprotocol,
+                    "headers": headers,
+                })
+            }
+            Event::Message {
+                dir: d,
+                kind,
+                payload,
+                at,
+            } => {
+                let type_name = match kind {
+                    Kind::Text => "text",
+                    Kind::Binary => "binary",
+                    Kind::Ping => "ping",
+                    Kind::Pong => "pong",
+                };
+                let text = match kind {
+                    Kind::Binary => None,
+                    _ => std::str::from_utf8(payload).ok(),
+                };
+                let mut value = json!({
+                    "time": time(*at),
+                    "dir": dir(*d),
+                    "type": type_name,
+                    "size": payload.len(),
+                });
+                match text {
+                    Some(text) => value["data"] = Value::String(text.to_string()),
+                    None => {
+                        value["data"] = Value::String(
+                            base64::engine::general_purpose::STANDARD.encode(payload),
+                        );
+                        value["encoding"] = Value::String("base64".into());
+                    }
+                }
+                value
+            }
+            Event::Close {
+                dir: d,
+                code,
+                reason,
+                at,
+            } => json!({
+                "time": time(*at),
+                "dir": dir(*d),
+                "type": "close",
+                "code": code,
+                "reason": reason,
+            }),
+            Event::Error {
+                message,
+                exit_code,
+                at,
+            } => json!({
+                "time": time(*at),
+                "type": "error",
+                "message": message,
+                "exit_code": exit_code,
+            }),
+        };
+        self.write(&value)
+    }
+
+    fn wants_outgoing(&self) -> bool {
+        true
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::HandshakeInfo;
+    use std::time::{Duration, UNIX_EPOCH};
+    use tungstenite::Bytes;
+
+    fn lines(events: &[Event]) -> Vec<Value> {
+        let mut buf = Vec::new();
+        {
+            let mut sink = Jsonl::new(&mut buf, false);
+            for e in events {
+                sink.event(e).unwrap();
+            }
+            sink.flush().unwrap();
+        }
+        String::from_utf8(buf)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn schema() {
+        let at = UNIX_EPOCH + Duration::from_micros(1_700_000_000_123_456);
+        let info = HandshakeInfo {
+            url: "ws://h/".into(),
+            status: 101,
+            subprotocol: Some("chat".into()),
+            response_headers: vec![
+                ("Set-Cookie".into(), "s=1".into()),
+                ("X-A".into(), "1".into()),
+                ("x-a".into(), "2".into()),
+            ],
+            at,
+            ..HandshakeInfo::default()
+        };
+        let text = Bytes::from_static(b"hi \"there\"");
+        let bin = Bytes::from_static(b"\x00\xff");
+        let out = lines(&[
+            Event::Open(&info),
+            Event::Message {
+                dir: Direction::Out,
+                kind: Kind::Text,
+                payload: &text,
+                at,
+            },
+            Event::Message {
+                dir: Direction::In,
+                kind: Kind::Binary,
+                payload: &bin,
+                at,
+            },
+            Event::Close {
+                dir: Direction::In,
+                code: Some(4001),
+                reason: "bye",
+                at,
+            },
+            Event::Error {
+                message: "boom",
+                exit_code: 7,
+                at,
+            },
+        ]);
+        assert_eq!(out[0]["time"], "2023-11-14T22:13:20.123456Z");
+        assert_eq!(out[0]["type"], "open");
+        assert_eq!(out[0]["subprotocol"], "chat");
+        assert_eq!(out[0]["headers"]["set-cookie"], "<redacted>");
+        assert_eq!(out[0]["headers"]["x-a"], "1, 2");
+        assert_eq!(out[1]["dir"], "out");
+        assert_eq!(out[1]["data"], "hi \"there\"");
+        assert_eq!(out[1]["size"], 10);
+        assert!(out[1].get("encoding").is_none());
+        assert_eq!(out[2]["data"], "AP8=");
+        assert_eq!(out[2]["encoding"], "base64");
+        assert_eq!(out[3]["code"], 4001);
+        assert_eq!(out[3]["reason"], "bye");
+        assert_eq!(out[4]["type"], "error");
+        assert_eq!(out[4]["exit_code"], 7);
+    }
+}

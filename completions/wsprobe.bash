@@ -23,7 +23,7 @@ _wsprobe() {
 
     case "${cmd}" in
         wsprobe)
-            opts="-H -s -k -x -0 -n -w -v -h -V --header --subprotocol --origin --auth --user-agent --connect-timeout --max-message-size --insecure --cacert --cert --key --execute --binary --null --count --expect --wait --timeout --close-code --close-reason --echo --jsonl --verbose --show-secrets --color --help --version"
+            opts="-H -s -k -x -0 -n -w -q -v -i -P -h -V --header --subprotocol --origin --auth --user-agent --connect-timeout --max-message-size --insecure --cacert --cert --key --execute --binary --null --count --expect --wait --timeout --close-code --close-reason --echo --timestamps --quiet --jsonl --verbose --show-secrets --interactive --show-ping-pong --no-pretty --max-display --no-history --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -114,6 +114,14 @@ _wsprobe() {
                     return 0
                     ;;
                 --close-reason)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timestamps)
+                    COMPREPLY=($(compgen -W "local relative" -- "${cur}"))
+                    return 0
+                    ;;
+                --max-display)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -15,6 +15,9 @@ complete -c wsprobe -s w -l wait -d 'After the input ends, keep receiving for th
 complete -c wsprobe -l timeout -d 'Hard deadline for the whole run; exit 6 if --count/--expect is unmet by then [default: none]' -r
 complete -c wsprobe -l close-code -d 'Close code wsprobe sends when it ends the run' -r
 complete -c wsprobe -l close-reason -d 'Close reason wsprobe sends when it ends the run (at most 123 bytes)' -r
+complete -c wsprobe -l timestamps -d 'Prefix each output line with the time: local (HH:MM:SS.mmm) or relative (seconds since connect)' -r -f -a "local\t''
+relative\t''"
+complete -c wsprobe -l max-display -d 'Show at most this many bytes of a binary message in the hexdump' -r
 complete -c wsprobe -l color -d 'When to use colors (NO_COLOR is honoured by \'auto\')' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -22,8 +25,13 @@ complete -c wsprobe -s k -l insecure -d 'Do not verify the server\'s certificate
 complete -c wsprobe -l binary -d 'Send messages as binary instead of text'
 complete -c wsprobe -s 0 -l null -d 'Split stdin on NUL bytes instead of newlines, and end each output message with NUL'
 complete -c wsprobe -l echo -d 'Reply to every message received with the same payload and type, until the server closes'
+complete -c wsprobe -s q -l quiet -d 'Only message payloads on stdout; nothing on stderr but errors'
 complete -c wsprobe -l jsonl -d 'Write every event (open, messages both ways, pings, close, error) as one JSON object per line'
 complete -c wsprobe -s v -l verbose -d 'Show the upgrade request and response headers on stderr (-vv: more detail)'
 complete -c wsprobe -l show-secrets -d 'Show credentials (Authorization, Cookie, URL passwords) instead of <redacted>'
+complete -c wsprobe -s i -l interactive -d 'Open the interactive REPL even with -x (the -x messages are sent first)'
+complete -c wsprobe -s P -l show-ping-pong -d 'Show pings and pongs in both directions (they are always answered)'
+complete -c wsprobe -l no-pretty -d 'Show JSON messages as received instead of pretty-printed'
+complete -c wsprobe -l no-history -d 'Do not read or write the history file ($XDG_STATE_HOME/wsprobe/history)'
 complete -c wsprobe -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c wsprobe -s V -l version -d 'Print version'

@@ -8,43 +8,81 @@ use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 use tungstenite::{Bytes, Message};
 
-use crate::cli::Cli;
+use crate::cli::{Cli, TimestampArg};
 use crate::connect::{self, ConnectOptions, TlsOptions, UpgradeOptions};
 use crate::error::{Error, Result};
-use crate::event::{Command, Event};
+use crate::event::{Command, Event, HandshakeInfo};
 use crate::input::lines::{self, LineOptions};
+use crate::input::repl::{self, ReplOptions};
 use crate::mailbox::{self, Outbox};
-use crate::output::{write_handshake, Jsonl, Plain, Sink};
+use crate::output::human::{Human, HumanOptions, Shared, TimestampMode};
+use crate::output::{write_handshake, Jsonl, Plain, SharedPrinter, Sink};
 use crate::policy::{Finish, Goals, Policy, Wait};
 use crate::session::{CloseCause, Outcome, Report, Session, SessionOptions, WAKER};
 use crate::{signals, target};
+use colored::Colorize;
 
 /// How long wsprobe waits for the server to answer its Close.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(3);
 
-pub fn run(cli: Cli) -> Result<()> {
-    let mut sink: Box<dyn Sink> = if cli.jsonl {
-        Box::new(Jsonl::new(io::stdout(), cli.show_secrets))
+/// How this run talks to the user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// stdin and stdout are a terminal: the interactive REPL.
+    Repl,
+    /// Lines in, lines out (or `--jsonl`).
+    Pipe,
+}
+
+fn choose_mode(cli: &Cli) -> Mode {
+    let terminal = io::stdin().is_terminal() && io::stdout().is_terminal();
+    let wants_repl = cli.execute.is_empty() || cli.interactive;
+    if terminal && wants_repl && !cli.jsonl && !cli.echo {
+        Mode::Repl
     } else {
-        Box::new(Plain::new(io::stdout(), if cli.null { 0 } else { b'\n' }))
-    };
-    let result = run_with(&cli, sink.as_mut());
-    if let Err(e) = &result {
-        // Machines reading --jsonl get the failure in the stream too.
-        if cli.jsonl && !matches!(e, Error::Interrupted) {
-            let message = e.to_string();
-            let _ = sink.event(&Event::Error {
-                message: &message,
-                exit_code: e.exit_code(),
-                at: SystemTime::now(),
-            });
-        }
+        Mode::Pipe
     }
-    let _ = sink.flush();
+}
+
+pub fn run(cli: Cli) -> Result<()> {
+    let mode = choose_mode(&cli);
+    // In pipe mode the sink exists before connecting, so that --jsonl can report
+    // a failure to connect as an event too. The REPL's sink needs the REPL.
+    let mut sink: Option<Box<dyn Sink>> = match mode {
+        Mode::Repl => None,
+        Mode::Pipe if cli.jsonl => Some(Box::new(Jsonl::new(io::stdout(), cli.show_secrets))),
+        Mode::Pipe => Some(Box::new(Plain::new(
+            io::stdout(),
+            if cli.null { 0 } else { b'\n' },
+            timestamp_mode(&cli),
+        ))),
+    };
+    let result = run_with(&cli, mode, &mut sink);
+    if let Some(sink) = sink.as_mut() {
+        if let Err(e) = &result {
+            // Machines reading --jsonl get the failure in the stream too.
+            if cli.jsonl && !matches!(e, Error::Interrupted) {
+                let message = e.to_string();
+                let _ = sink.event(&Event::Error {
+                    message: &message,
+                    exit_code: e.exit_code(),
+                    at: SystemTime::now(),
+                });
+            }
+        }
+        let _ = sink.flush();
+    }
     result
 }
 
-fn run_with(cli: &Cli, sink: &mut dyn Sink) -> Result<()> {
+fn timestamp_mode(cli: &Cli) -> Option<TimestampMode> {
+    cli.timestamps.map(|t| match t {
+        TimestampArg::Local => TimestampMode::Local,
+        TimestampArg::Relative => TimestampMode::Relative,
+    })
+}
+
+fn run_with(cli: &Cli, mode: Mode, sink_slot: &mut Option<Box<dyn Sink>>) -> Result<()> {
     let target = target::parse(&cli.url).map_err(Error::Usage)?;
     let auth = cli.auth.as_deref().map(parse_auth).transpose()?;
     let connect_options = ConnectOptions {
@@ -66,13 +104,11 @@ fn run_with(cli: &Cli, sink: &mut dyn Sink) -> Result<()> {
     };
     let prepared = connect::prepare(target, connect_options)?;
     let initial = initial_messages(cli)?;
-    let stdin_used_by_x = cli.execute.iter().any(|m| m == "@-");
-    // With -x, a terminal on stdin is not read (the messages are the input); --echo
-    // has no input at all.
-    let read_stdin =
-        !stdin_used_by_x && !cli.echo && (!io::stdin().is_terminal() || cli.execute.is_empty());
 
     let connection = connect::connect(prepared)?;
+    if cli.verbose > 0 {
+        let _ = write_handshake(&mut io::stderr().lock(), &connection.info, cli.show_secrets);
+    }
 
     let poll = Poll::new().map_err(|e| Error::Runtime(format!("cannot create a poller: {e}")))?;
     let waker = Waker::new(poll.registry(), WAKER)
@@ -81,11 +117,19 @@ fn run_with(cli: &Cli, sink: &mut dyn Sink) -> Result<()> {
     signals::install(waker.clone())
         .map_err(|e| Error::Runtime(format!("cannot install signal handlers: {e}")))?;
     let (outbox, inbox) = mailbox::channel(waker);
-    start_input(cli, initial, read_stdin, outbox)?;
 
-    if cli.verbose > 0 {
-        let _ = write_handshake(&mut io::stderr().lock(), &connection.info, cli.show_secrets);
+    let mut repl = None;
+    match mode {
+        Mode::Pipe => start_pipe_input(cli, initial, outbox)?,
+        Mode::Repl => {
+            let (handle, sink) = start_repl(cli, initial, &connection.info, outbox)?;
+            *sink_slot = Some(sink);
+            repl = Some(handle);
+        }
     }
+    let Some(sink) = sink_slot.as_deref_mut() else {
+        return Err(Error::Runtime("no output is set up".into()));
+    };
     // A reader that is already gone is noticed by the session at its first flush.
     let _ = sink.event(&Event::Open(&connection.info));
 
@@ -95,8 +139,8 @@ fn run_with(cli: &Cli, sink: &mut dyn Sink) -> Result<()> {
         wait: cli.wait,
         timeout: cli.timeout,
     };
-    if cli.echo && goals.wait.is_none() {
-        // Echo mode serves until the server closes (or a goal/timeout says stop).
+    if (cli.echo || mode == Mode::Repl) && goals.wait.is_none() {
+        // Echo mode and the REPL run until the server or the user ends them.
         goals.wait = Some(Wait::Forever);
     }
     let policy = Policy::new(goals, Instant::now());
@@ -107,8 +151,12 @@ fn run_with(cli: &Cli, sink: &mut dyn Sink) -> Result<()> {
         echo: cli.echo,
     };
     let session = Session::new(connection.ws, poll, inbox, sink, policy, session_options)?;
-    let report = session.run()?;
-    conclude(report)
+    let report = session.run();
+    if let Some(handle) = repl {
+        let _ = sink.flush();
+        stop_repl(handle);
+    }
+    conclude(report?, cli.quiet)
 }
 
 fn parse_auth(s: &str) -> Result<(String, String)> {
@@ -165,11 +213,16 @@ fn read_all_stdin() -> Result<Vec<u8>> {
     Ok(buf)
 }
 
-fn start_input(cli: &Cli, initial: Vec<Message>, read_stdin: bool, outbox: Outbox) -> Result<()> {
+fn start_pipe_input(cli: &Cli, initial: Vec<Message>, outbox: Outbox) -> Result<()> {
     if !initial.is_empty() {
         // The channel is empty here, so this cannot block.
         let _ = outbox.send(Command::Send(initial));
     }
+    // With -x, a terminal on stdin is not read (the messages are the input); with
+    // -x @- stdin was the message; --echo has no input of its own.
+    let read_stdin = !cli.execute.iter().any(|m| m == "@-")
+        && !cli.echo
+        && (!io::stdin().is_terminal() || cli.execute.is_empty());
     if !read_stdin {
         let _ = outbox.send(Command::InputEnded);
         return Ok(());
@@ -185,8 +238,92 @@ fn start_input(cli: &Cli, initial: Vec<Message>, read_stdin: bool, outbox: Outbo
     Ok(())
 }
 
+/// What the app keeps to end the REPL when the session is over.
+struct ReplEnd {
+    printer: SharedPrinter,
+    ending: Arc<std::sync::atomic::AtomicBool>,
+    done: std::sync::mpsc::Receiver<()>,
+}
+
+fn start_repl(
+    cli: &Cli,
+    initial: Vec<Message>,
+    info: &HandshakeInfo,
+    outbox: Outbox,
+) -> Result<(ReplEnd, Box<dyn Sink>)> {
+    let color = colored::control::SHOULD_COLORIZE.should_colorize();
+    let shared = Shared::new(!cli.no_pretty);
+    // Printed before the editor takes the terminal.
+    let subprotocol = info
+        .subprotocol
+        .as_deref()
+        .map(|p| format!(", subprotocol {p}"))
+        .unwrap_or_default();
+    println!(
+        "{} {}",
+        "*".yellow().bold(),
+        format!(
+            "connected to {}{subprotocol}; /help for commands, Ctrl-D to quit",
+            info.url
+        )
+        .yellow()
+    );
+    if !initial.is_empty() {
+        let _ = outbox.send(Command::Send(initial));
+    }
+    let options = ReplOptions {
+        prompt: repl::prompt_for(&info.url),
+        history: if cli.no_history {
+            None
+        } else {
+            repl::default_history_path()
+        },
+        binary: cli.binary,
+        show_secrets: cli.show_secrets,
+    };
+    let handle = repl::start(options, info.clone(), shared.clone(), outbox, color)
+        .map_err(|e| Error::Runtime(format!("cannot start the interactive editor: {e}")))?;
+    let printer = SharedPrinter::new(handle.printer);
+    let human = Human::new(
+        printer.clone(),
+        HumanOptions {
+            show_ping_pong: cli.show_ping_pong,
+            max_display: cli.max_display,
+            timestamps: timestamp_mode(cli),
+        },
+        shared,
+    );
+    let end = ReplEnd {
+        printer,
+        ending: handle.ending,
+        done: handle.done,
+    };
+    Ok((end, Box::new(human)))
+}
+
+/// Stop the line editor once the session is over, without losing output: a last,
+/// empty print returns only when everything printed before it has been taken by
+/// the editor's thread (its queue holds one message), which prints it before it
+/// can see the signal that makes `readline` return.
+fn stop_repl(end: ReplEnd) {
+    end.ending.store(true, std::sync::atomic::Ordering::SeqCst);
+    signals::set_ending();
+    if end.done.try_recv().is_ok() {
+        return; // the user quit: the editor is already gone
+    }
+    // The editor ends every print with a newline; moving the cursor up first makes
+    // this one invisible if it gets printed at all.
+    end.printer.print_now("\x1b[1A".to_string());
+    for _ in 0..40 {
+        signals::interrupt_self();
+        if end.done.recv_timeout(Duration::from_millis(50)).is_ok() {
+            return;
+        }
+    }
+}
+
 /// Turn how the session ended into success or the error that sets the exit code.
-fn conclude(report: Report) -> Result<()> {
+fn conclude(report: Report, quiet: bool) -> Result<()> {
     let Report { outcome, unmet } = report;
     match outcome {
         Outcome::ClosedByUs { cause, answered } => {
@@ -203,13 +340,13 @@ fn conclude(report: Report) -> Result<()> {
                     }
                 }
                 CloseCause::Interrupted => return Err(Error::Interrupted),
-                CloseCause::OutputClosed => {}
+                CloseCause::OutputClosed | CloseCause::Requested => {}
                 CloseCause::OutputFailed(m) | CloseCause::ProtocolError(m) => {
                     return Err(Error::Runtime(m))
                 }
                 CloseCause::InputFailed(m) => return Err(Error::Usage(m)),
             }
-            if !answered {
+            if !answered && !quiet {
                 eprintln!("wsprobe: warning: the server did not answer the Close frame");
             }
             Ok(())

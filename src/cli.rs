@@ -147,6 +147,14 @@ pub struct Cli {
     pub echo: bool,
 
     // ---- Output -----------------------------------------------------------------
+    /// Prefix each output line with the time: local (HH:MM:SS.mmm) or relative (seconds since connect)
+    #[arg(long, value_name = "MODE", num_args = 0..=1, require_equals = true, default_missing_value = "local", help_heading = "Output")]
+    pub timestamps: Option<TimestampArg>,
+
+    /// Only message payloads on stdout; nothing on stderr but errors
+    #[arg(short = 'q', long, conflicts_with = "verbose", help_heading = "Output")]
+    pub quiet: bool,
+
     /// Write every event (open, messages both ways, pings, close, error) as one JSON object per line
     #[arg(long, help_heading = "Output")]
     pub jsonl: bool,
@@ -159,6 +167,33 @@ pub struct Cli {
     #[arg(long, help_heading = "Output")]
     pub show_secrets: bool,
 
+    // ---- REPL -------------------------------------------------------------------
+    /// Open the interactive REPL even with -x (the -x messages are sent first)
+    #[arg(short = 'i', long, help_heading = "REPL")]
+    pub interactive: bool,
+
+    /// Show pings and pongs in both directions (they are always answered)
+    #[arg(short = 'P', long, help_heading = "REPL")]
+    pub show_ping_pong: bool,
+
+    /// Show JSON messages as received instead of pretty-printed
+    #[arg(long, help_heading = "REPL")]
+    pub no_pretty: bool,
+
+    /// Show at most this many bytes of a binary message in the hexdump
+    #[arg(
+        long,
+        value_name = "BYTES",
+        default_value_t = 512,
+        help_heading = "REPL"
+    )]
+    pub max_display: usize,
+
+    /// Do not read or write the history file ($XDG_STATE_HOME/wsprobe/history)
+    #[arg(long, help_heading = "REPL")]
+    pub no_history: bool,
+
+    // ---- Output (continued) -------------------------------------------------------
     /// When to use colors (NO_COLOR is honoured by 'auto')
     #[arg(
         long,
@@ -167,6 +202,12 @@ pub struct Cli {
         help_heading = "Output"
     )]
     pub color: ColorChoice,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TimestampArg {
+    Local,
+    Relative,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

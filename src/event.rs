@@ -15,6 +15,8 @@ pub enum Command {
     /// The source hit bad input (e.g. invalid UTF-8 on stdin). Everything before it
     /// was sent; the session closes and the run fails with a usage error.
     InputFailed(String),
+    /// Close the connection now with this code and reason (REPL `/close`, Ctrl-D).
+    Close { code: u16, reason: String },
 }
 
 /// Which way a message travelled.

@@ -12,6 +12,7 @@ mod policy;
 mod redact;
 mod session;
 mod signals;
+mod slash;
 mod target;
 
 use clap::Parser;

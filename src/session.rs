@@ -52,6 +52,8 @@ pub enum CloseCause {
     /// stdout could not be written for another reason.
     OutputFailed(String),
     InputFailed(String),
+    /// The user asked for it (REPL `/close`, `/quit`, Ctrl-D).
+    Requested,
     /// The server broke the protocol; we sent the matching close code.
     ProtocolError(String),
 }
@@ -283,6 +285,10 @@ impl<'a> Session<'a> {
                 Received::Command(Command::InputFailed(e)) => {
                     self.policy.on_input_end(Instant::now());
                     self.begin_close(CloseCause::InputFailed(e), 1000, "");
+                }
+                Received::Command(Command::Close { code, reason }) => {
+                    self.policy.on_input_end(Instant::now());
+                    self.begin_close(CloseCause::Requested, code, &reason);
                 }
                 Received::Empty => break,
                 Received::Disconnected => {

@@ -1,3 +1,4 @@
 //! Input sources: they turn what the user provides into `Command`s for the session.
 
 pub mod lines;
+pub mod repl;

@@ -2,12 +2,15 @@
 //! bytes on stdout; the session decides when to flush.
 
 mod handshake;
+pub mod human;
 mod jsonl;
 mod plain;
+mod printer;
 
 pub use handshake::write_handshake;
 pub use jsonl::Jsonl;
 pub use plain::Plain;
+pub use printer::SharedPrinter;
 
 use std::io;
 

@@ -7,19 +7,26 @@
 use base64::Engine as _;
 use std::io::{self, BufWriter, Write};
 
+use std::time::SystemTime;
+
+use super::human::{local_time, TimestampMode};
 use super::Sink;
 use crate::event::{Direction, Event, Kind};
 
 pub struct Plain<W: Write> {
     out: BufWriter<W>,
     separator: u8,
+    timestamps: Option<TimestampMode>,
+    started: SystemTime,
 }
 
 impl<W: Write> Plain<W> {
-    pub fn new(out: W, separator: u8) -> Self {
+    pub fn new(out: W, separator: u8, timestamps: Option<TimestampMode>) -> Self {
         Plain {
             out: BufWriter::with_capacity(64 * 1024, out),
             separator,
+            timestamps,
+            started: SystemTime::now(),
         }
     }
 }
@@ -30,9 +37,20 @@ impl<W: Write> Sink for Plain<W> {
             dir: Direction::In,
             kind,
             payload,
-            ..
+            at,
         } = event
         {
+            if matches!(kind, Kind::Ping | Kind::Pong) {
+                return Ok(());
+            }
+            match self.timestamps {
+                None => {}
+                Some(TimestampMode::Local) => write!(self.out, "{} ", local_time(*at))?,
+                Some(TimestampMode::Relative) => {
+                    let since = at.duration_since(self.started).unwrap_or_default();
+                    write!(self.out, "{:.3} ", since.as_secs_f64())?
+                }
+            }
             match kind {
                 Kind::Text => self.out.write_all(payload)?,
                 Kind::Binary => {
@@ -55,13 +73,12 @@ impl<W: Write> Sink for Plain<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::SystemTime;
     use tungstenite::Bytes;
 
     fn render(separator: u8, messages: &[(Direction, Kind, &[u8])]) -> Vec<u8> {
         let mut buf = Vec::new();
         {
-            let mut sink = Plain::new(&mut buf, separator);
+            let mut sink = Plain::new(&mut buf, separator, None);
             for (dir, kind, data) in messages {
                 let payload = Bytes::copy_from_slice(data);
                 sink.event(&Event::Message {

@@ -1,0 +1,453 @@
+//! The interactive REPL: a rustyline editor on its own thread. Typed lines become
+//! messages, slash commands become control frames or local views; incoming messages
+//! are printed above the prompt by the session through rustyline's external printer.
+
+use colored::Colorize;
+use rustyline::completion::{Completer, Pair};
+use rustyline::error::ReadlineError;
+use rustyline::highlight::Highlighter;
+use rustyline::hint::Hinter;
+use rustyline::history::FileHistory;
+use rustyline::validate::{ValidationContext, ValidationResult, Validator};
+use rustyline::{
+    Cmd, ConditionalEventHandler, Config, Editor, EventContext, EventHandler, ExternalPrinter,
+    KeyEvent, Movement, RepeatCount,
+};
+use std::borrow::Cow;
+use std::fs;
+use std::io::{self, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use tungstenite::{Bytes, Message};
+
+use crate::event::{Command, HandshakeInfo};
+use crate::mailbox::Outbox;
+use crate::output::human::{fmt_rtt, visible, Shared};
+use crate::redact;
+use crate::slash::{self, Input, Slash, COMMANDS};
+
+pub struct ReplOptions {
+    pub prompt: String,
+    pub history: Option<PathBuf>,
+    /// `--binary`: typed lines are sent as binary messages.
+    pub binary: bool,
+    pub show_secrets: bool,
+}
+
+/// What the REPL thread hands back to the app: the printer the session's output
+/// goes through, and a flag to tell the thread the session is over.
+pub struct ReplHandle {
+    pub printer: Box<dyn ExternalPrinter + Send>,
+    pub ending: Arc<AtomicBool>,
+    pub done: std::sync::mpsc::Receiver<()>,
+}
+
+/// The rustyline helper: completion of slash commands, `\` line continuation and
+/// a colored prompt.
+struct ReplHelper {
+    color: bool,
+}
+
+impl Completer for ReplHelper {
+    type Candidate = Pair;
+
+    fn complete(
+        &self,
+        line: &str,
+        pos: usize,
+        _: &rustyline::Context<'_>,
+    ) -> rustyline::Result<(usize, Vec<Pair>)> {
+        let head = &line[..pos];
+        if !head.starts_with('/') || head.contains(char::is_whitespace) {
+            return Ok((0, Vec::new()));
+        }
+        let mut names: Vec<&str> = COMMANDS.iter().map(|(name, _)| *name).collect();
+        names.push("/exit");
+        let matches = names
+            .into_iter()
+            .filter(|name| name.starts_with(head))
+            .map(|name| Pair {
+                display: name.to_string(),
+                replacement: format!("{name} "),
+            })
+            .collect();
+        Ok((0, matches))
+    }
+}
+
+impl Hinter for ReplHelper {
+    type Hint = String;
+}
+
+impl Highlighter for ReplHelper {
+    fn highlight_prompt<'b, 's: 'b, 'p: 'b>(
+        &'s self,
+        prompt: &'p str,
+        _default: bool,
+    ) -> Cow<'b, str> {
+        if self.color {
+            Cow::Owned(prompt.blue().bold().to_string())
+        } else {
+            Cow::Borrowed(prompt)
+        }
+    }
+}
+
+impl Validator for ReplHelper {
+    /// A line ending in `\` continues on the next line.
+    fn validate(&self, ctx: &mut ValidationContext) -> rustyline::Result<ValidationResult> {
+        if ctx.input().ends_with('\\') {
+            Ok(ValidationResult::Incomplete)
+        } else {
+            Ok(ValidationResult::Valid(None))
+        }
+    }
+}
+
+impl rustyline::Helper for ReplHelper {}
+
+/// Ctrl-C clears a non-empty line; on an empty line it ends the session.
+struct CtrlC;
+
+impl ConditionalEventHandler for CtrlC {
+    fn handle(
+        &self,
+        _: &rustyline::Event,
+        _: RepeatCount,
+        _: bool,
+        ctx: &EventContext,
+    ) -> Option<Cmd> {
+        if ctx.line().is_empty() {
+            None // the default: Interrupt
+        } else {
+            Some(Cmd::Kill(Movement::WholeBuffer))
+        }
+    }
+}
+
+/// Start the REPL thread. Fails when the terminal cannot be used for editing.
+pub fn start(
+    opts: ReplOptions,
+    info: HandshakeInfo,
+    shared: Arc<Shared>,
+    outbox: Outbox,
+    color: bool,
+) -> io::Result<ReplHandle> {
+    let config = Config::builder()
+        .history_ignore_space(true)
+        .auto_add_history(false)
+        .max_history_size(1000)
+        .map_err(io::Error::other)?
+        .bracketed_paste(true)
+        .build();
+    let mut editor: Editor<ReplHelper, FileHistory> =
+        Editor::with_config(config).map_err(io::Error::other)?;
+    editor.set_helper(Some(ReplHelper { color }));
+    editor.bind_sequence(
+        KeyEvent::ctrl('c'),
+        EventHandler::Conditional(Box::new(CtrlC)),
+    );
+    let history = opts
+        .history
+        .as_deref()
+        .and_then(|path| open_history(&mut editor, path));
+    let printer = editor.create_external_printer().map_err(io::Error::other)?;
+    let ending = Arc::new(AtomicBool::new(false));
+    let (done_tx, done) = std::sync::mpsc::channel();
+    let thread_ending = ending.clone();
+    std::thread::Builder::new()
+        .name("repl".into())
+        .spawn(move || {
+            let mut repl = Repl {
+                editor,
+                opts,
+                info,
+                shared,
+                outbox,
+                history,
+                history_warned: false,
+            };
+            repl.run(&thread_ending);
+            let _ = done_tx.send(());
+        })?;
+    Ok(ReplHandle {
+        printer: Box::new(printer),
+        ending,
+        done,
+    })
+}
+
+/// Create the history file with mode 0600 (it may hold secrets typed by mistake)
+/// and load it. Problems are warnings: a REPL without history still works.
+fn open_history(editor: &mut Editor<ReplHelper, FileHistory>, path: &Path) -> Option<PathBuf> {
+    let created = path
+        .parent()
+        .map_or(Ok(()), fs::create_dir_all)
+        .and_then(|_| {
+            fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .mode(0o600)
+                .open(path)
+                .map(|_| ())
+        });
+    if let Err(e) = created {
+        eprintln!(
+            "wsprobe: warning: history disabled, cannot create '{}': {e}",
+            path.display()
+        );
+        return None;
+    }
+    if let Err(e) = editor.load_history(path) {
+        eprintln!(
+            "wsprobe: warning: cannot read history '{}': {e}",
+            path.display()
+        );
+    }
+    Some(path.to_path_buf())
+}
+
+struct Repl {
+    editor: Editor<ReplHelper, FileHistory>,
+    opts: ReplOptions,
+    info: HandshakeInfo,
+    shared: Arc<Shared>,
+    outbox: Outbox,
+    history: Option<PathBuf>,
+    history_warned: bool,
+}
+
+impl Repl {
+    fn run(&mut self, ending: &AtomicBool) {
+        loop {
+            if ending.load(Ordering::SeqCst) {
+                return;
+            }
+            let line = match self.editor.readline(&self.opts.prompt) {
+                Ok(line) => line,
+                Err(ReadlineError::Interrupted | ReadlineError::Eof) => {
+                    if !ending.load(Ordering::SeqCst) {
+                        self.close(1000, "");
+                    }
+                    return;
+                }
+                Err(e) => {
+                    eprintln!("wsprobe: terminal error: {e}");
+                    self.close(1000, "");
+                    return;
+                }
+            };
+            self.remember(&line);
+            // `\` + newline continues a line; the message holds the newline only.
+            let line = line.replace("\\\n", "\n");
+            // A paste usually ends with a newline the user did not mean to send.
+            let line = line.strip_suffix('\n').unwrap_or(&line).to_string();
+            match slash::parse(&line) {
+                Ok(Input::Nothing) => {}
+                Ok(Input::Text(text)) => {
+                    let message = if self.opts.binary {
+                        Message::Binary(Bytes::from(text.into_bytes()))
+                    } else {
+                        Message::Text(text.into())
+                    };
+                    self.send(vec![message]);
+                }
+                Ok(Input::Command(command)) => {
+                    if !self.command(command) {
+                        return;
+                    }
+                }
+                Err(e) => say_error(&e),
+            }
+        }
+    }
+
+    fn remember(&mut self, line: &str) {
+        if line.trim().is_empty() {
+            return;
+        }
+        let _ = self.editor.add_history_entry(line);
+        let Some(path) = &self.history else { return };
+        let saved = self.editor.append_history(path).and_then(|_| {
+            fs::set_permissions(path, fs::Permissions::from_mode(0o600)).map_err(Into::into)
+        });
+        if let Err(e) = saved {
+            if !self.history_warned {
+                self.history_warned = true;
+                say_error(&format!(
+                    "cannot save history to '{}': {e} (continuing without)",
+                    path.display()
+                ));
+            }
+        }
+    }
+
+    fn send(&self, messages: Vec<Message>) {
+        if self.outbox.send(Command::Send(messages)).is_err() {
+            say_error("the connection is closed");
+        }
+    }
+
+    fn close(&self, code: u16, reason: &str) {
+        let _ = self.outbox.send(Command::Close {
+            code,
+            reason: reason.to_string(),
+        });
+    }
+
+    /// Run a slash command; false when the REPL should end.
+    fn command(&mut self, command: Slash) -> bool {
+        match command {
+            Slash::Help => {
+                let mut text =
+                    String::from("Type a line to send it as a text message. Commands:\n");
+                for (name, help) in COMMANDS {
+                    text.push_str(&format!("  {:<8} {help}\n", name));
+                }
+                text.push_str("  //text   send '/text' literally\n");
+                text.push_str("A line ending in \\ continues on the next line; a pasted block is one message.\n");
+                text.push_str("Ctrl-C clears the line (on an empty line: quit), Ctrl-D quits, Ctrl-R searches history.");
+                say(&text);
+            }
+            Slash::Ping(payload) => self.send(vec![Message::Ping(Bytes::from(payload))]),
+            Slash::Pong(payload) => self.send(vec![Message::Pong(Bytes::from(payload))]),
+            Slash::Close { code, reason } => {
+                self.close(code, &reason);
+                return false;
+            }
+            Slash::Binary(bytes) => {
+                say(&format!("> binary, {} bytes", bytes.len()));
+                self.send(vec![Message::Binary(Bytes::from(bytes))]);
+            }
+            Slash::File { path, force_binary } => match fs::read(&path) {
+                Ok(bytes) => {
+                    let len = bytes.len();
+                    let message = match (force_binary, String::from_utf8(bytes)) {
+                        (false, Ok(text)) => Message::Text(text.into()),
+                        (_, Ok(text)) => Message::Binary(Bytes::from(text.into_bytes())),
+                        (_, Err(e)) => Message::Binary(Bytes::from(e.into_bytes())),
+                    };
+                    let kind = if matches!(message, Message::Text(_)) {
+                        "text"
+                    } else {
+                        "binary"
+                    };
+                    say(&format!(
+                        "> {} ({len} bytes, sent as {kind})",
+                        path.display()
+                    ));
+                    self.send(vec![message]);
+                }
+                Err(e) => say_error(&format!("cannot read '{}': {e}", path.display())),
+            },
+            Slash::Info => say(&self.info_text()),
+            Slash::Stats => say(&self.stats_text()),
+            Slash::Pretty(setting) => {
+                let now = setting.unwrap_or(!self.shared.pretty.load(Ordering::Relaxed));
+                self.shared.pretty.store(now, Ordering::Relaxed);
+                say(&format!(
+                    "JSON pretty-printing {}",
+                    if now { "on" } else { "off" }
+                ));
+            }
+            Slash::Quit => {
+                self.close(1000, "");
+                return false;
+            }
+        }
+        true
+    }
+
+    fn info_text(&self) -> String {
+        let mut text = format!("URL:         {}\n", self.info.url);
+        text.push_str(&format!(
+            "subprotocol: {}\n",
+            self.info.subprotocol.as_deref().unwrap_or("(none)")
+        ));
+        text.push_str(&format!(
+            "uptime:      {}\n",
+            humantime::format_duration(std::time::Duration::from_secs(
+                self.shared.connected_at.elapsed().as_secs()
+            ))
+        ));
+        text.push_str(&format!(
+            "response:    {} {}",
+            self.info.status, self.info.reason
+        ));
+        for (name, value) in &self.info.response_headers {
+            let value = redact::header_value(name, value, self.opts.show_secrets);
+            text.push_str(&format!("\n  {name}: {}", visible(value)));
+        }
+        text
+    }
+
+    fn stats_text(&self) -> String {
+        let s = self.shared.stats();
+        format!(
+            "sent:     {} messages, {} bytes\nreceived: {} messages, {} bytes\npings:    {} sent, {} pongs received, last round trip {}",
+            s.messages_out,
+            s.bytes_out,
+            s.messages_in,
+            s.bytes_in,
+            s.pings_out,
+            s.pongs_in,
+            s.last_rtt.map(fmt_rtt).unwrap_or_else(|| "-".into())
+        )
+    }
+}
+
+/// Local output of the REPL thread. It runs between two `readline` calls, when
+/// the terminal is in its normal mode, so writing to stdout is safe.
+fn say(text: &str) {
+    let mut out = io::stdout().lock();
+    let _ = writeln!(out, "{}", text.dimmed());
+    let _ = out.flush();
+}
+
+fn say_error(text: &str) {
+    let mut out = io::stdout().lock();
+    let _ = writeln!(out, "{} {text}", "error:".red().bold());
+    let _ = out.flush();
+}
+
+/// The history file: `$XDG_STATE_HOME/wsprobe/history`, else
+/// `~/.local/state/wsprobe/history`.
+pub fn default_history_path() -> Option<PathBuf> {
+    let state = std::env::var_os("XDG_STATE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .filter(|v| !v.is_empty())
+                .map(|home| PathBuf::from(home).join(".local/state"))
+        })?;
+    Some(state.join("wsprobe").join("history"))
+}
+
+/// The prompt: `host[:port]/path> `.
+pub fn prompt_for(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(u) => {
+            let host = u.host_str().unwrap_or("");
+            let port = u.port().map(|p| format!(":{p}")).unwrap_or_default();
+            format!("{host}{port}{}> ", u.path())
+        }
+        Err(_) => "> ".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prompt_shows_host_and_path() {
+        assert_eq!(
+            prompt_for("ws://localhost:9001/chat"),
+            "localhost:9001/chat> "
+        );
+        assert_eq!(prompt_for("wss://example.com/"), "example.com/> ");
+    }
+}

@@ -1,0 +1,528 @@
+//! The human view for the REPL: incoming messages marked `< `, control and status
+//! lines marked `* `, JSON pretty-printed and colored, binary as a hexdump, control
+//! characters made visible, optional timestamps; and the counters `/stats` shows.
+
+use colored::Colorize;
+use serde_json::Value;
+use std::collections::VecDeque;
+use std::fmt::Write as _;
+use std::io::{self, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use super::Sink;
+use crate::event::{Direction, Event, Kind};
+
+/// How `--timestamps` shows time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimestampMode {
+    /// Local wall-clock time with milliseconds.
+    Local,
+    /// Seconds since the connection opened.
+    Relative,
+}
+
+/// Counters shared with the REPL's `/stats`.
+#[derive(Debug, Default, Clone)]
+pub struct Stats {
+    pub messages_in: u64,
+    pub messages_out: u64,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    pub pings_out: u64,
+    pub pongs_in: u64,
+    pub last_rtt: Option<Duration>,
+}
+
+/// State the REPL thread and the renderer share.
+#[derive(Debug)]
+pub struct Shared {
+    pub stats: Mutex<Stats>,
+    pub pretty: AtomicBool,
+    pub connected_at: Instant,
+}
+
+impl Shared {
+    pub fn new(pretty: bool) -> Arc<Shared> {
+        Arc::new(Shared {
+            stats: Mutex::new(Stats::default()),
+            pretty: AtomicBool::new(pretty),
+            connected_at: Instant::now(),
+        })
+    }
+
+    pub fn stats(&self) -> Stats {
+        self.stats.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct HumanOptions {
+    pub show_ping_pong: bool,
+    pub max_display: usize,
+    pub timestamps: Option<TimestampMode>,
+}
+
+pub struct Human<W: Write> {
+    out: W,
+    buf: String,
+    opts: HumanOptions,
+    shared: Arc<Shared>,
+    /// Pings we sent and when, to time the pongs that answer them.
+    pending_pings: VecDeque<(Vec<u8>, Instant)>,
+    /// We sent Close: the server's Close is its answer, not its initiative.
+    closing: bool,
+}
+
+impl<W: Write> Human<W> {
+    pub fn new(out: W, opts: HumanOptions, shared: Arc<Shared>) -> Self {
+        Human {
+            out,
+            buf: String::new(),
+            opts,
+            shared,
+            pending_pings: VecDeque::new(),
+            closing: false,
+        }
+    }
+
+    fn prefix(&mut self, at: SystemTime) {
+        match self.opts.timestamps {
+            None => {}
+            Some(TimestampMode::Local) => {
+                let stamp = local_time(at);
+                let _ = write!(self.buf, "{} ", stamp.dimmed());
+            }
+            Some(TimestampMode::Relative) => {
+                let since = at
+                    .duration_since(SystemTime::now() - self.shared.connected_at.elapsed())
+                    .unwrap_or_default();
+                let _ = write!(
+                    self.buf,
+                    "{} ",
+                    format!("{:>9.3}s", since.as_secs_f64()).dimmed()
+                );
+            }
+        }
+    }
+
+    fn status(&mut self, at: SystemTime, text: &str) {
+        self.prefix(at);
+        let _ = writeln!(self.buf, "{} {}", "*".yellow().bold(), text.yellow());
+    }
+
+    fn incoming_text(&mut self, text: &str, at: SystemTime) {
+        self.prefix(at);
+        let marker = "<".green().bold();
+        let pretty = self.shared.pretty.load(Ordering::Relaxed);
+        let json = if pretty { as_json(text) } else { None };
+        let body = match json {
+            Some(value) => {
+                let mut s = String::new();
+                write_json(&mut s, &value, 0);
+                s
+            }
+            None => visible(text),
+        };
+        let mut lines = body.split('\n');
+        let first = lines.next().unwrap_or("");
+        let _ = writeln!(self.buf, "{marker} {first}");
+        for line in lines {
+            let _ = writeln!(self.buf, "  {line}");
+        }
+    }
+
+    fn incoming_binary(&mut self, data: &[u8], at: SystemTime) {
+        self.prefix(at);
+        let _ = writeln!(
+            self.buf,
+            "{} {}",
+            "<".green().bold(),
+            format!("binary, {} bytes", data.len()).magenta()
+        );
+        let shown = &data[..data.len().min(self.opts.max_display)];
+        hexdump(&mut self.buf, shown);
+        if data.len() > shown.len() {
+            let _ = writeln!(
+                self.buf,
+                "  {}",
+                format!(
+                    "… {} more bytes not shown (--max-display)",
+                    data.len() - shown.len()
+                )
+                .dimmed()
+            );
+        }
+    }
+
+    fn pong(&mut self, payload: &[u8], at: SystemTime) {
+        let rtt = self
+            .pending_pings
+            .iter()
+            .position(|(p, _)| p == payload)
+            .and_then(|i| self.pending_pings.remove(i))
+            .map(|(_, sent)| sent.elapsed());
+        if let Ok(mut stats) = self.shared.stats.lock() {
+            stats.pongs_in += 1;
+            if rtt.is_some() {
+                stats.last_rtt = rtt;
+            }
+        }
+        match rtt {
+            Some(rtt) => self.status(
+                at,
+                &format!(
+                    "pong{} (round trip {})",
+                    payload_note(payload),
+                    fmt_rtt(rtt)
+                ),
+            ),
+            None if self.opts.show_ping_pong => {
+                self.status(at, &format!("pong received{}", payload_note(payload)))
+            }
+            None => {}
+        }
+    }
+}
+
+fn payload_note(payload: &[u8]) -> String {
+    if payload.is_empty() {
+        String::new()
+    } else {
+        format!(" '{}'", visible(&String::from_utf8_lossy(payload)))
+    }
+}
+
+pub fn fmt_rtt(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+impl<W: Write> Sink for Human<W> {
+    fn event(&mut self, event: &Event) -> io::Result<()> {
+        match event {
+            Event::Open(_) | Event::Error { .. } => {}
+            Event::Message {
+                dir: Direction::In,
+                kind,
+                payload,
+                at,
+            } => {
+                if matches!(kind, Kind::Text | Kind::Binary) {
+                    if let Ok(mut stats) = self.shared.stats.lock() {
+                        stats.messages_in += 1;
+                        stats.bytes_in += payload.len() as u64;
+                    }
+                }
+                match kind {
+                    Kind::Text => self.incoming_text(&String::from_utf8_lossy(payload), *at),
+                    Kind::Binary => self.incoming_binary(payload, *at),
+                    Kind::Ping if self.opts.show_ping_pong => self.status(
+                        *at,
+                        &format!("ping received{}, answered", payload_note(payload)),
+                    ),
+                    Kind::Ping => {}
+                    Kind::Pong => self.pong(payload, *at),
+                }
+            }
+            Event::Message {
+                dir: Direction::Out,
+                kind,
+                payload,
+                at,
+            } => match kind {
+                Kind::Text | Kind::Binary => {
+                    if let Ok(mut stats) = self.shared.stats.lock() {
+                        stats.messages_out += 1;
+                        stats.bytes_out += payload.len() as u64;
+                    }
+                }
+                Kind::Ping => {
+                    if let Ok(mut stats) = self.shared.stats.lock() {
+                        stats.pings_out += 1;
+                    }
+                    self.pending_pings
+                        .push_back((payload.to_vec(), Instant::now()));
+                    if self.pending_pings.len() > 64 {
+                        self.pending_pings.pop_front();
+                    }
+                    if self.opts.show_ping_pong {
+                        self.status(*at, &format!("ping sent{}", payload_note(payload)));
+                    }
+                }
+                Kind::Pong => {
+                    if self.opts.show_ping_pong {
+                        self.status(*at, &format!("pong sent{}", payload_note(payload)));
+                    }
+                }
+            },
+            Event::Close {
+                dir,
+                code,
+                reason,
+                at,
+            } => {
+                let what = match code {
+                    Some(code) if reason.is_empty() => format!("{code} {}", close_name(*code)),
+                    Some(code) => format!("{code} {reason}"),
+                    None => "no close code".to_string(),
+                };
+                let line = match dir {
+                    Direction::In if self.closing => format!("closed (the server answered {what})"),
+                    Direction::In => format!("closed by server: {what}"),
+                    Direction::Out => {
+                        self.closing = true;
+                        format!("closing: {what}")
+                    }
+                };
+                self.status(*at, &line);
+            }
+        }
+        Ok(())
+    }
+
+    fn wants_outgoing(&self) -> bool {
+        true
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if !self.buf.is_empty() {
+            self.out.write_all(self.buf.as_bytes())?;
+            self.buf.clear();
+        }
+        self.out.flush()
+    }
+}
+
+/// The registered meaning of a close code, for codes sent without a reason.
+pub fn close_name(code: u16) -> &'static str {
+    match code {
+        1000 => "normal closure",
+        1001 => "going away",
+        1002 => "protocol error",
+        1003 => "unsupported data",
+        1005 => "no status",
+        1006 => "abnormal closure",
+        1007 => "invalid payload data",
+        1008 => "policy violation",
+        1009 => "message too big",
+        1010 => "mandatory extension",
+        1011 => "internal error",
+        1012 => "service restart",
+        1013 => "try again later",
+        1014 => "bad gateway",
+        1015 => "TLS handshake",
+        _ => "",
+    }
+}
+
+fn as_json(text: &str) -> Option<Value> {
+    let trimmed = text.trim_start();
+    if !(trimmed.starts_with('{') || trimmed.starts_with('[')) {
+        return None;
+    }
+    serde_json::from_str(text).ok()
+}
+
+/// Control characters would move the cursor or change colors: show them as escapes.
+/// Newlines and tabs are kept (they are layout, not control).
+pub fn visible(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\n' | '\t' => out.push(c),
+            '\r' => out.push_str(&"\\r".dimmed().to_string()),
+            c if c.is_control() => {
+                let _ = write!(out, "{}", format!("\\u{{{:x}}}", c as u32).dimmed());
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn write_json(out: &mut String, value: &Value, indent: usize) {
+    let pad = "  ".repeat(indent + 1);
+    let close_pad = "  ".repeat(indent);
+    match value {
+        Value::Null => {
+            let _ = write!(out, "{}", "null".magenta());
+        }
+        Value::Bool(b) => {
+            let _ = write!(out, "{}", b.to_string().magenta());
+        }
+        Value::Number(n) => {
+            let _ = write!(out, "{}", n.to_string().yellow());
+        }
+        Value::String(s) => {
+            let quoted = serde_json::to_string(s).unwrap_or_default();
+            let _ = write!(out, "{}", visible(&quoted).green());
+        }
+        Value::Array(items) if items.is_empty() => out.push_str("[]"),
+        Value::Array(items) => {
+            out.push_str("[\n");
+            for (i, item) in items.iter().enumerate() {
+                out.push_str(&pad);
+                write_json(out, item, indent + 1);
+                out.push_str(if i + 1 < items.len() { ",\n" } else { "\n" });
+            }
+            let _ = write!(out, "{close_pad}]");
+        }
+        Value::Object(map) if map.is_empty() => out.push_str("{}"),
+        Value::Object(map) => {
+            out.push_str("{\n");
+            for (i, (key, item)) in map.iter().enumerate() {
+                let quoted = serde_json::to_string(key).unwrap_or_default();
+                let _ = write!(out, "{pad}{}: ", visible(&quoted).blue().bold());
+                write_json(out, item, indent + 1);
+                out.push_str(if i + 1 < map.len() { ",\n" } else { "\n" });
+            }
+            let _ = write!(out, "{close_pad}}}");
+        }
+    }
+}
+
+/// `00000000  48 65 6c 6c 6f 00 ff 10  11 12 …  |Hello...|`
+fn hexdump(out: &mut String, data: &[u8]) {
+    for (row, chunk) in data.chunks(16).enumerate() {
+        let _ = write!(out, "  {}  ", format!("{:08x}", row * 16).dimmed());
+        for i in 0..16 {
+            match chunk.get(i) {
+                Some(b) => {
+                    let _ = write!(out, "{b:02x} ");
+                }
+                None => out.push_str("   "),
+            }
+            if i == 7 {
+                out.push(' ');
+            }
+        }
+        let ascii: String = chunk
+            .iter()
+            .map(|&b| {
+                if b.is_ascii_graphic() || b == b' ' {
+                    b as char
+                } else {
+                    '.'
+                }
+            })
+            .collect();
+        let _ = writeln!(out, " |{ascii}|");
+    }
+}
+
+/// `HH:MM:SS.mmm` in the local time zone.
+pub fn local_time(at: SystemTime) -> String {
+    let since_epoch = at
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default();
+    let secs = since_epoch.as_secs() as libc::time_t;
+    let millis = since_epoch.subsec_millis();
+    // SAFETY: localtime_r writes only into the `tm` we pass; a zeroed tm is valid.
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    let ok = unsafe { !libc::localtime_r(&secs, &mut tm).is_null() };
+    if ok {
+        format!(
+            "{:02}:{:02}:{:02}.{millis:03}",
+            tm.tm_hour, tm.tm_min, tm.tm_sec
+        )
+    } else {
+        humantime::format_rfc3339_millis(at).to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tungstenite::Bytes;
+
+    fn render(opts: HumanOptions, events: &[Event]) -> String {
+        colored::control::set_override(false);
+        let mut buf = Vec::new();
+        {
+            let mut sink = Human::new(&mut buf, opts, Shared::new(true));
+            for e in events {
+                sink.event(e).unwrap();
+            }
+            sink.flush().unwrap();
+        }
+        String::from_utf8(buf).unwrap()
+    }
+
+    fn opts() -> HumanOptions {
+        HumanOptions {
+            show_ping_pong: false,
+            max_display: 32,
+            timestamps: None,
+        }
+    }
+
+    fn incoming(kind: Kind, payload: &Bytes) -> Event<'_> {
+        Event::Message {
+            dir: Direction::In,
+            kind,
+            payload,
+            at: SystemTime::now(),
+        }
+    }
+
+    #[test]
+    fn text_json_and_control_characters() {
+        let plain = Bytes::from_static(b"hi\x1b[2J");
+        let json = Bytes::from_static(br#"{"a":[1,true],"b":"x"}"#);
+        let out = render(
+            opts(),
+            &[incoming(Kind::Text, &plain), incoming(Kind::Text, &json)],
+        );
+        assert_eq!(
+            out,
+            "< hi\\u{1b}[2J\n< {\n    \"a\": [\n      1,\n      true\n    ],\n    \"b\": \"x\"\n  }\n"
+        );
+    }
+
+    #[test]
+    fn binary_hexdump_is_truncated() {
+        let data = Bytes::from((0u8..40).collect::<Vec<_>>());
+        let out = render(opts(), &[incoming(Kind::Binary, &data)]);
+        assert!(out.starts_with("< binary, 40 bytes\n"), "{out}");
+        assert!(out.contains("  00000000  00 01 02 03 04 05 06 07  08 09 0a 0b 0c 0d 0e 0f  |................|\n"), "{out}");
+        assert!(out.contains("  00000010  10 11"), "{out}");
+        assert!(!out.contains("00000020"), "{out}");
+        assert!(
+            out.contains("… 8 more bytes not shown (--max-display)"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn pong_answering_a_ping_shows_the_round_trip() {
+        let payload = Bytes::from_static(b"p1");
+        let out = render(
+            opts(),
+            &[
+                Event::Message {
+                    dir: Direction::Out,
+                    kind: Kind::Ping,
+                    payload: &payload,
+                    at: SystemTime::now(),
+                },
+                incoming(Kind::Pong, &payload),
+            ],
+        );
+        assert!(out.starts_with("* pong 'p1' (round trip "), "{out}");
+    }
+
+    #[test]
+    fn close_lines() {
+        let out = render(
+            opts(),
+            &[Event::Close {
+                dir: Direction::In,
+                code: Some(1001),
+                reason: "",
+                at: SystemTime::now(),
+            }],
+        );
+        assert_eq!(out, "* closed by server: 1001 going away\n");
+    }
+}

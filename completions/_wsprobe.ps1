@@ -44,6 +44,7 @@ Register-ArgumentCompleter -Native -CommandName 'wsprobe' -ScriptBlock {
             [CompletionResult]::new('--close-code', '--close-code', [CompletionResultType]::ParameterName, 'Close code wsprobe sends when it ends the run')
             [CompletionResult]::new('--close-reason', '--close-reason', [CompletionResultType]::ParameterName, 'Close reason wsprobe sends when it ends the run (at most 123 bytes)')
             [CompletionResult]::new('--timestamps', '--timestamps', [CompletionResultType]::ParameterName, 'Prefix each output line with the time: local (HH:MM:SS.mmm) or relative (seconds since connect)')
+            [CompletionResult]::new('--record', '--record', [CompletionResultType]::ParameterName, 'Also write the whole session to FILE as JSON lines (the --jsonl schema)')
             [CompletionResult]::new('--max-display', '--max-display', [CompletionResultType]::ParameterName, 'Show at most this many bytes of a binary message in the hexdump')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colors (NO_COLOR is honoured by ''auto'')')
             [CompletionResult]::new('-k', '-k', [CompletionResultType]::ParameterName, 'Do not verify the server''s certificate or hostname')

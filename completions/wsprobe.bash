@@ -23,7 +23,7 @@ _wsprobe() {
 
     case "${cmd}" in
         wsprobe)
-            opts="-H -s -k -x -0 -n -w -q -v -i -P -h -V --header --subprotocol --origin --auth --user-agent --connect-timeout --max-message-size --insecure --cacert --cert --key --execute --binary --null --count --expect --wait --timeout --close-code --close-reason --echo --timestamps --quiet --jsonl --verbose --show-secrets --interactive --show-ping-pong --no-pretty --max-display --no-history --color --help --version"
+            opts="-H -s -k -x -0 -n -w -q -v -i -P -h -V --header --subprotocol --origin --auth --user-agent --connect-timeout --max-message-size --insecure --cacert --cert --key --execute --binary --null --count --expect --wait --timeout --close-code --close-reason --echo --timestamps --quiet --jsonl --verbose --record --show-secrets --interactive --show-ping-pong --no-pretty --max-display --no-history --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -119,6 +119,10 @@ _wsprobe() {
                     ;;
                 --timestamps)
                     COMPREPLY=($(compgen -W "local relative" -- "${cur}"))
+                    return 0
+                    ;;
+                --record)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --max-display)

@@ -41,6 +41,7 @@ set edit:completion:arg-completer[wsprobe] = {|@words|
             cand --close-code 'Close code wsprobe sends when it ends the run'
             cand --close-reason 'Close reason wsprobe sends when it ends the run (at most 123 bytes)'
             cand --timestamps 'Prefix each output line with the time: local (HH:MM:SS.mmm) or relative (seconds since connect)'
+            cand --record 'Also write the whole session to FILE as JSON lines (the --jsonl schema)'
             cand --max-display 'Show at most this many bytes of a binary message in the hexdump'
             cand --color 'When to use colors (NO_COLOR is honoured by ''auto'')'
             cand -k 'Do not verify the server''s certificate or hostname'

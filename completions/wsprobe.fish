@@ -17,6 +17,7 @@ complete -c wsprobe -l close-code -d 'Close code wsprobe sends when it ends the 
 complete -c wsprobe -l close-reason -d 'Close reason wsprobe sends when it ends the run (at most 123 bytes)' -r
 complete -c wsprobe -l timestamps -d 'Prefix each output line with the time: local (HH:MM:SS.mmm) or relative (seconds since connect)' -r -f -a "local\t''
 relative\t''"
+complete -c wsprobe -l record -d 'Also write the whole session to FILE as JSON lines (the --jsonl schema)' -r -F
 complete -c wsprobe -l max-display -d 'Show at most this many bytes of a binary message in the hexdump' -r
 complete -c wsprobe -l color -d 'When to use colors (NO_COLOR is honoured by \'auto\')' -r -f -a "auto\t''
 always\t''

@@ -16,7 +16,7 @@ use crate::input::lines::{self, LineOptions};
 use crate::input::repl::{self, ReplOptions};
 use crate::mailbox::{self, Outbox};
 use crate::output::human::{Human, HumanOptions, Shared, TimestampMode};
-use crate::output::{write_handshake, Jsonl, Plain, SharedPrinter, Sink};
+use crate::output::{write_handshake, Jsonl, Plain, SharedPrinter, Sink, Tee};
 use crate::policy::{Finish, Goals, Policy, Wait};
 use crate::session::{CloseCause, Outcome, Report, Session, SessionOptions, WAKER};
 use crate::{signals, target};
@@ -57,11 +57,18 @@ pub fn run(cli: Cli) -> Result<()> {
             timestamp_mode(&cli),
         ))),
     };
-    let result = run_with(&cli, mode, &mut sink);
+    let mut recorder = match &cli.record {
+        Some(path) => Some(open_record(path, cli.show_secrets)?),
+        None => None,
+    };
+    if let (Some(primary), Some(record)) = (sink.take(), recorder.take()) {
+        sink = Some(Box::new(Tee::new(primary, record)));
+    }
+    let result = run_with(&cli, mode, &mut sink, recorder);
     if let Some(sink) = sink.as_mut() {
         if let Err(e) = &result {
             // Machines reading --jsonl get the failure in the stream too.
-            if cli.jsonl && !matches!(e, Error::Interrupted) {
+            if (cli.jsonl || cli.record.is_some()) && !matches!(e, Error::Interrupted) {
                 let message = e.to_string();
                 let _ = sink.event(&Event::Error {
                     message: &message,
@@ -82,7 +89,23 @@ fn timestamp_mode(cli: &Cli) -> Option<TimestampMode> {
     })
 }
 
-fn run_with(cli: &Cli, mode: Mode, sink_slot: &mut Option<Box<dyn Sink>>) -> Result<()> {
+fn open_record(path: &std::path::Path, show_secrets: bool) -> Result<Box<dyn Sink>> {
+    let file = std::fs::File::create(path).map_err(|e| {
+        Error::Usage(format!(
+            "cannot create '{}' (--record): {}",
+            path.display(),
+            connect::plain_io_message(&e)
+        ))
+    })?;
+    Ok(Box::new(Jsonl::new(file, show_secrets)))
+}
+
+fn run_with(
+    cli: &Cli,
+    mode: Mode,
+    sink_slot: &mut Option<Box<dyn Sink>>,
+    recorder: Option<Box<dyn Sink>>,
+) -> Result<()> {
     let target = target::parse(&cli.url).map_err(Error::Usage)?;
     let auth = cli.auth.as_deref().map(parse_auth).transpose()?;
     let connect_options = ConnectOptions {
@@ -101,6 +124,7 @@ fn run_with(cli: &Cli, mode: Mode, sink_slot: &mut Option<Box<dyn Sink>>) -> Res
         },
         connect_timeout: cli.connect_timeout,
         max_message_size: cli.max_message_size,
+        trace_frames: cli.verbose >= 2,
     };
     let prepared = connect::prepare(target, connect_options)?;
     let initial = initial_messages(cli)?;
@@ -125,6 +149,11 @@ fn run_with(cli: &Cli, mode: Mode, sink_slot: &mut Option<Box<dyn Sink>>) -> Res
             let (handle, sink) = start_repl(cli, initial, &connection.info, outbox)?;
             *sink_slot = Some(sink);
             repl = Some(handle);
+        }
+    }
+    if let Some(recorder) = recorder {
+        if let Some(primary) = sink_slot.take() {
+            *sink_slot = Some(Box::new(Tee::new(primary, recorder)));
         }
     }
     let Some(sink) = sink_slot.as_deref_mut() else {

@@ -163,6 +163,10 @@ pub struct Cli {
     #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count, help_heading = "Output")]
     pub verbose: u8,
 
+    /// Also write the whole session to FILE as JSON lines (the --jsonl schema)
+    #[arg(long, value_name = "FILE", help_heading = "Output")]
+    pub record: Option<PathBuf>,
+
     /// Show credentials (Authorization, Cookie, URL passwords) instead of <redacted>
     #[arg(long, help_heading = "Output")]
     pub show_secrets: bool,

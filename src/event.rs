@@ -1,7 +1,7 @@
 //! The plain data that flows through a run: `Command`s from input sources to the
 //! session, and `Event`s from the session to the output sink.
 
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 use tungstenite::{Bytes, Message};
 
 /// What an input source (stdin reader, `-x` list, REPL) asks the session to do.
@@ -48,6 +48,31 @@ pub struct HandshakeInfo {
     pub response_headers: Vec<(String, String)>,
     /// When the upgrade completed.
     pub at: SystemTime,
+    /// The address actually connected to.
+    pub peer: Option<String>,
+    /// For wss://: what the server's certificate says.
+    pub certificate: Option<CertificateInfo>,
+    pub timings: Option<Timings>,
+}
+
+/// How long each step of connecting took (`-v`).
+#[derive(Debug, Clone, Copy)]
+pub struct Timings {
+    pub dns: Duration,
+    pub tcp: Duration,
+    pub tls: Option<Duration>,
+    pub upgrade: Duration,
+    pub total: Duration,
+}
+
+/// The server certificate, as `-v` shows it.
+#[derive(Debug, Clone, Default)]
+pub struct CertificateInfo {
+    pub subject: String,
+    pub issuer: String,
+    pub not_before: String,
+    pub not_after: String,
+    pub alt_names: Vec<String>,
 }
 
 impl Default for HandshakeInfo {
@@ -60,6 +85,9 @@ impl Default for HandshakeInfo {
             request_headers: Vec::new(),
             response_headers: Vec::new(),
             at: SystemTime::UNIX_EPOCH,
+            peer: None,
+            certificate: None,
+            timings: None,
         }
     }
 }

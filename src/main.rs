@@ -5,6 +5,7 @@ mod cli;
 mod connect;
 mod error;
 mod event;
+mod frame;
 mod input;
 mod mailbox;
 mod output;

@@ -16,7 +16,7 @@ use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::protocol::CloseFrame;
 use tungstenite::{Bytes, Message, WebSocket};
 
-use crate::connect::NetStream;
+use crate::connect::Tapped;
 use crate::error::{Error, Result};
 use crate::event::{Command, Direction, Event, Kind};
 use crate::mailbox::{Inbox, Received};
@@ -101,7 +101,7 @@ enum ReadEnd {
 }
 
 pub struct Session<'a> {
-    ws: WebSocket<NetStream>,
+    ws: WebSocket<Tapped>,
     fd: RawFd,
     poll: Poll,
     interest: Interest,
@@ -120,7 +120,7 @@ pub struct Session<'a> {
 
 impl<'a> Session<'a> {
     pub fn new(
-        ws: WebSocket<NetStream>,
+        ws: WebSocket<Tapped>,
         poll: Poll,
         inbox: Inbox,
         sink: &'a mut dyn Sink,

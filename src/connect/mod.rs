@@ -3,11 +3,13 @@
 //! the session.
 
 mod stream;
+mod tap;
 mod tcp;
 mod tls;
 mod upgrade;
 
 pub use stream::NetStream;
+pub use tap::Tapped;
 pub use tcp::plain_io_message;
 pub use tls::TlsOptions;
 pub use upgrade::UpgradeOptions;
@@ -17,7 +19,7 @@ use tungstenite::protocol::WebSocketConfig;
 use tungstenite::WebSocket;
 
 use crate::error::{Error, Result};
-use crate::event::HandshakeInfo;
+use crate::event::{HandshakeInfo, Timings};
 use crate::target::Target;
 
 /// Everything needed to open a connection, as plain data.
@@ -27,11 +29,13 @@ pub struct ConnectOptions {
     pub tls: TlsOptions,
     pub connect_timeout: Duration,
     pub max_message_size: usize,
+    /// `-vv`: print every frame's header as it crosses the wire.
+    pub trace_frames: bool,
 }
 
 /// An open WebSocket, ready for the session (non-blocking).
 pub struct Connection {
-    pub ws: WebSocket<NetStream>,
+    pub ws: WebSocket<Tapped>,
     pub info: HandshakeInfo,
 }
 
@@ -68,15 +72,25 @@ pub fn connect(prepared: Prepared) -> Result<Connection> {
         tls,
         opts,
     } = prepared;
-    let deadline = Instant::now() + opts.connect_timeout;
+    let started = Instant::now();
+    let deadline = started + opts.connect_timeout;
     let addrs = tcp::resolve(&target.host, target.port, deadline)?;
+    let resolved = Instant::now();
     let tcp = tcp::dial(&addrs, &target.host_header(), deadline)?;
+    let peer = tcp.peer_addr().ok();
+    let dialed = Instant::now();
     set_deadline(&tcp, deadline)?;
     let stream = match &tls {
         Some(connector) => NetStream::Tls(Box::new(tls::handshake(connector, &target.host, tcp)?)),
         None => NetStream::Plain(tcp),
     };
+    let secured = Instant::now();
+    let certificate = match &stream {
+        NetStream::Tls(s) => tls::describe_peer(s),
+        NetStream::Plain(_) => None,
+    };
     set_deadline(stream.tcp(), deadline)?;
+    let stream = Tapped::new(stream, opts.trace_frames);
     let config = WebSocketConfig::default()
         .read_buffer_size(128 * 1024)
         // Messages are queued until this much is buffered or the session flushes:
@@ -84,7 +98,17 @@ pub fn connect(prepared: Prepared) -> Result<Connection> {
         .write_buffer_size(256 * 1024)
         .max_message_size(Some(opts.max_message_size))
         .max_frame_size(Some(opts.max_message_size));
-    let (ws, info) = upgrade::upgrade(stream, &target, request, config)?;
+    let (ws, mut info) = upgrade::upgrade(stream, &target, request, config)?;
+    let upgraded = Instant::now();
+    info.peer = peer.map(|a| a.to_string());
+    info.certificate = certificate;
+    info.timings = Some(Timings {
+        dns: resolved - started,
+        tcp: dialed - resolved,
+        tls: tls.is_some().then(|| secured - dialed),
+        upgrade: upgraded - secured,
+        total: upgraded - started,
+    });
     let tcp = ws.get_ref().tcp();
     let nonblocking = tcp
         .set_read_timeout(None)

@@ -6,6 +6,7 @@ use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
+use crate::event::CertificateInfo;
 
 /// The TLS flags, as plain data.
 #[derive(Debug, Clone, Default)]
@@ -138,4 +139,52 @@ fn describe_failure(host: &str, e: &native_tls::Error) -> String {
         ""
     };
     format!("TLS handshake with {host} failed: {detail}{hint}")
+}
+
+/// Subject, issuer, validity and alternative names of the server's certificate,
+/// parsed from the DER that native-tls hands out (with OpenSSL's X.509 parser).
+pub fn describe_peer(stream: &native_tls::TlsStream<TcpStream>) -> Option<CertificateInfo> {
+    let der = stream.peer_certificate().ok()??.to_der().ok()?;
+    let cert = openssl::x509::X509::from_der(&der).ok()?;
+    let name = |n: &openssl::x509::X509NameRef| {
+        n.entries()
+            .map(|e| {
+                let key = e.object().nid().short_name().unwrap_or("?");
+                let value = e.data().to_string().unwrap_or_default();
+                format!("{key}={value}")
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let alt_names = cert
+        .subject_alt_names()
+        .map(|names| {
+            names
+                .iter()
+                .filter_map(|n| {
+                    n.dnsname().map(|d| format!("DNS:{d}")).or_else(|| {
+                        n.ipaddress().map(|ip| match ip.len() {
+                            4 => format!(
+                                "IP:{}",
+                                std::net::Ipv4Addr::new(ip[0], ip[1], ip[2], ip[3])
+                            ),
+                            16 => {
+                                let mut b = [0u8; 16];
+                                b.copy_from_slice(ip);
+                                format!("IP:{}", std::net::Ipv6Addr::from(b))
+                            }
+                            _ => "IP:?".to_string(),
+                        })
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Some(CertificateInfo {
+        subject: name(cert.subject_name()),
+        issuer: name(cert.issuer_name()),
+        not_before: cert.not_before().to_string(),
+        not_after: cert.not_after().to_string(),
+        alt_names,
+    })
 }

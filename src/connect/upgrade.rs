@@ -120,6 +120,7 @@ pub fn upgrade<S: Read + Write>(
                 request_headers,
                 response_headers: header_pairs(response.headers()),
                 at: std::time::SystemTime::now(),
+                ..HandshakeInfo::default()
             };
             Ok((ws, info))
         }

@@ -19,7 +19,44 @@ pub fn write_handshake(
         },
         Err(_) => "/".to_string(),
     };
-    writeln!(out, "{}", format!("* connected to {}", info.url).dimmed())?;
+    let peer = info
+        .peer
+        .as_deref()
+        .map(|p| format!(" ({p})"))
+        .unwrap_or_default();
+    writeln!(
+        out,
+        "{}",
+        format!("* connected to {}{peer}", info.url).dimmed()
+    )?;
+    if let Some(cert) = &info.certificate {
+        writeln!(
+            out,
+            "{}",
+            format!("* certificate subject: {}", cert.subject).dimmed()
+        )?;
+        writeln!(
+            out,
+            "{}",
+            format!("* certificate issuer:  {}", cert.issuer).dimmed()
+        )?;
+        writeln!(
+            out,
+            "{}",
+            format!(
+                "* certificate valid:   {} to {}",
+                cert.not_before, cert.not_after
+            )
+            .dimmed()
+        )?;
+        if !cert.alt_names.is_empty() {
+            writeln!(
+                out,
+                "{}",
+                format!("* certificate names:   {}", cert.alt_names.join(", ")).dimmed()
+            )?;
+        }
+    }
     writeln!(out, "{}", format!("> GET {path} HTTP/1.1").cyan())?;
     for (name, value) in &info.request_headers {
         let value = redact::header_value(name, value, show_secrets);
@@ -36,6 +73,37 @@ pub fn write_handshake(
     }
     let subprotocol = info.subprotocol.as_deref().unwrap_or("(none)");
     writeln!(out, "{}", format!("* subprotocol: {subprotocol}").dimmed())?;
+    let extensions = info
+        .response_headers
+        .iter()
+        .filter(|(name, _)| name.eq_ignore_ascii_case("sec-websocket-extensions"))
+        .map(|(_, value)| value.as_str())
+        .collect::<Vec<_>>();
+    let extensions = if extensions.is_empty() {
+        "(none)".to_string()
+    } else {
+        extensions.join(", ")
+    };
+    writeln!(out, "{}", format!("* extensions: {extensions}").dimmed())?;
+    if let Some(t) = &info.timings {
+        let ms = |d: std::time::Duration| format!("{:.1} ms", d.as_secs_f64() * 1000.0);
+        let tls = t
+            .tls
+            .map(|d| format!(", TLS {}", ms(d)))
+            .unwrap_or_default();
+        writeln!(
+            out,
+            "{}",
+            format!(
+                "* timings: DNS {}, TCP {}{tls}, upgrade {}, total {}",
+                ms(t.dns),
+                ms(t.tcp),
+                ms(t.upgrade),
+                ms(t.total)
+            )
+            .dimmed()
+        )?;
+    }
     out.flush()
 }
 

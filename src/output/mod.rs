@@ -6,11 +6,13 @@ pub mod human;
 mod jsonl;
 mod plain;
 mod printer;
+mod tee;
 
 pub use handshake::write_handshake;
 pub use jsonl::Jsonl;
 pub use plain::Plain;
 pub use printer::SharedPrinter;
+pub use tee::Tee;
 
 use std::io;
 

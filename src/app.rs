@@ -61,8 +61,13 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(path) => Some(open_record(path, cli.show_secrets)?),
         None => None,
     };
-    if let (Some(primary), Some(record)) = (sink.take(), recorder.take()) {
-        sink = Some(Box::new(Tee::new(primary, record)));
+    // In pipe mode the recording starts now (so a failure to connect is recorded);
+    // the REPL's sink is wrapped once it exists.
+    if let Some(record) = recorder.take() {
+        match sink.take() {
+            Some(primary) => sink = Some(Box::new(Tee::new(primary, record))),
+            None => recorder = Some(record),
+        }
     }
     let result = run_with(&cli, mode, &mut sink, recorder);
     if let Some(sink) = sink.as_mut() {
@@ -353,7 +358,11 @@ fn stop_repl(end: ReplEnd) {
 
 /// Turn how the session ended into success or the error that sets the exit code.
 fn conclude(report: Report, quiet: bool) -> Result<()> {
-    let Report { outcome, unmet } = report;
+    let Report {
+        outcome,
+        unmet,
+        unmet_at_timeout,
+    } = report;
     match outcome {
         Outcome::ClosedByUs { cause, answered } => {
             match cause {
@@ -364,7 +373,7 @@ fn conclude(report: Report, quiet: bool) -> Result<()> {
                     }
                 }
                 CloseCause::Finished(Finish::TimedOut) => {
-                    if let Some(unmet) = unmet {
+                    if let Some(unmet) = unmet_at_timeout {
                         return Err(Error::Timeout(format!("timed out (--timeout): {unmet}")));
                     }
                 }

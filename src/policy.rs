@@ -118,6 +118,40 @@ impl Policy {
         }
     }
 
+    /// Whether the goal (explicit or the default one) is met, without looking at
+    /// the clock: cheap enough to ask after every message.
+    pub fn goal_met(&self) -> bool {
+        if self.input_ended_at.is_none() {
+            return false;
+        }
+        if self.has_explicit_goal() {
+            self.explicit_goal_met()
+        } else {
+            self.goals.wait.is_none() && self.received >= self.sent
+        }
+    }
+
+    /// Whether an explicit `--count`/`--expect` goal has been met (input ended or
+    /// not): the output stops at the message that met it.
+    pub fn explicit_goal_reached(&self) -> bool {
+        self.has_explicit_goal() && self.explicit_goal_met()
+    }
+
+    /// What was still awaited when `--timeout` fired: the explicit condition, or
+    /// the replies of the default goal.
+    pub fn unmet_at_timeout(&self) -> Option<String> {
+        if self.has_explicit_goal() {
+            return self.unmet();
+        }
+        if self.goals.wait.is_none() && self.received < self.sent {
+            return Some(format!(
+                "received {} of {} replies (one per message sent)",
+                self.received, self.sent
+            ));
+        }
+        None
+    }
+
     /// The next moment at which `verdict` may change without any message arriving.
     pub fn next_deadline(&self) -> Option<Instant> {
         let wait_end = match (self.input_ended_at, self.goals.wait) {
@@ -287,7 +321,13 @@ mod tests {
         assert_eq!(p.next_deadline(), Some(t0 + 50 * MS));
         assert_eq!(p.verdict(t0 + 49 * MS), None);
         assert_eq!(p.verdict(t0 + 50 * MS), Some(Finish::TimedOut));
-        // Nothing explicit was asked, so nothing is unmet.
+        // Nothing explicit was asked, but the default goal's reply is missing.
         assert_eq!(p.unmet(), None);
+        assert_eq!(
+            p.unmet_at_timeout().as_deref(),
+            Some("received 0 of 1 replies (one per message sent)")
+        );
+        p.on_received("reply");
+        assert_eq!(p.unmet_at_timeout(), None);
     }
 }

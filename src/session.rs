@@ -75,6 +75,8 @@ pub struct Report {
     pub outcome: Outcome,
     /// The explicit `--count`/`--expect` condition that was not met, if any.
     pub unmet: Option<String>,
+    /// What was awaited when `--timeout` fired (includes the default goal).
+    pub unmet_at_timeout: Option<String>,
 }
 
 enum Phase {
@@ -116,6 +118,8 @@ pub struct Session<'a> {
     /// The socket's send buffer is full: stop taking commands until it drains.
     write_blocked: bool,
     write_error: Option<String>,
+    /// An explicit goal was met: later data messages are not shown.
+    goal_reached: bool,
 }
 
 impl<'a> Session<'a> {
@@ -147,6 +151,7 @@ impl<'a> Session<'a> {
             phase: Phase::Open,
             write_blocked: false,
             write_error: None,
+            goal_reached: false,
         })
     }
 
@@ -159,6 +164,7 @@ impl<'a> Session<'a> {
                 return Ok(Report {
                     outcome,
                     unmet: self.policy.unmet(),
+                    unmet_at_timeout: self.policy.unmet_at_timeout(),
                 });
             }
             let timeout = if more {
@@ -396,6 +402,12 @@ impl<'a> Session<'a> {
                 Err(e) => return self.read_error(e),
             };
             let at = SystemTime::now();
+            if self.goal_reached && matches!(message, Message::Text(_) | Message::Binary(_)) {
+                // --count/--expect ended the run at an earlier message: what comes
+                // after it is not part of the output.
+                continue;
+            }
+            let data = matches!(message, Message::Text(_) | Message::Binary(_));
             match message {
                 Message::Text(text) => {
                     self.policy.on_received(text.as_str());
@@ -449,6 +461,17 @@ impl<'a> Session<'a> {
                     }
                 }
                 Message::Frame(_) => {}
+            }
+            if data && self.policy.explicit_goal_reached() {
+                self.goal_reached = true;
+            }
+            if data && matches!(self.phase, Phase::Open) && self.policy.goal_met() {
+                let reason = self.opts.close_reason.clone();
+                self.begin_close(
+                    CloseCause::Finished(Finish::GoalMet),
+                    self.opts.close_code,
+                    &reason,
+                );
             }
         }
         Ok(ReadEnd::More)

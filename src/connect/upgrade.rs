@@ -101,7 +101,12 @@ pub fn upgrade<S: Read + Write>(
     request: Request,
     config: WebSocketConfig,
 ) -> Result<(WebSocket<S>, HandshakeInfo)> {
-    let request_headers = header_pairs(request.headers());
+    let request_headers = wire_names(header_pairs(request.headers()));
+    let offered = request
+        .headers()
+        .get("sec-websocket-protocol")
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        .unwrap_or_default();
     match tungstenite::client::client_with_config(request, stream, Some(config)) {
         Ok((ws, response)) => {
             let subprotocol = response
@@ -128,12 +133,37 @@ pub fn upgrade<S: Read + Write>(
             "timed out waiting for the upgrade response from {} (--connect-timeout)",
             target.host_header()
         ))),
-        Err(HandshakeError::Failure(e)) => Err(describe_failure(target, e)),
+        Err(HandshakeError::Failure(e)) => Err(describe_failure(target, &offered, e)),
     }
 }
 
-fn describe_failure(target: &Target, e: tungstenite::Error) -> Error {
+/// Header names as tungstenite writes them on the wire (it title-cases the ones it
+/// owns and a few that picky servers expect; the rest go out in lower case).
+fn wire_names(headers: Vec<(String, String)>) -> Vec<(String, String)> {
+    const CANONICAL: [&str; 7] = [
+        "Host",
+        "Connection",
+        "Upgrade",
+        "Sec-WebSocket-Version",
+        "Sec-WebSocket-Key",
+        "Sec-WebSocket-Protocol",
+        "Origin",
+    ];
+    headers
+        .into_iter()
+        .map(|(name, value)| {
+            let shown = CANONICAL
+                .iter()
+                .find(|c| c.eq_ignore_ascii_case(&name))
+                .map_or(name, |c| c.to_string());
+            (shown, value)
+        })
+        .collect()
+}
+
+fn describe_failure(target: &Target, offered: &str, e: tungstenite::Error) -> Error {
     use tungstenite::error::ProtocolError as P;
+    use tungstenite::error::SubProtocolError as S;
     use tungstenite::Error as E;
     match e {
         E::Http(response) => {
@@ -157,9 +187,17 @@ fn describe_failure(target: &Target, e: tungstenite::Error) -> Error {
         E::Protocol(P::SecWebSocketAcceptKeyMismatch) => Error::Handshake(
             "the server's Sec-WebSocket-Accept does not match the key sent: not a WebSocket server, or a broken proxy".into(),
         ),
-        E::Protocol(P::SecWebSocketSubProtocolError(kind)) => Error::Handshake(format!(
-            "subprotocol negotiation failed: {kind}"
-        )),
+        E::Protocol(P::SecWebSocketSubProtocolError(kind)) => Error::Handshake(match kind {
+            S::ServerSentSubProtocolNoneRequested => {
+                "the server selected a subprotocol, but none was offered (use -s NAME to offer one)".to_string()
+            }
+            S::InvalidSubProtocol => format!(
+                "the server selected a subprotocol that was not offered (offered: {offered})"
+            ),
+            S::NoSubProtocol => format!(
+                "the server accepted none of the offered subprotocols ({offered})"
+            ),
+        }),
         E::Protocol(p) => Error::Handshake(format!("invalid upgrade response: {p}")),
         E::Io(io) => match io.kind() {
             std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => {
@@ -174,6 +212,18 @@ fn describe_failure(target: &Target, e: tungstenite::Error) -> Error {
                 "the server closed the connection during the upgrade ({})",
                 super::tcp::plain_io_message(&io)
             )),
+            // Under TLS 1.3 a server's rejection (e.g. of a missing client
+            // certificate) arrives as an alert on the first read after the handshake.
+            _ if target.tls && io.to_string().contains("alert") => Error::Tls(format!(
+                "TLS: {} rejected the connection: {}{}",
+                target.host_header(),
+                alert_text(&io.to_string()),
+                if io.to_string().contains("certificate required") {
+                    " (it requires a client certificate: use --cert FILE --key FILE)"
+                } else {
+                    ""
+                }
+            )),
             _ => Error::Connect(format!(
                 "I/O error during the upgrade: {}",
                 super::tcp::plain_io_message(&io)
@@ -183,6 +233,14 @@ fn describe_failure(target: &Target, e: tungstenite::Error) -> Error {
         E::Url(u) => Error::Usage(format!("invalid URL: {u}")),
         other => Error::Handshake(format!("WebSocket upgrade failed: {other}")),
     }
+}
+
+/// `error:0A00045C:SSL routines:…:tlsv13 alert certificate required:…` -> the alert.
+fn alert_text(text: &str) -> String {
+    text.split(':')
+        .find(|part| part.contains("alert"))
+        .map(|part| part.trim().to_string())
+        .unwrap_or_else(|| text.to_string())
 }
 
 /// The start of a response body, on one line, with control characters made visible.

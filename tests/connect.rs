@@ -1,0 +1,355 @@
+//! Connecting: URL forms, the upgrade request (headers, subprotocols,
+//! origin, auth, user agent) as the server sees it, and the exit codes for
+//! usage errors (2), failed connections (3) and rejected handshakes (5).
+
+mod support;
+
+use std::time::Duration;
+use support::*;
+
+/// Runs `wsprobe URL -x hi` against an echo server and checks the reply and
+/// the clean close; returns what the server observed.
+#[track_caller]
+fn hi_through(url: &str, server: &Server, extra: &[&str]) -> Observed {
+    let mut args = vec![url, "-x", "hi"];
+    args.extend_from_slice(extra);
+    wsprobe(&args, "").code(0).stdout("hi\n");
+    let obs = server.next();
+    assert_eq!(obs.texts(), ["hi"], "{obs:?}");
+    assert_eq!(obs.close, Some((1000, String::new())), "{obs:?}");
+    obs
+}
+
+#[test]
+fn ws_url_with_path_and_query() {
+    let srv = Server::start(echo);
+    let obs = hi_through(&srv.url_path("/chat/room?id=7&x=y"), &srv, &[]);
+    assert_eq!(obs.path, "/chat/room?id=7&x=y");
+    assert_eq!(
+        obs.header("host"),
+        Some(&*format!("127.0.0.1:{}", srv.port()))
+    );
+    assert_eq!(obs.header("sec-websocket-version"), Some("13"));
+    assert!(obs.header("sec-websocket-key").is_some());
+}
+
+#[test]
+fn ws_url_without_path_requests_root() {
+    let srv = Server::start(echo);
+    let url = format!("ws://127.0.0.1:{}", srv.port());
+    let obs = hi_through(&url, &srv, &[]);
+    assert_eq!(obs.path, "/");
+}
+
+#[test]
+fn http_scheme_means_ws() {
+    let srv = Server::start(echo);
+    let url = format!("http://127.0.0.1:{}/h", srv.port());
+    let obs = hi_through(&url, &srv, &[]);
+    assert_eq!(obs.path, "/h");
+}
+
+#[test]
+fn host_port_without_scheme_means_ws() {
+    let srv = Server::start(echo);
+    let url = format!("127.0.0.1:{}/bare", srv.port());
+    let obs = hi_through(&url, &srv, &[]);
+    assert_eq!(obs.path, "/bare");
+}
+
+#[test]
+fn colon_port_means_localhost() {
+    let srv = Server::start(echo);
+    let url = format!(":{}/local", srv.port());
+    let obs = hi_through(&url, &srv, &[]);
+    assert_eq!(obs.path, "/local");
+    assert_eq!(
+        obs.header("host"),
+        Some(&*format!("localhost:{}", srv.port()))
+    );
+}
+
+#[test]
+fn ipv6_literal() {
+    let opts = ServerOpts {
+        ipv6: true,
+        ..Default::default()
+    };
+    match Server::try_start_with(opts, echo) {
+        Ok(srv) => {
+            let url = format!("ws://[::1]:{}/six", srv.port());
+            let obs = hi_through(&url, &srv, &[]);
+            assert_eq!(obs.path, "/six");
+            assert_eq!(obs.header("host"), Some(&*format!("[::1]:{}", srv.port())));
+        }
+        Err(e) => {
+            // No IPv6 loopback on this machine: the URL must still be
+            // accepted (a connection failure, not a usage error).
+            eprintln!("no [::1] here ({e}); checking only that the URL parses");
+            let url = format!("ws://[::1]:{}/", closed_port());
+            wsprobe(&[&url, "-x", "hi"], "").code(3);
+        }
+    }
+}
+
+#[test]
+fn bad_urls_are_usage_errors() {
+    for url in [
+        "ftp://example.com/",
+        "gopher://x",
+        "not a url",
+        "ws://",
+        "ws://[::1/",
+        "ws://host:notaport/",
+        "",
+    ] {
+        let r = wsprobe(&[url, "-x", "hi"], "");
+        r.code(2).one_error_line().stdout("");
+    }
+}
+
+#[test]
+fn missing_url_is_usage_error() {
+    let r = wsprobe(&[], "");
+    r.code(2).stdout("");
+    assert!(!r.stderr.is_empty(), "{r}");
+}
+
+#[test]
+fn unknown_flag_is_usage_error() {
+    let srv = Server::start(echo);
+    let r = wsprobe(&[&srv.url(), "--no-such-flag"], "");
+    r.code(2).stdout("");
+}
+
+#[test]
+fn custom_headers_are_sent() {
+    let srv = Server::start(echo);
+    let obs = hi_through(
+        &srv.url(),
+        &srv,
+        &[
+            "-H",
+            "X-Trace-Id: abc-123",
+            "--header",
+            "X-Spaces:   padded value",
+            "-H",
+            "X-Multi: one",
+            "-H",
+            "X-Multi: two",
+        ],
+    );
+    assert_eq!(obs.header("x-trace-id"), Some("abc-123"));
+    assert_eq!(obs.header("x-spaces"), Some("padded value"));
+    assert_eq!(obs.header_list("x-multi"), ["one", "two"]);
+}
+
+#[test]
+fn header_value_may_contain_colons() {
+    let srv = Server::start(echo);
+    let obs = hi_through(&srv.url(), &srv, &["-H", "X-Time: 12:34:56"]);
+    assert_eq!(obs.header("x-time"), Some("12:34:56"));
+}
+
+#[test]
+fn header_without_colon_is_usage_error() {
+    let srv = Server::start(echo);
+    let r = wsprobe(&[&srv.url(), "-H", "NoColonHere", "-x", "hi"], "");
+    r.code(2).stdout("").stderr_contains("NoColonHere");
+}
+
+#[test]
+fn subprotocols_are_offered_in_order() {
+    let opts = ServerOpts {
+        subprotocol: Subprotocol::FirstOffered,
+        ..Default::default()
+    };
+    let srv = Server::start_with(opts, echo);
+    let obs = hi_through(
+        &srv.url(),
+        &srv,
+        &["-s", "chat.v2", "--subprotocol", "superchat"],
+    );
+    assert_eq!(
+        obs.header_list("sec-websocket-protocol"),
+        ["chat.v2", "superchat"]
+    );
+}
+
+#[test]
+fn no_subprotocol_header_unless_asked() {
+    let srv = Server::start(echo);
+    let obs = hi_through(&srv.url(), &srv, &[]);
+    assert_eq!(obs.header("sec-websocket-protocol"), None);
+}
+
+#[test]
+fn server_selecting_unoffered_subprotocol_is_rejected() {
+    let raw = RawServer::upgrade_with(|req| {
+        format!(
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Accept: {}\r\nSec-WebSocket-Protocol: bogus\r\n\r\n",
+            req.accept_key()
+        )
+    });
+    let r = wsprobe(&[&raw.url(), "-s", "chat", "-x", "hi"], "");
+    r.code(5).stdout("").stderr_contains("subprotocol");
+    assert_eq!(raw.next().header("sec-websocket-protocol"), Some("chat"));
+}
+
+#[test]
+fn server_selecting_subprotocol_when_none_offered_is_rejected() {
+    let opts = ServerOpts {
+        subprotocol: Subprotocol::Always("chat".into()),
+        ..Default::default()
+    };
+    let srv = Server::start_with(opts, echo);
+    let r = wsprobe(&[&srv.url(), "-x", "hi"], "");
+    r.code(5).stdout("");
+}
+
+#[test]
+fn origin_header() {
+    let srv = Server::start(echo);
+    let obs = hi_through(&srv.url(), &srv, &["--origin", "https://app.example.com"]);
+    assert_eq!(obs.header("origin"), Some("https://app.example.com"));
+}
+
+#[test]
+fn no_origin_header_unless_asked() {
+    let srv = Server::start(echo);
+    let obs = hi_through(&srv.url(), &srv, &[]);
+    assert_eq!(obs.header("origin"), None);
+}
+
+#[test]
+fn auth_flag_sends_basic_authorization() {
+    let srv = Server::start(echo);
+    let obs = hi_through(&srv.url(), &srv, &["--auth", "alice:s3cr:et"]);
+    let expected = format!("Basic {}", b64(b"alice:s3cr:et"));
+    assert_eq!(obs.header("authorization"), Some(&*expected));
+}
+
+#[test]
+fn url_userinfo_sends_basic_authorization() {
+    let srv = Server::start(echo);
+    let url = format!("ws://bob:hunter2@127.0.0.1:{}/private", srv.port());
+    let obs = hi_through(&url, &srv, &[]);
+    let expected = format!("Basic {}", b64(b"bob:hunter2"));
+    assert_eq!(obs.header("authorization"), Some(&*expected));
+    assert_eq!(obs.path, "/private");
+    // The credentials are not part of the Host header.
+    assert_eq!(
+        obs.header("host"),
+        Some(&*format!("127.0.0.1:{}", srv.port()))
+    );
+}
+
+#[test]
+fn no_authorization_unless_asked() {
+    let srv = Server::start(echo);
+    let obs = hi_through(&srv.url(), &srv, &[]);
+    assert_eq!(obs.header("authorization"), None);
+}
+
+#[test]
+fn default_user_agent() {
+    let srv = Server::start(echo);
+    let obs = hi_through(&srv.url(), &srv, &[]);
+    assert_eq!(
+        obs.header("user-agent"),
+        Some(&*format!("wsprobe/{VERSION}"))
+    );
+}
+
+#[test]
+fn custom_user_agent() {
+    let srv = Server::start(echo);
+    let obs = hi_through(&srv.url(), &srv, &["--user-agent", "probe-test/9.9 (ci)"]);
+    assert_eq!(obs.header("user-agent"), Some("probe-test/9.9 (ci)"));
+    assert_eq!(obs.header_list("user-agent").len(), 1, "{obs:?}");
+}
+
+#[test]
+fn non_101_response_is_rejected_with_status_and_body() {
+    let body = "go away: bad token";
+    let raw = RawServer::reply(format!(
+        "HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    ));
+    let r = wsprobe(&[&raw.url(), "-x", "hi"], "");
+    r.code(5)
+        .stdout("")
+        .stderr_contains("403 Forbidden")
+        .stderr_contains(body);
+    assert!(raw.next().request_line.starts_with("GET / HTTP/1.1"));
+}
+
+#[test]
+fn non_101_body_is_shown_only_in_part() {
+    let body = format!("START{}END-OF-LONG-BODY", "x".repeat(5000));
+    let raw = RawServer::reply(format!(
+        "HTTP/1.1 500 Internal Server Error\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    ));
+    let r = wsprobe(&[&raw.url(), "-x", "hi"], "");
+    r.code(5)
+        .stderr_contains("500 Internal Server Error")
+        .stderr_contains("START");
+    assert!(!r.stderr_str().contains("END-OF-LONG-BODY"), "{r}");
+    assert!(
+        r.stderr.len() < 2000,
+        "stderr should show only the start of the body\n{r}"
+    );
+}
+
+#[test]
+fn wrong_accept_key_is_rejected() {
+    let raw = RawServer::upgrade_with(|_req| {
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Accept: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+            .to_string()
+    });
+    let r = wsprobe(&[&raw.url(), "-x", "hi"], "");
+    r.code(5).stdout("");
+    raw.next();
+}
+
+#[test]
+fn connection_refused_exits_3() {
+    let url = format!("ws://127.0.0.1:{}/", closed_port());
+    let r = wsprobe(&[&url, "-x", "hi"], "");
+    r.code(3).stdout("");
+    assert!(r.stderr_str().starts_with("wsprobe: "), "{r}");
+}
+
+#[test]
+fn connect_timeout_when_upgrade_never_answered_exits_3() {
+    let raw = RawServer::silent();
+    let r = wsprobe(&[&raw.url(), "--connect-timeout", "700ms", "-x", "hi"], "");
+    r.code(3).stdout("");
+    assert!(
+        r.elapsed >= Duration::from_millis(600),
+        "gave up before the connect timeout\n{r}"
+    );
+    assert!(
+        r.elapsed < Duration::from_secs(6),
+        "did not honour --connect-timeout 700ms\n{r}"
+    );
+}
+
+#[test]
+fn connect_timeout_accepts_seconds() {
+    let raw = RawServer::silent();
+    let r = wsprobe(&[&raw.url(), "--connect-timeout", "1s", "-x", "hi"], "");
+    r.code(3);
+    assert!(r.elapsed >= Duration::from_millis(900), "{r}");
+    assert!(r.elapsed < Duration::from_secs(7), "{r}");
+}
+
+#[test]
+fn bad_duration_is_usage_error() {
+    let srv = Server::start(echo);
+    let r = wsprobe(&[&srv.url(), "--connect-timeout", "soon", "-x", "hi"], "");
+    r.code(2).stdout("");
+}

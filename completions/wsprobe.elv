@@ -29,7 +29,7 @@ set edit:completion:arg-completer[wsprobe] = {|@words|
             cand --max-message-size 'Largest message (and frame) accepted from the server, in bytes'
             cand --cacert 'Trust the CA certificates in this PEM file (in addition to the system''s)'
             cand --cert 'Client certificate (PEM, may include the chain); needs --key'
-            cand --key 'Private key for --cert (PEM: PKCS#8 or RSA)'
+            cand --key 'Private key for --cert (PEM: PKCS#8, RSA or EC)'
             cand -x 'Send MSG right after connecting, before stdin (repeatable, in order; @FILE sends a file, @- all of stdin)'
             cand --execute 'Send MSG right after connecting, before stdin (repeatable, in order; @FILE sends a file, @- all of stdin)'
             cand -n 'End once N messages have been received (after the input is sent) [default: one per message sent]'
@@ -44,6 +44,8 @@ set edit:completion:arg-completer[wsprobe] = {|@words|
             cand --record 'Also write the whole session to FILE as JSON lines (the --jsonl schema)'
             cand --max-display 'Show at most this many bytes of a binary message in the hexdump'
             cand --color 'When to use colors (NO_COLOR is honoured by ''auto'')'
+            cand -V 'Print the version (with -v: also the TLS library)'
+            cand --version 'Print the version (with -v: also the TLS library)'
             cand -k 'Do not verify the server''s certificate or hostname'
             cand --insecure 'Do not verify the server''s certificate or hostname'
             cand --binary 'Send messages as binary instead of text'
@@ -53,8 +55,8 @@ set edit:completion:arg-completer[wsprobe] = {|@words|
             cand -q 'Only message payloads on stdout; nothing on stderr but errors'
             cand --quiet 'Only message payloads on stdout; nothing on stderr but errors'
             cand --jsonl 'Write every event (open, messages both ways, pings, close, error) as one JSON object per line'
-            cand -v 'Show the upgrade request and response headers on stderr (-vv: more detail)'
-            cand --verbose 'Show the upgrade request and response headers on stderr (-vv: more detail)'
+            cand -v 'Show the handshake on stderr: headers, certificate, timings (-vv: also every frame)'
+            cand --verbose 'Show the handshake on stderr: headers, certificate, timings (-vv: also every frame)'
             cand --show-secrets 'Show credentials (Authorization, Cookie, URL passwords) instead of <redacted>'
             cand -i 'Open the interactive REPL even with -x (the -x messages are sent first)'
             cand --interactive 'Open the interactive REPL even with -x (the -x messages are sent first)'
@@ -64,8 +66,6 @@ set edit:completion:arg-completer[wsprobe] = {|@words|
             cand --no-history 'Do not read or write the history file ($XDG_STATE_HOME/wsprobe/history)'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
-            cand -V 'Print version'
-            cand --version 'Print version'
         }
     ]
     $completions[$command]

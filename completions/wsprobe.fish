@@ -7,7 +7,7 @@ complete -c wsprobe -l connect-timeout -d 'Give up connecting after this long: D
 complete -c wsprobe -l max-message-size -d 'Largest message (and frame) accepted from the server, in bytes' -r
 complete -c wsprobe -l cacert -d 'Trust the CA certificates in this PEM file (in addition to the system\'s)' -r -F
 complete -c wsprobe -l cert -d 'Client certificate (PEM, may include the chain); needs --key' -r -F
-complete -c wsprobe -l key -d 'Private key for --cert (PEM: PKCS#8 or RSA)' -r -F
+complete -c wsprobe -l key -d 'Private key for --cert (PEM: PKCS#8, RSA or EC)' -r -F
 complete -c wsprobe -s x -l execute -d 'Send MSG right after connecting, before stdin (repeatable, in order; @FILE sends a file, @- all of stdin)' -r
 complete -c wsprobe -s n -l count -d 'End once N messages have been received (after the input is sent) [default: one per message sent]' -r
 complete -c wsprobe -l expect -d 'End once a received message matches REGEX; repeatable, matched in order [default: none]' -r
@@ -22,17 +22,17 @@ complete -c wsprobe -l max-display -d 'Show at most this many bytes of a binary 
 complete -c wsprobe -l color -d 'When to use colors (NO_COLOR is honoured by \'auto\')' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c wsprobe -s V -l version -d 'Print the version (with -v: also the TLS library)'
 complete -c wsprobe -s k -l insecure -d 'Do not verify the server\'s certificate or hostname'
 complete -c wsprobe -l binary -d 'Send messages as binary instead of text'
 complete -c wsprobe -s 0 -l null -d 'Split stdin on NUL bytes instead of newlines, and end each output message with NUL'
 complete -c wsprobe -l echo -d 'Reply to every message received with the same payload and type, until the server closes'
 complete -c wsprobe -s q -l quiet -d 'Only message payloads on stdout; nothing on stderr but errors'
 complete -c wsprobe -l jsonl -d 'Write every event (open, messages both ways, pings, close, error) as one JSON object per line'
-complete -c wsprobe -s v -l verbose -d 'Show the upgrade request and response headers on stderr (-vv: more detail)'
+complete -c wsprobe -s v -l verbose -d 'Show the handshake on stderr: headers, certificate, timings (-vv: also every frame)'
 complete -c wsprobe -l show-secrets -d 'Show credentials (Authorization, Cookie, URL passwords) instead of <redacted>'
 complete -c wsprobe -s i -l interactive -d 'Open the interactive REPL even with -x (the -x messages are sent first)'
 complete -c wsprobe -s P -l show-ping-pong -d 'Show pings and pongs in both directions (they are always answered)'
 complete -c wsprobe -l no-pretty -d 'Show JSON messages as received instead of pretty-printed'
 complete -c wsprobe -l no-history -d 'Do not read or write the history file ($XDG_STATE_HOME/wsprobe/history)'
 complete -c wsprobe -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c wsprobe -s V -l version -d 'Print version'

@@ -111,7 +111,7 @@ fn run_with(
     sink_slot: &mut Option<Box<dyn Sink>>,
     recorder: Option<Box<dyn Sink>>,
 ) -> Result<()> {
-    let target = target::parse(&cli.url).map_err(Error::Usage)?;
+    let target = target::parse(cli.url.as_deref().unwrap_or_default()).map_err(Error::Usage)?;
     let auth = cli.auth.as_deref().map(parse_auth).transpose()?;
     let connect_options = ConnectOptions {
         upgrade: UpgradeOptions {

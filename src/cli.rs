@@ -36,12 +36,17 @@ or without a Close frame, 130 interrupted.";
         In a terminal it opens an interactive session; with stdin redirected, each line of \
         stdin is sent as one message and each message received is written as one line.",
     after_help = EXAMPLES,
-    max_term_width = 100
+    max_term_width = 100,
+    disable_version_flag = true
 )]
 pub struct Cli {
     /// Server URL: ws://, wss://, http(s):// (mapped to ws(s)://), host:port/path or :port/path
-    #[arg(value_name = "URL")]
-    pub url: String,
+    #[arg(value_name = "URL", required_unless_present = "version")]
+    pub url: Option<String>,
+
+    /// Print the version (with -v: also the TLS library)
+    #[arg(short = 'V', long)]
+    pub version: bool,
 
     // ---- Connection -------------------------------------------------------------
     /// Add a request header to the upgrade request (repeatable)
@@ -95,7 +100,7 @@ pub struct Cli {
     #[arg(long, value_name = "FILE", requires = "key", help_heading = "TLS")]
     pub cert: Option<PathBuf>,
 
-    /// Private key for --cert (PEM: PKCS#8 or RSA)
+    /// Private key for --cert (PEM: PKCS#8, RSA or EC)
     #[arg(long, value_name = "FILE", requires = "cert", help_heading = "TLS")]
     pub key: Option<PathBuf>,
 
@@ -159,7 +164,7 @@ pub struct Cli {
     #[arg(long, help_heading = "Output")]
     pub jsonl: bool,
 
-    /// Show the upgrade request and response headers on stderr (-vv: more detail)
+    /// Show the handshake on stderr: headers, certificate, timings (-vv: also every frame)
     #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count, help_heading = "Output")]
     pub verbose: u8,
 
@@ -346,8 +351,9 @@ mod tests {
     }
 }
 
-/// `completions/` is generated from the definitions above; this test keeps it in
-/// sync. Run `WSPROBE_UPDATE_COMPLETIONS=1 cargo test completions` after changing a flag.
+/// `completions/` and the man page `doc/wsprobe.1` are generated from the
+/// definitions above; these tests keep them in sync. Run
+/// `WSPROBE_UPDATE_COMPLETIONS=1 cargo test completions` after changing a flag.
 #[cfg(test)]
 mod completions {
     use super::Cli;
@@ -382,5 +388,23 @@ mod completions {
             stale.is_empty(),
             "completions/ is out of date for {stale:?}: run `WSPROBE_UPDATE_COMPLETIONS=1 cargo test completions`"
         );
+    }
+
+    #[test]
+    fn completions_man_page_is_up_to_date() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("doc/wsprobe.1");
+        let mut generated = Vec::new();
+        clap_mangen::Man::new(Cli::command())
+            .render(&mut generated)
+            .unwrap();
+        if std::env::var_os("WSPROBE_UPDATE_COMPLETIONS").is_some() {
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, &generated).unwrap();
+        } else {
+            assert!(
+                std::fs::read(&path).ok().as_deref() == Some(&generated[..]),
+                "doc/wsprobe.1 is out of date: run `WSPROBE_UPDATE_COMPLETIONS=1 cargo test completions`"
+            );
+        }
     }
 }

@@ -23,6 +23,14 @@ use std::io::IsTerminal;
 fn main() {
     let cli = cli::Cli::parse();
     configure_colors(cli.color);
+    if cli.version {
+        println!("wsprobe {}", env!("CARGO_PKG_VERSION"));
+        if cli.verbose > 0 {
+            println!("TLS: native-tls with {}", openssl::version::version());
+            println!("WebSocket: tungstenite 0.30");
+        }
+        return;
+    }
     let code = match app::run(cli) {
         Ok(()) => error::exit::SUCCESS,
         Err(e) => {
@@ -39,9 +47,20 @@ fn configure_colors(choice: cli::ColorChoice) {
     let on = match choice {
         cli::ColorChoice::Always => true,
         cli::ColorChoice::Never => false,
+        // https://no-color.org and the CLICOLOR_FORCE convention; otherwise only
+        // when the output is a terminal.
         cli::ColorChoice::Auto => {
-            std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-                && std::io::stderr().is_terminal()
+            let set =
+                |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty() && v != "0");
+            if set("NO_COLOR") {
+                false
+            } else if set("CLICOLOR_FORCE") {
+                true
+            } else {
+                // Pipe mode writes no color to stdout; what is colored goes to
+                // stderr, or to the REPL's terminal (stdout and stderr alike).
+                std::io::stderr().is_terminal()
+            }
         }
     };
     colored::control::set_override(on);

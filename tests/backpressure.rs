@@ -56,11 +56,13 @@ fn slow_server_bounds_memory_and_loses_nothing() {
         }
     });
 
+    // Reaped by wait4 below, which also reports the peak RSS that Child::wait hides.
+    #[allow(clippy::zombie_processes)]
     let mut child = Command::new(env!("CARGO_BIN_EXE_wsprobe"))
         .arg(format!("ws://127.0.0.1:{port}/"))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        .stderr(Stdio::inherit())
         .spawn()
         .unwrap();
     let pid = child.id() as i32;

@@ -2,7 +2,7 @@
 //! events, which policy ends it, and what the ending means as an exit status.
 
 use mio::{Poll, Waker};
-use std::io::{self, IsTerminal, Read};
+use std::io::{self, IsTerminal, Read, Write};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
@@ -351,6 +351,11 @@ fn stop_repl(end: ReplEnd) {
     for _ in 0..40 {
         signals::interrupt_self();
         if end.done.recv_timeout(Duration::from_millis(50)).is_ok() {
+            // The editor left its prompt (and any half-typed text) on the line
+            // above the cursor: the session is over, so take it off the screen.
+            let mut out = io::stdout().lock();
+            let _ = out.write_all(b"\x1b[1A\r\x1b[2K");
+            let _ = out.flush();
             return;
         }
     }

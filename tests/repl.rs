@@ -1,0 +1,803 @@
+//! The interactive REPL, driven in a real pseudo-terminal: the real binary is
+//! spawned with expectrl (so stdin and stdout are a terminal and wsprobe opens
+//! its line editor), keys are typed as bytes, and what wsprobe draws is read
+//! back from the terminal. Each test checks both the screen and what the
+//! scripted server observed.
+//!
+//! expectrl's own `expect` busy-polls the terminal (a full core per waiting
+//! test), so [`Term`] waits with poll(2) on the terminal's file descriptor
+//! instead, with a deadline on every wait; nothing sleeps for a fixed time.
+
+mod support;
+
+use std::io;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use expectrl::session::OsSession;
+use expectrl::Expect;
+use support::{Msg, Observed, Server};
+
+/// How long any single wait on the terminal may take.
+const EXPECT_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Keys, as a terminal sends them.
+const ENTER: &str = "\r";
+const CTRL_C: &str = "\x03";
+const CTRL_D: &str = "\x04";
+const UP: &str = "\x1b[A";
+
+/// rustyline turns bracketed paste on when a `readline` starts, after it has put
+/// the terminal in raw mode: seeing it means the editor is ready for keys.
+const EDITOR_READY: &str = "\x1b[?2004h";
+
+/// A wsprobe REPL running in a pseudo-terminal.
+struct Term {
+    session: OsSession,
+    /// Everything wsprobe wrote to the terminal so far.
+    out: Vec<u8>,
+    /// How much of `out` earlier expectations have consumed.
+    pos: usize,
+    eof: bool,
+    /// `127.0.0.1:PORT/> `
+    prompt: String,
+    _state: tempfile::TempDir,
+}
+
+impl Term {
+    /// Starts `wsprobe --color never ARGS URL` in a terminal, with
+    /// `XDG_STATE_HOME` in a fresh temporary directory.
+    fn spawn(server: &Server, args: &[&str]) -> Term {
+        let state = support::test_tempdir();
+        Self::spawn_in(server, args, state)
+    }
+
+    /// Like [`Term::spawn`] with `state` as `XDG_STATE_HOME`.
+    fn spawn_in(server: &Server, args: &[&str], state: tempfile::TempDir) -> Term {
+        let mut cmd = support::wsprobe_cmd();
+        cmd.arg("--color")
+            .arg("never")
+            .args(args)
+            .arg(server.url())
+            .env("TERM", "xterm")
+            .env("XDG_STATE_HOME", state.path())
+            .env("HOME", state.path());
+        let session = OsSession::spawn(cmd).expect("spawn wsprobe in a pseudo-terminal");
+        Term {
+            session,
+            out: Vec::new(),
+            pos: 0,
+            eof: false,
+            prompt: format!("127.0.0.1:{}/> ", server.port()),
+            _state: state,
+        }
+    }
+
+    fn transcript(&self) -> String {
+        format!("{:?}", String::from_utf8_lossy(&self.out))
+    }
+
+    fn unread(&self) -> String {
+        format!("{:?}", String::from_utf8_lossy(&self.out[self.pos..]))
+    }
+
+    /// Reads what is available, waiting at most until `deadline`. False at
+    /// the deadline or at end of output.
+    fn fill(&mut self, deadline: Instant) -> bool {
+        if self.eof {
+            return false;
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return false;
+        }
+        let mut pfd = libc::pollfd {
+            fd: self.session.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let wait = (deadline - now).as_millis().clamp(1, i32::MAX as u128) as i32;
+        // SAFETY: one valid pollfd for the terminal's file descriptor.
+        let ready = unsafe { libc::poll(&mut pfd, 1, wait) };
+        if ready < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                return true;
+            }
+            panic!("poll on the terminal: {e}");
+        }
+        if ready == 0 {
+            return false;
+        }
+        let mut buf = [0u8; 4096];
+        match self.session.try_read(&mut buf) {
+            Ok(0) => self.eof = true,
+            Ok(n) => self.out.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            // EIO: every process holding the terminal has closed it.
+            Err(_) => self.eof = true,
+        }
+        !self.eof
+    }
+
+    /// Waits until every needle is in the output not consumed yet, in any
+    /// order, then consumes the output up to the end of the last one. A needle
+    /// is a sequence of parts that must appear in that order (other output may
+    /// come between them). Returns, for each needle, the text from the start
+    /// of its first part to the end of its last.
+    ///
+    /// Any order, because rustyline prints an incoming message directly when
+    /// it arrives between two `readline` calls and above the prompt during
+    /// one: whether the reply to a line comes before or after the next prompt
+    /// is a race that wsprobe cannot and need not control.
+    #[track_caller]
+    fn expect_all(&mut self, needles: &[&[&str]]) -> Vec<String> {
+        let deadline = Instant::now() + EXPECT_TIMEOUT;
+        loop {
+            let unread = &self.out[self.pos..];
+            let found: Vec<Option<(usize, usize)>> = needles
+                .iter()
+                .map(|parts| find_seq(unread, parts))
+                .collect();
+            if found.iter().all(Option::is_some) {
+                let spans: Vec<String> = found
+                    .iter()
+                    .flatten()
+                    .map(|&(a, b)| String::from_utf8_lossy(&unread[a..b]).into_owned())
+                    .collect();
+                self.pos += found.iter().flatten().map(|&(_, b)| b).max().unwrap_or(0);
+                return spans;
+            }
+            if !self.fill(deadline) {
+                let why = if self.eof {
+                    "wsprobe's output ended"
+                } else {
+                    "timed out"
+                };
+                let missing: Vec<_> = needles
+                    .iter()
+                    .zip(&found)
+                    .filter(|(_, f)| f.is_none())
+                    .map(|(n, _)| n)
+                    .collect();
+                panic!(
+                    "{why} waiting for {missing:?}\nunread: {}\nwhole screen: {}",
+                    self.unread(),
+                    self.transcript()
+                );
+            }
+        }
+    }
+
+    /// Waits for `needle`; returns the output up to and including it.
+    #[track_caller]
+    fn expect(&mut self, needle: &str) -> String {
+        let before = self.pos;
+        self.expect_all(&[&[needle]]);
+        String::from_utf8_lossy(&self.out[before..self.pos]).into_owned()
+    }
+
+    /// Waits for a fresh `readline`: the editor is in raw mode and has drawn
+    /// the prompt.
+    #[track_caller]
+    fn wait_prompt(&mut self) {
+        let prompt = self.prompt.clone();
+        self.expect_all(&[&[EDITOR_READY, &prompt]]);
+    }
+
+    /// Types `keys`.
+    fn keys(&mut self, keys: &str) {
+        self.session.send(keys).expect("write to the terminal");
+    }
+
+    /// Types `line` and Enter, then waits for the next prompt and for each
+    /// of `shown` (in any order); returns what matched `shown`.
+    #[track_caller]
+    fn submit(&mut self, line: &str, shown: &[&[&str]]) -> Vec<String> {
+        self.keys(line);
+        self.keys(ENTER);
+        let prompt = self.prompt.clone();
+        let fresh: &[&str] = &[EDITOR_READY, &prompt];
+        let mut needles = vec![fresh];
+        needles.extend_from_slice(shown);
+        let mut spans = self.expect_all(&needles);
+        spans.remove(0);
+        spans
+    }
+
+    /// Reads until wsprobe's output ends, then waits for it to exit; returns
+    /// its exit code. Kills it and panics if that takes too long.
+    #[track_caller]
+    fn exit_code(&mut self) -> i32 {
+        let deadline = Instant::now() + EXPECT_TIMEOUT;
+        while self.fill(deadline) {}
+        if !self.eof {
+            panic!(
+                "wsprobe did not end its output within {EXPECT_TIMEOUT:?}\nunread: {}\nwhole screen: {}",
+                self.unread(),
+                self.transcript()
+            );
+        }
+        let pid = self.session.get_process().pid().as_raw();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut status = 0;
+            // SAFETY: waitpid on our own child, with a valid status pointer.
+            let r = unsafe { libc::waitpid(pid, &mut status, 0) };
+            let _ = tx.send((r, status));
+        });
+        match rx.recv_timeout(EXPECT_TIMEOUT) {
+            Ok((r, status)) if r == pid => {
+                if libc::WIFEXITED(status) {
+                    libc::WEXITSTATUS(status)
+                } else {
+                    panic!(
+                        "wsprobe did not exit normally (wait status {status:#x})\nwhole screen: {}",
+                        self.transcript()
+                    )
+                }
+            }
+            Ok((r, _)) => panic!("waitpid failed ({r}): {}", io::Error::last_os_error()),
+            Err(_) => {
+                // SAFETY: kill(2) on our own child, not yet reaped.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+                panic!(
+                    "wsprobe closed its terminal but did not exit within {EXPECT_TIMEOUT:?}\nwhole screen: {}",
+                    self.transcript()
+                );
+            }
+        }
+    }
+
+    /// Everything after the last consumed byte, once wsprobe has exited.
+    fn rest(&self) -> String {
+        String::from_utf8_lossy(&self.out[self.pos..]).into_owned()
+    }
+
+    /// Whether the terminal is back in canonical mode (as wsprobe found it).
+    fn canonical_mode(&self) -> bool {
+        // SAFETY: tcgetattr on the terminal's master side (still open), into
+        // a zeroed termios.
+        let mut t: libc::termios = unsafe { std::mem::zeroed() };
+        let r = unsafe { libc::tcgetattr(self.session.as_raw_fd(), &mut t) };
+        assert_eq!(
+            r,
+            0,
+            "tcgetattr on the terminal: {}",
+            io::Error::last_os_error()
+        );
+        t.c_lflag & libc::ICANON != 0
+    }
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.is_empty() {
+        return Some(0);
+    }
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Where `parts` occur in `hay` in that order: (start of the first, end of
+/// the last).
+fn find_seq(hay: &[u8], parts: &[&str]) -> Option<(usize, usize)> {
+    let mut start = None;
+    let mut at = 0;
+    for part in parts {
+        let i = at + find(&hay[at..], part.as_bytes())?;
+        start.get_or_insert(i);
+        at = i + part.len();
+    }
+    Some((start.unwrap_or(0), at))
+}
+
+fn text(s: &str) -> Msg {
+    Msg::Text(s.to_string())
+}
+
+#[track_caller]
+fn assert_closed_normally(obs: &Observed) {
+    assert_eq!(
+        obs.close,
+        Some((1000, String::new())),
+        "the server should have received Close 1000: {obs:?}"
+    );
+    assert_eq!(obs.error, None, "{obs:?}");
+}
+
+/// A server that waits for the client's first message, then for the test's
+/// signal, then does `then`; it records everything until the connection ends.
+fn triggered_server(
+    then: impl Fn(&mut support::Conn) + Send + Sync + 'static,
+) -> (Server, Sender<()>) {
+    let (tx, rx): (Sender<()>, Receiver<()>) = mpsc::channel();
+    let rx = Mutex::new(rx);
+    let server = Server::start(move |conn| {
+        if conn.recv().is_none() {
+            return;
+        }
+        if rx.lock().unwrap().recv_timeout(support::DEADLINE).is_err() {
+            return;
+        }
+        then(conn);
+        conn.drain();
+    });
+    (server, tx)
+}
+
+// ---------------------------------------------------------------------------
+
+#[test]
+fn typed_line_is_sent_and_the_echo_is_shown() {
+    let server = Server::start(|conn| conn.echo());
+    let mut term = Term::spawn(&server, &["--no-history"]);
+    term.expect(&format!(
+        "* connected to ws://127.0.0.1:{}/; /help for commands, Ctrl-D to quit\r\n",
+        server.port()
+    ));
+    term.wait_prompt();
+    term.submit("hello there", &[&["< hello there\r\n"]]);
+    term.keys(CTRL_D);
+    assert_eq!(term.exit_code(), 0, "{}", term.transcript());
+    let obs = server.next();
+    assert_eq!(obs.messages, vec![text("hello there")]);
+    assert_closed_normally(&obs);
+}
+
+#[test]
+fn pushed_message_keeps_the_half_typed_line() {
+    let (server, push) = triggered_server(|conn| {
+        conn.send_text("pushed");
+    });
+    let mut term = Term::spawn(&server, &["--no-history"]);
+    term.wait_prompt();
+    term.submit("go", &[]);
+    term.keys("half");
+    term.expect("half");
+    push.send(()).unwrap();
+    // The message is printed above the prompt, then the prompt and the
+    // half-typed line are drawn again.
+    term.expect("< pushed\r\n");
+    let redrawn = format!("{}half", term.prompt);
+    term.expect(&redrawn);
+    term.submit("", &[]);
+    term.keys(CTRL_D);
+    assert_eq!(term.exit_code(), 0, "{}", term.transcript());
+    let obs = server.next();
+    assert_eq!(obs.messages, vec![text("go"), text("half")]);
+    assert_closed_normally(&obs);
+}
+
+#[test]
+fn ping_shows_the_pong_with_its_round_trip_time() {
+    let server = Server::start(|conn| conn.drain());
+    let mut term = Term::spawn(&server, &["--no-history"]);
+    term.wait_prompt();
+    let shown = term.submit("/ping hi", &[&["* pong 'hi' (round trip ", "\r\n"]]);
+    let rtt = shown[0]
+        .strip_prefix("* pong 'hi' (round trip ")
+        .and_then(|r| r.strip_suffix(" ms)\r\n"))
+        .unwrap_or_else(|| panic!("bad pong line {:?}\n{}", shown[0], term.transcript()));
+    let (whole, frac) = rtt.split_once('.').expect("a decimal point");
+    assert!(
+        !whole.is_empty()
+            && whole.bytes().all(|b| b.is_ascii_digit())
+            && frac.len() == 2
+            && frac.bytes().all(|b| b.is_ascii_digit()),
+        "bad round trip {rtt:?}"
+    );
+    term.keys(CTRL_D);
+    assert_eq!(term.exit_code(), 0, "{}", term.transcript());
+    let obs = server.next();
+    assert!(obs.messages.is_empty(), "{obs:?}");
+    assert_closed_normally(&obs);
+}
+
+#[test]
+fn close_with_code_and_reason() {
+    let server = Server::start(|conn| conn.drain());
+    let mut term = Term::spawn(&server, &["--no-history"]);
+    term.wait_prompt();
+    term.keys("/close 4000 bye");
+    term.keys(ENTER);
+    term.expect("* closing: 4000 bye\r\n");
+    term.expect("* closed (the server answered 4000 bye)\r\n");
+    assert_eq!(term.exit_code(), 0, "{}", term.transcript());
+    let obs = server.next();
+    assert_eq!(obs.close, Some((4000, "bye".to_string())), "{obs:?}");
+    assert!(obs.messages.is_empty(), "{obs:?}");
+    assert_eq!(obs.error, None, "{obs:?}");
+}
+
+#[test]
+fn binary_command_sends_bytes_and_incoming_binary_is_a_hexdump() {
+    let server = Server::start(|conn| conn.echo());
+    let mut term = Term::spawn(&server, &["--no-history"]);
+    term.wait_prompt();
+    // Offset, 16 hex columns with a gap after the eighth, then the bytes as
+    // ASCII ('.' when not printable).
+    let incoming = format!(
+        "< binary, 2 bytes\r\n  00000000  00 ff {} {} |..|\r\n",
+        "   ".repeat(6),
+        "   ".repeat(8)
+    );
+    term.submit(
+        "/binary 00ff",
+        &[&["> binary, 2 bytes\r\n"], &[incoming.as_str()]],
+    );
+    term.keys(CTRL_D);
+    assert_eq!(term.exit_code(), 0, "{}", term.transcript());
+    let obs = server.next();
+    assert_eq!(obs.messages, vec![Msg::Binary(vec![0x00, 0xff])]);
+    assert_closed_normally(&obs);
+}
+
+#[test]
+fn ctrl_d_closes_cleanly() {
+    let server = Server::start(|conn| conn.drain());
+    let mut term = Term::spawn(&server, &["--no-history"]);
+    term.wait_prompt();
+    term.keys(CTRL_D);
+    term.expect("* closing: 1000 normal closure\r\n");
+    term.expect("* closed (the server answered 1000 normal closure)\r\n");
+    assert_eq!(term.exit_code(), 0, "{}", term.transcript());
+    assert!(
+        term.canonical_mode(),
+        "the terminal was left in raw mode: {}",
+        term.transcript()
+    );
+    let obs = server.next();
+    assert!(obs.messages.is_empty(), "{obs:?}");
+    assert_closed_normally(&obs);
+}
+
+#[test]
+fn ctrl_c_on_an_empty_line_closes_cleanly() {
+    let server = Server::start(|conn| conn.drain());
+    let mut term = Term::spawn(&server, &["--no-history"]);
+    term.wait_prompt();
+    term.keys(CTRL_C);
+    term.expect("* closing: 1000 normal closure\r\n");
+    term.expect("* closed (the server answered 1000 normal closure)\r\n");
+    assert_eq!(term.exit_code(), 0, "{}", term.transcript());
+    let obs = server.next();
+    assert!(obs.messages.is_empty(), "{obs:?}");
+    assert_closed_normally(&obs);
+}
+
+#[test]
+fn ctrl_c_clears_a_non_empty_line() {
+    let server = Server::start(|conn| conn.drain());
+    let mut term = Term::spawn(&server, &["--no-history"]);
+    term.wait_prompt();
+    term.keys("abc");
+    term.expect("abc");
+    term.keys(CTRL_C);
+    term.submit("def", &[]);
+    term.keys(CTRL_D);
+    assert_eq!(term.exit_code(), 0, "{}", term.transcript());
+    let obs = server.next();
+    assert_eq!(obs.messages, vec![text("def")]);
+    assert_closed_normally(&obs);
+}
+
+#[test]
+fn quit_command_closes_cleanly() {
+    let server = Server::start(|conn| conn.drain());
+    let mut term = Term::spawn(&server, &["--no-history"]);
+    term.wait_prompt();
+    term.keys("/quit");
+    term.keys(ENTER);
+    term.expect("* closed (the server answered 1000 normal closure)\r\n");
+    assert_eq!(term.exit_code(), 0, "{}", term.transcript());
+    let obs = server.next();
+    assert!(obs.messages.is_empty(), "{obs:?}");
+    assert_closed_normally(&obs);
+}
+
+fn history_file(state: &Path) -> std::path::PathBuf {
+    state.join("wsprobe").join("history")
+}
+
+#[test]
+fn history_is_private_skips_space_prefixed_lines_and_persists() {
+    let state = support::test_tempdir();
+    let state_path = state.path().to_path_buf();
+    let server = Server::start(|conn| conn.drain());
+
+    let mut term = Term::spawn_in(&server, &[], state);
+    term.wait_prompt();
+    term.submit("kept", &[]);
+    term.submit(" secret", &[]);
+    term.keys(CTRL_D);
+    assert_eq!(term.exit_code(), 0, "{}", term.transcript());
+    let obs = server.next();
+    assert_eq!(obs.messages, vec![text("kept"), text(" secret")]);
+    assert_closed_normally(&obs);
+
+    let path = history_file(&state_path);
+    let meta = std::fs::metadata(&path)
+        .unwrap_or_else(|e| panic!("no history file at {}: {e}", path.display()));
+    assert_eq!(
+        meta.permissions().mode() & 0o777,
+        0o600,
+        "history file mode is {:o}",
+        meta.permissions().mode() & 0o777
+    );
+    let history = std::fs::read_to_string(&path).unwrap();
+    assert!(history.starts_with("#V2\n"), "{history:?}");
+    assert!(history.lines().any(|l| l == "kept"), "{history:?}");
+    assert!(!history.contains("secret"), "{history:?}");
+    drop(term); // removes the first state directory
+
+    // The next session finds the line again with the Up arrow.
+    let mut term = Term::spawn_in(&server, &[], state_dir_with(&history));
+    term.wait_prompt();
+    term.keys(UP);
+    term.expect("kept");
+    term.submit("", &[]);
+    term.keys(CTRL_D);
+    assert_eq!(term.exit_code(), 0, "{}", term.transcript());
+    let obs = server.next();
+    assert_eq!(obs.messages, vec![text("kept")]);
+}
+
+/// A fresh state directory with a history file holding `history`.
+fn state_dir_with(history: &str) -> tempfile::TempDir {
+    let state = support::test_tempdir();
+    let path = history_file(state.path());
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, history).unwrap();
+    state
+}
+
+#[test]
+fn no_history_writes_no_file() {
+    let state = support::test_tempdir();
+    let state_path = state.path().to_path_buf();
+    let server = Server::start(|conn| conn.drain());
+    let mut term = Term::spawn_in(&server, &["--no-history"], state);
+    term.wait_prompt();
+    term.submit("not kept", &[]);
+    term.keys(CTRL_D);
+    assert_eq!(term.exit_code(), 0, "{}", term.transcript());
+    // (The directory lives as long as `term`.)
+    assert!(
+        !history_file(&state_path).exists(),
+        "--no-history wrote {}",
+        history_file(&state_path).display()
+    );
+    assert_eq!(server.next().messages, vec![text("not kept")]);
+}
+
+#[test]
+fn unknown_command_is_an_error_and_sends_nothing() {
+    let server = Server::start(|conn| conn.echo());
+    let mut term = Term::spawn(&server, &["--no-history"]);
+    term.wait_prompt();
+    term.submit(
+        "/nope",
+        &[&["error: unknown command /nope; type /help for the list (//nope sends '/nope' as text)\r\n"]],
+    );
+    term.submit("ok", &[&["< ok\r\n"]]);
+    term.keys(CTRL_D);
+    assert_eq!(term.exit_code(), 0, "{}", term.transcript());
+    let obs = server.next();
+    assert_eq!(obs.messages, vec![text("ok")]);
+    assert_closed_normally(&obs);
+}
+
+#[test]
+fn double_slash_sends_a_literal_slash() {
+    let server = Server::start(|conn| conn.echo());
+    let mut term = Term::spawn(&server, &["--no-history"]);
+    term.wait_prompt();
+    term.submit("//nope", &[&["< /nope\r\n"]]);
+    term.keys(CTRL_D);
+    assert_eq!(term.exit_code(), 0, "{}", term.transcript());
+    assert_eq!(server.next().messages, vec![text("/nope")]);
+}
+
+/// The server closes with `code` and `reason` once it has a message; returns
+/// what wsprobe showed after that message was typed, its exit code, and the
+/// terminal.
+fn server_closes(code: u16, reason: &'static str) -> (String, i32, Term) {
+    let server = Server::start(move |conn| {
+        if conn.recv().is_some() {
+            conn.close(code, reason);
+        }
+    });
+    let mut term = Term::spawn(&server, &["--no-history"]);
+    term.wait_prompt();
+    term.keys("bye please");
+    term.keys(ENTER);
+    let code = term.exit_code();
+    let screen = term.rest();
+    let obs = server.next();
+    assert_eq!(obs.messages, vec![text("bye please")]);
+    // wsprobe answered the server's Close (tungstenite records the answer).
+    assert!(
+        obs.close.is_some(),
+        "wsprobe did not answer the Close: {obs:?}"
+    );
+    assert_eq!(obs.error, None, "{obs:?}");
+    (screen, code, term)
+}
+
+#[test]
+fn server_close_1001_ends_with_exit_0() {
+    let (screen, code, term) = server_closes(1001, "");
+    assert!(
+        screen.contains("* closed by server: 1001 going away\r\n"),
+        "{screen:?}"
+    );
+    assert_eq!(code, 0, "{screen:?}");
+    assert!(
+        term.canonical_mode(),
+        "the terminal was left in raw mode: {screen:?}"
+    );
+}
+
+#[test]
+fn server_close_with_an_error_code_ends_with_exit_7() {
+    let (screen, code, term) = server_closes(4001, "custom");
+    assert!(
+        screen.contains("* closed by server: 4001 custom\r\n"),
+        "{screen:?}"
+    );
+    assert_eq!(code, 7, "{screen:?}");
+    assert!(
+        term.canonical_mode(),
+        "the terminal was left in raw mode: {screen:?}"
+    );
+}
+
+#[test]
+fn incoming_json_is_pretty_printed() {
+    let (server, push) = triggered_server(|conn| {
+        conn.send_text(r#"{"a":[1,true],"b":"x"}"#);
+    });
+    let mut term = Term::spawn(&server, &["--no-history"]);
+    term.wait_prompt();
+    term.submit("go", &[]);
+    push.send(()).unwrap();
+    term.expect(
+        "< {\r\n    \"a\": [\r\n      1,\r\n      true\r\n    ],\r\n    \"b\": \"x\"\r\n  }\r\n",
+    );
+    term.keys(CTRL_D);
+    assert_eq!(term.exit_code(), 0, "{}", term.transcript());
+    assert_closed_normally(&server.next());
+}
+
+#[test]
+fn no_pretty_shows_json_as_sent() {
+    let (server, push) = triggered_server(|conn| {
+        conn.send_text(r#"{"a":[1,true],"b":"x"}"#);
+    });
+    let mut term = Term::spawn(&server, &["--no-history", "--no-pretty"]);
+    term.wait_prompt();
+    term.submit("go", &[]);
+    push.send(()).unwrap();
+    term.expect("< {\"a\":[1,true],\"b\":\"x\"}\r\n");
+    term.keys(CTRL_D);
+    assert_eq!(term.exit_code(), 0, "{}", term.transcript());
+    assert_closed_normally(&server.next());
+}
+
+#[test]
+fn control_characters_from_the_server_are_made_visible() {
+    let (server, push) = triggered_server(|conn| {
+        conn.send_text("hi\x1b[2J");
+    });
+    let mut term = Term::spawn(&server, &["--no-history"]);
+    term.wait_prompt();
+    term.submit("go", &[]);
+    push.send(()).unwrap();
+    term.expect("< hi\\u{1b}[2J\r\n");
+    term.keys(CTRL_D);
+    assert_eq!(term.exit_code(), 0, "{}", term.transcript());
+    assert!(
+        find(&term.out, b"\x1b[2J").is_none(),
+        "the server's escape sequence reached the terminal: {}",
+        term.transcript()
+    );
+    assert_closed_normally(&server.next());
+}
+
+#[test]
+fn pasted_block_is_one_message() {
+    let server = Server::start(|conn| conn.drain());
+    let mut term = Term::spawn(&server, &["--no-history"]);
+    term.wait_prompt();
+    term.keys("\x1b[200~{\n  \"a\": 1\n}\n\x1b[201~");
+    term.submit("", &[]);
+    term.keys(CTRL_D);
+    assert_eq!(term.exit_code(), 0, "{}", term.transcript());
+    let obs = server.next();
+    assert_eq!(obs.messages, vec![text("{\n  \"a\": 1\n}")]);
+    assert_closed_normally(&obs);
+}
+
+#[test]
+fn backslash_continues_the_line() {
+    let server = Server::start(|conn| conn.drain());
+    let mut term = Term::spawn(&server, &["--no-history"]);
+    term.wait_prompt();
+    term.keys("one\\");
+    term.keys(ENTER);
+    term.keys("two");
+    term.submit("", &[]);
+    term.keys(CTRL_D);
+    assert_eq!(term.exit_code(), 0, "{}", term.transcript());
+    let obs = server.next();
+    assert_eq!(obs.messages, vec![text("one\ntwo")]);
+    assert_closed_normally(&obs);
+}
+
+#[test]
+fn tab_completes_command_names() {
+    let server = Server::start(|conn| conn.drain());
+    let mut term = Term::spawn(&server, &["--no-history"]);
+    term.wait_prompt();
+    term.keys("/pi\t");
+    term.expect("/ping ");
+    term.submit("x", &[&["* pong 'x' (round trip "]]);
+    term.keys(CTRL_D);
+    assert_eq!(term.exit_code(), 0, "{}", term.transcript());
+    assert_closed_normally(&server.next());
+}
+
+#[test]
+fn reserved_close_code_is_refused_and_nothing_is_sent() {
+    let server = Server::start(|conn| conn.drain());
+    let mut term = Term::spawn(&server, &["--no-history"]);
+    term.wait_prompt();
+    let shown = term.submit("/close 1005", &[&["error: ", "\r\n"]]);
+    assert!(shown[0].contains("1005"), "{:?}", shown[0]);
+    term.submit("still here", &[]);
+    term.keys(CTRL_D);
+    assert_eq!(term.exit_code(), 0, "{}", term.transcript());
+    let obs = server.next();
+    assert_eq!(obs.messages, vec![text("still here")]);
+    assert_closed_normally(&obs);
+}
+
+#[test]
+fn connection_dropped_without_close_ends_with_exit_7() {
+    let server = Server::start(|conn| {
+        // Return without a Close: the server drops the TCP connection.
+        let _ = conn.recv();
+    });
+    let mut term = Term::spawn(&server, &["--no-history"]);
+    term.wait_prompt();
+    term.keys("drop me");
+    term.keys(ENTER);
+    let code = term.exit_code();
+    let screen = term.rest();
+    assert_eq!(code, 7, "{screen:?}");
+    assert!(
+        term.canonical_mode(),
+        "the terminal was left in raw mode: {screen:?}"
+    );
+    assert_eq!(server.next().messages, vec![text("drop me")]);
+}
+
+#[test]
+fn unwritable_history_is_a_warning_not_a_failure() {
+    let state = support::test_tempdir();
+    // `wsprobe` under the state directory is a file, so no history directory
+    // can be created there.
+    std::fs::write(state.path().join("wsprobe"), "not a directory").unwrap();
+    let server = Server::start(|conn| conn.echo());
+    let mut term = Term::spawn_in(&server, &[], state);
+    term.expect("warning: history disabled, cannot create '");
+    term.wait_prompt();
+    term.submit("still works", &[&["< still works\r\n"]]);
+    term.keys(CTRL_D);
+    assert_eq!(term.exit_code(), 0, "{}", term.transcript());
+    assert_eq!(server.next().messages, vec![text("still works")]);
+}

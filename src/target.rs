@@ -36,8 +36,11 @@ impl Target {
 }
 
 /// Parse a user-supplied URL. The error is a complete one-line message.
-pub fn parse(input: &str) -> Result<Target, String> {
-    let trimmed = input.trim();
+pub fn parse(raw: &str) -> Result<Target, String> {
+    // Error messages quote the URL: never with its password.
+    let shown = redact_userinfo(raw);
+    let input = shown.as_str();
+    let trimmed = raw.trim();
     if trimmed.is_empty() {
         return Err("the URL is empty".to_string());
     }
@@ -93,6 +96,30 @@ pub fn parse(input: &str) -> Result<Target, String> {
         port,
         userinfo,
     })
+}
+
+/// `ws://user:secret@host/` -> `ws://user:<redacted>@host/`.
+pub fn redact_userinfo(url: &str) -> String {
+    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
+        return redact_authority(url, 0);
+    };
+    redact_authority(url, scheme_end)
+}
+
+fn redact_authority(url: &str, start: usize) -> String {
+    let rest = &url[start..];
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority = &rest[..authority_end];
+    match (authority.rfind('@'), authority.find(':')) {
+        (Some(at), Some(colon)) if colon < at => format!(
+            "{}{}:{}{}",
+            &url[..start],
+            &authority[..colon],
+            crate::redact::REDACTED,
+            &url[start + at..]
+        ),
+        _ => url.to_string(),
+    }
 }
 
 fn percent_decode(s: &str) -> String {
@@ -170,6 +197,20 @@ mod tests {
             Some(("al@ice".to_string(), "s3cr:t".to_string()))
         );
         assert_eq!(t.url.as_str(), "wss://example.com/");
+    }
+
+    #[test]
+    fn passwords_never_appear_in_errors() {
+        assert_eq!(
+            redact_userinfo("ws://bob:s3cret@h:1/p@x"),
+            "ws://bob:<redacted>@h:1/p@x"
+        );
+        assert_eq!(redact_userinfo("bob:s3cret@h/x"), "bob:<redacted>@h/x");
+        assert_eq!(redact_userinfo("ws://h:1/a:b@c"), "ws://h:1/a:b@c");
+        let e = parse("ftp://bob:s3cret@example.com/").unwrap_err();
+        assert!(!e.contains("s3cret"), "{e}");
+        let e = parse("ws://bob:s3cret@/").unwrap_err();
+        assert!(!e.contains("s3cret"), "{e}");
     }
 
     #[test]

@@ -182,6 +182,12 @@ fn describe_failure(target: &Target, offered: &str, e: tungstenite::Error) -> Er
             if let Some(body) = response.body().as_deref().filter(|b| !b.is_empty()) {
                 message.push_str(&format!(": {}", body_excerpt(body, 200)));
             }
+            // The headers often explain a rejection (WWW-Authenticate, Retry-After):
+            // shown below the one-line summary, credentials redacted.
+            for (name, value) in header_pairs(response.headers()) {
+                let value = crate::redact::header_value(&name, &value, false);
+                message.push_str(&format!("\n  < {name}: {value}"));
+            }
             Error::Handshake(message)
         }
         E::Protocol(P::SecWebSocketAcceptKeyMismatch) => Error::Handshake(

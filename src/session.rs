@@ -429,7 +429,18 @@ impl<'a> Session<'a> {
                         self.echo(Message::Binary(payload));
                     }
                 }
-                Message::Ping(payload) => self.emit_in(Kind::Ping, &payload, at),
+                Message::Ping(payload) => {
+                    self.emit_in(Kind::Ping, &payload, at);
+                    if matches!(self.phase, Phase::Open) && self.show_outgoing {
+                        // tungstenite queued the pong; show it as part of the session.
+                        self.emit(&Event::Message {
+                            dir: Direction::Out,
+                            kind: Kind::Pong,
+                            payload: &payload,
+                            at: SystemTime::now(),
+                        });
+                    }
+                }
                 Message::Pong(payload) => self.emit_in(Kind::Pong, &payload, at),
                 Message::Close(frame) => {
                     let (code, reason) = match &frame {
@@ -450,7 +461,21 @@ impl<'a> Session<'a> {
                             }))
                         }
                         _ => {
-                            // tungstenite has queued our answer; `turn` flushes it.
+                            // tungstenite has queued our answer (the same code, or 1002
+                            // for a code that may not be sent); `turn` flushes it.
+                            let answer = code.map(|c| {
+                                if CloseCode::from(c).is_allowed() {
+                                    c
+                                } else {
+                                    1002
+                                }
+                            });
+                            self.emit(&Event::Close {
+                                dir: Direction::Out,
+                                code: answer,
+                                reason: &reason,
+                                at: SystemTime::now(),
+                            });
                             self.phase = Phase::PeerClosed {
                                 code,
                                 reason,

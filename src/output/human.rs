@@ -73,6 +73,8 @@ pub struct Human<W: Write> {
     pending_pings: VecDeque<(Vec<u8>, Instant)>,
     /// We sent Close: the server's Close is its answer, not its initiative.
     closing: bool,
+    /// The server sent Close first.
+    closed_by_server: bool,
 }
 
 impl<W: Write> Human<W> {
@@ -84,6 +86,7 @@ impl<W: Write> Human<W> {
             shared,
             pending_pings: VecDeque::new(),
             closing: false,
+            closed_by_server: false,
         }
     }
 
@@ -269,7 +272,12 @@ impl<W: Write> Sink for Human<W> {
                 };
                 let line = match dir {
                     Direction::In if self.closing => format!("closed (the server answered {what})"),
-                    Direction::In => format!("closed by server: {what}"),
+                    Direction::In => {
+                        self.closed_by_server = true;
+                        format!("closed by server: {what}")
+                    }
+                    // Our automatic answer to the server's Close says nothing new.
+                    Direction::Out if self.closed_by_server => return Ok(()),
                     Direction::Out => {
                         self.closing = true;
                         format!("closing: {what}")

@@ -9,9 +9,20 @@ object per line for what it observes:
   {"event": "message", "type": "binary", "data": <base64>}
   {"event": "closed", "code": ..., "reason": ...}
 
+  {"event": "pong", "data": ...}             (converse: the pong answering our ping)
+
 Modes:
   echo                       send every message back as it came
   push COUNT CODE [REASON]   send "msg 1".."msg COUNT", then close with CODE
+  converse [--replies N] [--close CODE [--reason R]] ITEM...
+                             send each ITEM in order, then report what the client
+                             sends: with --replies, wait for N messages (and the
+                             pongs of our pings), then close with CODE (default
+                             1000); without, until the client closes. ITEMs:
+                               text:STR         a text message
+                               binary:BASE64    a binary message
+                               frag:A|B|C       a text message in fragments A, B, C
+                               ping:STR         a ping (its pong is reported)
 """
 
 import argparse
@@ -45,6 +56,43 @@ async def drain(ws):
         pass
 
 
+async def converse(ws, args):
+    pong_waiters = []
+    for item in args.items:
+        kind, _, value = item.partition(":")
+        if kind == "text":
+            await ws.send(value)
+        elif kind == "binary":
+            await ws.send(base64.b64decode(value))
+        elif kind == "frag":
+            await ws.send(value.split("|"))
+        elif kind == "ping":
+            pong_waiters.append((value, await ws.ping(value)))
+        else:
+            raise SystemExit(f"unknown item {item!r}")
+    if args.replies is None:
+        reader = asyncio.ensure_future(drain(ws))
+        for value, waiter in pong_waiters:
+            try:
+                await waiter
+                emit({"event": "pong", "data": value})
+            except ConnectionClosed:
+                break
+        await reader
+        return
+    try:
+        for _ in range(args.replies):
+            report_message(await ws.recv())
+        for value, waiter in pong_waiters:
+            await waiter
+            emit({"event": "pong", "data": value})
+    except ConnectionClosed:
+        return
+    reader = asyncio.ensure_future(drain(ws))
+    await ws.close(code=args.close, reason=args.reason)
+    await reader
+
+
 def make_handler(args):
     async def handler(ws):
         emit({
@@ -68,6 +116,8 @@ def make_handler(args):
                 reader = asyncio.ensure_future(drain(ws))
                 await ws.close(code=args.code, reason=args.reason)
                 await reader
+            elif args.mode == "converse":
+                await converse(ws, args)
             await ws.wait_closed()
         finally:
             emit({"event": "closed", "code": ws.close_code, "reason": ws.close_reason})
@@ -85,6 +135,11 @@ async def main():
     push.add_argument("count", type=int)
     push.add_argument("code", type=int)
     push.add_argument("reason", nargs="?", default="")
+    conv = sub.add_parser("converse")
+    conv.add_argument("--replies", type=int, default=None)
+    conv.add_argument("--close", type=int, default=1000)
+    conv.add_argument("--reason", default="")
+    conv.add_argument("items", nargs="*")
     args = parser.parse_args()
 
     async with serve(make_handler(args), "127.0.0.1", 0,

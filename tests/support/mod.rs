@@ -90,8 +90,22 @@ pub fn wsprobe(args: &[&str], stdin: impl Into<Vec<u8>>) -> Run {
 
 /// Like [`wsprobe`] with a chosen deadline.
 pub fn wsprobe_with_timeout(args: &[&str], stdin: impl Into<Vec<u8>>, timeout: Duration) -> Run {
+    wsprobe_env(args, stdin, &[], timeout)
+}
+
+/// Like [`wsprobe_with_timeout`], with extra environment variables (e.g.
+/// `TZ`).
+pub fn wsprobe_env(
+    args: &[&str],
+    stdin: impl Into<Vec<u8>>,
+    env: &[(&str, &str)],
+    timeout: Duration,
+) -> Run {
     let mut std_cmd = wsprobe_cmd();
     std_cmd.args(args);
+    for (k, v) in env {
+        std_cmd.env(k, v);
+    }
     let mut cmd = assert_cmd::Command::from_std(std_cmd);
     cmd.write_stdin(stdin).timeout(timeout);
     let start = Instant::now();
@@ -524,6 +538,8 @@ pub struct ServerOpts {
     pub tls: Option<Tls>,
     /// Listen on [::1] instead of 127.0.0.1.
     pub ipv6: bool,
+    /// Extra headers the server adds to its 101 response, in order.
+    pub response_headers: Vec<(String, String)>,
 }
 
 type Script = dyn Fn(&mut Conn) + Send + Sync + 'static;
@@ -685,6 +701,7 @@ fn serve_connection(tcp: TcpStream, opts: &ServerOpts, script: &Script) -> Obser
     let seen: Arc<Mutex<RequestSeen>> = Arc::default();
     let seen2 = seen.clone();
     let subprotocol = opts.subprotocol.clone();
+    let extra_headers = opts.response_headers.clone();
     let callback = move |req: &Request, mut resp: Response| {
         let path = req
             .uri()
@@ -716,6 +733,12 @@ fn serve_connection(tcp: TcpStream, opts: &ServerOpts, script: &Script) -> Obser
         if let Some(p) = chosen {
             resp.headers_mut()
                 .insert("Sec-WebSocket-Protocol", p.parse().unwrap());
+        }
+        for (name, value) in &extra_headers {
+            let name = tungstenite::http::HeaderName::from_bytes(name.as_bytes())
+                .expect("test response header name");
+            resp.headers_mut()
+                .append(name, value.parse().expect("test response header value"));
         }
         *seen2.lock().unwrap() = (path, headers);
         Ok(resp)
@@ -834,6 +857,17 @@ impl Conn {
     pub fn wait_pong(&mut self) -> bool {
         let before = self.obs.pongs.len();
         while self.obs.pongs.len() == before {
+            if let Read1::Ended = self.read1() {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Reads (recording data messages, pongs and the client's Close) until
+    /// `done(observed)` holds; `false` if the connection ended first.
+    pub fn recv_until(&mut self, mut done: impl FnMut(&Observed) -> bool) -> bool {
+        while !done(&self.obs) {
             if let Read1::Ended = self.read1() {
                 return false;
             }
@@ -1113,6 +1147,13 @@ impl Conn {
         self.write_raw(&unmasked_frame(0x1, payload));
     }
 
+    /// Sends one unmasked frame with the given FIN bit, opcode and payload,
+    /// bypassing tungstenite (for fragmented messages and interleaved
+    /// control frames).
+    pub fn send_raw_frame(&mut self, fin: bool, opcode: u8, payload: &[u8]) {
+        self.write_raw(&raw_frame(fin, opcode, payload));
+    }
+
     /// Never answers anything again: reads raw bytes until the client goes
     /// away (or [`DEADLINE`]), without replying even to Close.
     pub fn stall(&mut self) {
@@ -1135,7 +1176,13 @@ impl Conn {
 
 /// A server-to-client (unmasked) frame with FIN set.
 pub fn unmasked_frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
-    let mut f = vec![0x80 | opcode];
+    raw_frame(true, opcode, payload)
+}
+
+/// A server-to-client (unmasked) frame; `fin` false for all but the last
+/// fragment of a message.
+pub fn raw_frame(fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
+    let mut f = vec![if fin { 0x80 } else { 0 } | opcode];
     let len = payload.len();
     if len < 126 {
         f.push(len as u8);
@@ -1700,4 +1747,27 @@ pub fn json_str(s: &str) -> String {
 pub fn b64(data: &[u8]) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(data)
+}
+
+// ---------------------------------------------------------------------------
+// JSON lines (`--jsonl`, `--record`)
+// ---------------------------------------------------------------------------
+
+/// Parses JSON-lines output: every line must be one JSON object (panics,
+/// showing the text, otherwise).
+#[track_caller]
+pub fn parse_jsonl(bytes: &[u8]) -> Vec<serde_json::Value> {
+    let text = std::str::from_utf8(bytes).expect("JSON lines must be UTF-8");
+    assert!(
+        text.is_empty() || text.ends_with('\n'),
+        "JSON lines must end with a newline: {text:?}"
+    );
+    text.lines()
+        .map(|line| {
+            let value: serde_json::Value = serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("not a JSON line ({e}): {line:?}\nin:\n{text}"));
+            assert!(value.is_object(), "not a JSON object: {line:?}");
+            value
+        })
+        .collect()
 }

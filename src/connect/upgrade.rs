@@ -212,6 +212,22 @@ fn describe_failure(target: &Target, offered: &str, e: tungstenite::Error) -> Er
                     target.host_header()
                 ))
             }
+            // Under TLS 1.3 the client's side of the handshake ends before the
+            // server has checked it: a server that refuses the client (most often
+            // for a missing certificate) sends an alert and closes, and depending on
+            // timing the client sees the alert or only the reset. Either is a TLS
+            // failure, not an HTTP rejection.
+            std::io::ErrorKind::UnexpectedEof
+            | std::io::ErrorKind::ConnectionReset
+            | std::io::ErrorKind::ConnectionAborted
+                if target.tls =>
+            {
+                Error::Tls(format!(
+                    "TLS: {} closed the connection right after the TLS handshake ({}); if it requires a client certificate, use --cert FILE --key FILE",
+                    target.host_header(),
+                    super::tcp::plain_io_message(&io)
+                ))
+            }
             std::io::ErrorKind::UnexpectedEof
             | std::io::ErrorKind::ConnectionReset
             | std::io::ErrorKind::ConnectionAborted => Error::Handshake(format!(

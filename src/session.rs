@@ -120,6 +120,8 @@ pub struct Session<'a> {
     write_error: Option<String>,
     /// An explicit goal was met: later data messages are not shown.
     goal_reached: bool,
+    /// Commands were left in the inbox because the socket backed up.
+    inbox_backlog: bool,
 }
 
 impl<'a> Session<'a> {
@@ -152,6 +154,7 @@ impl<'a> Session<'a> {
             write_blocked: false,
             write_error: None,
             goal_reached: false,
+            inbox_backlog: false,
         })
     }
 
@@ -167,7 +170,9 @@ impl<'a> Session<'a> {
                     unmet_at_timeout: self.policy.unmet_at_timeout(),
                 });
             }
-            let timeout = if more {
+            let backlog =
+                self.inbox_backlog && !self.write_blocked && matches!(self.phase, Phase::Open);
+            let timeout = if more || backlog {
                 Some(Duration::ZERO)
             } else {
                 self.next_deadline()
@@ -188,6 +193,9 @@ impl<'a> Session<'a> {
         if signals::interrupted() {
             self.begin_close(CloseCause::Interrupted, 1000, "");
         }
+        // Flush first: if the socket drained since the last turn, this turn may
+        // take commands again.
+        self.flush_socket();
         if matches!(self.phase, Phase::Open) {
             self.pull_commands();
         }
@@ -270,12 +278,20 @@ impl<'a> Session<'a> {
 
     // ---- sending ----------------------------------------------------------------
 
+    /// Take queued commands until the inbox is empty or the socket backs up. When
+    /// it stops early, `inbox_backlog` keeps the loop from sleeping once the socket
+    /// drains: the producers are blocked on the full channel and will not wake us.
     fn pull_commands(&mut self) {
-        if !self.inbox_open {
+        if !self.inbox_open || self.write_blocked || self.write_error.is_some() {
             return;
         }
         self.inbox.arm();
-        while !self.write_blocked && self.write_error.is_none() {
+        self.inbox_backlog = false;
+        loop {
+            if self.write_blocked || self.write_error.is_some() {
+                self.inbox_backlog = true;
+                break;
+            }
             if !matches!(self.phase, Phase::Open) {
                 break;
             }

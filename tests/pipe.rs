@@ -391,3 +391,89 @@ fn second_sigint_exits_at_once() {
         "status {status}, stderr: {stderr:?}"
     );
 }
+
+/// Messages larger than the socket buffers, so that flushes block and complete
+/// while input is still queued: the session must go back to the queue by itself
+/// (a lost wake-up once stalled this with 1 MiB messages). Run against both the
+/// in-process server and the fast batching echo server of the benchmark (built
+/// by `cargo test` as an example), whose timing exposed the bug.
+#[test]
+fn large_messages_round_trip() {
+    let dir = test_tempdir();
+    let input = dir.path().join("big.txt");
+    {
+        let mut w = BufWriter::new(File::create(&input).unwrap());
+        for i in 0..48u32 {
+            let fill = ALNUM.as_bytes()[(i as usize) % ALNUM.len()];
+            let mut line = vec![fill; 1 << 20];
+            line[..4].copy_from_slice(&i.to_be_bytes().map(|b| b'a' + b % 26));
+            w.write_all(&line).unwrap();
+            w.write_all(b"\n").unwrap();
+        }
+        w.flush().unwrap();
+    }
+    let expected = std::fs::read(&input).unwrap();
+    let srv = Server::start(|c: &mut Conn| {
+        c.set_record(false);
+        c.echo();
+    });
+    let bench_server = BenchEchoServer::start();
+    let mut urls = vec![srv.url()];
+    urls.extend(std::iter::repeat_n(bench_server.url.clone(), 4));
+    for (round, url) in urls.iter().enumerate() {
+        let output = dir.path().join(format!("big.{round}.out"));
+        let mut live = Live::spawn_with_stdin(
+            &[url],
+            File::open(&input).unwrap(),
+            LiveStdout::File(File::create(&output).unwrap()),
+        );
+        let (status, stderr) = live.wait(Duration::from_secs(120));
+        assert_eq!(status.code(), Some(0), "round {round}: stderr: {stderr}");
+        assert!(
+            expected == std::fs::read(&output).unwrap(),
+            "round {round}: the echoed output differs from the input"
+        );
+    }
+    assert_eq!(
+        srv.next().count,
+        48,
+        "server received a different number of messages"
+    );
+}
+
+/// `bench/echo_server.rs`, which `cargo test` builds as the example `echo-server`.
+struct BenchEchoServer {
+    child: std::process::Child,
+    url: String,
+}
+
+impl BenchEchoServer {
+    fn start() -> Self {
+        let bin = std::path::Path::new(env!("CARGO_BIN_EXE_wsprobe"))
+            .parent()
+            .unwrap()
+            .join("examples/echo-server");
+        let mut child = std::process::Command::new(&bin)
+            .arg("127.0.0.1:0")
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
+        let mut first = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut first)
+            .unwrap();
+        let url = first
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
+            .to_string();
+        BenchEchoServer { child, url }
+    }
+}
+
+impl Drop for BenchEchoServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::policy::Wait;
+use wsprobe::slash::is_sendable_close_code;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -275,8 +276,7 @@ fn parse_regex(s: &str) -> Result<regex::Regex, String> {
     })
 }
 
-/// Close codes a client may send (RFC 6455 §7.4): 1000, 1001, 1002, 1003, 1007-1014
-/// and 3000-4999. 1004-1006 and 1015 are reserved for reporting, never sent.
+/// `--close-code`: only codes a client may send (see `is_sendable_close_code`).
 pub fn parse_close_code(s: &str) -> Result<u16, String> {
     let code: u16 = s
         .trim()
@@ -289,10 +289,6 @@ pub fn parse_close_code(s: &str) -> Result<u16, String> {
             "{code} cannot be sent as a close code (use 1000-1003, 1007-1014 or 3000-4999)"
         ))
     }
-}
-
-pub fn is_sendable_close_code(code: u16) -> bool {
-    matches!(code, 1000..=1003 | 1007..=1014 | 3000..=4999)
 }
 
 fn parse_close_reason(s: &str) -> Result<String, String> {

@@ -62,7 +62,6 @@ impl FrameParser {
     }
 
     /// A parser for a stream that starts with frames.
-    #[cfg(test)]
     pub fn frames_only() -> Self {
         FrameParser {
             state: State::Header,

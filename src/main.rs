@@ -5,7 +5,6 @@ mod cli;
 mod connect;
 mod error;
 mod event;
-mod frame;
 mod input;
 mod mailbox;
 mod output;
@@ -13,7 +12,6 @@ mod policy;
 mod redact;
 mod session;
 mod signals;
-mod slash;
 mod target;
 
 use clap::Parser;

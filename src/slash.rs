@@ -4,8 +4,6 @@
 use base64::Engine as _;
 use std::path::PathBuf;
 
-use crate::cli::is_sendable_close_code;
-
 /// What a typed line means.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Input {
@@ -73,6 +71,12 @@ pub const COMMANDS: &[(&str, &str)] = &[
         "close the connection and exit (also /exit, Ctrl-D)",
     ),
 ];
+
+/// Close codes a client may send (RFC 6455 §7.4): 1000-1003, 1007-1014 and
+/// 3000-4999. 1004-1006 and 1015 are reserved for reporting, never sent.
+pub fn is_sendable_close_code(code: u16) -> bool {
+    matches!(code, 1000..=1003 | 1007..=1014 | 3000..=4999)
+}
 
 /// Control frames carry at most 125 bytes of payload (RFC 6455 §5.5).
 const MAX_CONTROL_PAYLOAD: usize = 125;

@@ -7,7 +7,7 @@ use std::io::{self, Read, Write};
 use std::net::TcpStream;
 
 use super::NetStream;
-use crate::frame::{FrameInfo, FrameParser};
+use wsprobe::frame::{FrameInfo, FrameParser};
 
 pub struct Tapped {
     inner: NetStream,

@@ -26,7 +26,7 @@ use crate::event::{Command, HandshakeInfo};
 use crate::mailbox::Outbox;
 use crate::output::human::{fmt_rtt, visible, Shared};
 use crate::redact;
-use crate::slash::{self, Input, Slash, COMMANDS};
+use wsprobe::slash::{self, Input, Slash, COMMANDS};
 
 pub struct ReplOptions {
     pub prompt: String,

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use crate::event::Command;
 
 /// How many batches may wait in the channel. With batches of at most one stdin
-/// read (128 KiB), this bounds queued input to about half a megabyte.
+/// read (64 KiB), this bounds queued input to about a quarter of a megabyte.
 const CAPACITY: usize = 4;
 
 /// The sending half, cloned into each input thread.

@@ -92,10 +92,10 @@ pub fn connect(prepared: Prepared) -> Result<Connection> {
     set_deadline(stream.tcp(), deadline)?;
     let stream = Tapped::new(stream, opts.trace_frames);
     let config = WebSocketConfig::default()
-        .read_buffer_size(128 * 1024)
+        .read_buffer_size(64 * 1024)
         // Messages are queued until this much is buffered or the session flushes:
         // the session flushes after each batch, so this only bounds a batch.
-        .write_buffer_size(256 * 1024)
+        .write_buffer_size(128 * 1024)
         .max_message_size(Some(opts.max_message_size))
         .max_frame_size(Some(opts.max_message_size));
     let (ws, mut info) = upgrade::upgrade(stream, &target, request, config)?;

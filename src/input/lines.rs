@@ -10,7 +10,7 @@ use tungstenite::{Bytes, Message, Utf8Bytes};
 use crate::event::Command;
 use crate::mailbox::Outbox;
 
-const CHUNK: usize = 128 * 1024;
+const CHUNK: usize = 64 * 1024;
 
 #[derive(Debug, Clone, Copy)]
 pub struct LineOptions {

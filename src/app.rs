@@ -50,9 +50,9 @@ pub fn run(cli: Cli) -> Result<()> {
     // a failure to connect as an event too. The REPL's sink needs the REPL.
     let mut sink: Option<Box<dyn Sink>> = match mode {
         Mode::Repl => None,
-        Mode::Pipe if cli.jsonl => Some(Box::new(Jsonl::new(io::stdout(), cli.show_secrets))),
+        Mode::Pipe if cli.jsonl => Some(Box::new(Jsonl::new(raw_stdout()?, cli.show_secrets))),
         Mode::Pipe => Some(Box::new(Plain::new(
-            io::stdout(),
+            raw_stdout()?,
             if cli.null { 0 } else { b'\n' },
             timestamp_mode(&cli),
         ))),
@@ -85,6 +85,17 @@ pub fn run(cli: Cli) -> Result<()> {
         let _ = sink.flush();
     }
     result
+}
+
+/// stdout without the standard library's line buffering: the sinks buffer and
+/// flush themselves, and `LineWriter` would scan every payload for newlines.
+fn raw_stdout() -> Result<std::fs::File> {
+    use std::os::fd::AsFd;
+    io::stdout()
+        .as_fd()
+        .try_clone_to_owned()
+        .map(std::fs::File::from)
+        .map_err(|e| Error::Runtime(format!("cannot use stdout: {e}")))
 }
 
 fn timestamp_mode(cli: &Cli) -> Option<TimestampMode> {

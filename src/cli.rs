@@ -251,14 +251,22 @@ fn parse_header(s: &str) -> Result<(String, String), String> {
 /// `500ms`, `2s`, `1m`, `1h 30m`; a bare number means seconds.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
-    if let Ok(secs) = s.parse::<f64>() {
-        if secs.is_finite() && secs >= 0.0 {
-            return Ok(Duration::from_secs_f64(secs));
-        }
+    let duration = match s.parse::<f64>() {
+        Ok(secs) => Duration::try_from_secs_f64(secs)
+            .map_err(|_| format!("'{s}' is not a duration; examples: 500ms, 2s, 1m"))?,
+        Err(_) => humantime::parse_duration(s)
+            .map_err(|e| format!("'{s}' is not a duration ({e}); examples: 500ms, 2s, 1m"))?,
+    };
+    // Deadlines are computed as now + duration; keep that far from overflowing.
+    if duration > MAX_DURATION {
+        return Err(format!(
+            "'{s}' is too long (at most 10 years; --wait forever waits without limit)"
+        ));
     }
-    humantime::parse_duration(s)
-        .map_err(|e| format!("'{s}' is not a duration ({e}); examples: 500ms, 2s, 1m"))
+    Ok(duration)
 }
+
+const MAX_DURATION: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
 
 fn parse_wait(s: &str) -> Result<Wait, String> {
     match s.trim() {
@@ -332,6 +340,9 @@ mod tests {
         assert_eq!(parse_duration("1.5"), Ok(Duration::from_millis(1500)));
         assert!(parse_duration("soon").is_err());
         assert!(parse_duration("-1").is_err());
+        assert!(parse_duration("1e30").is_err());
+        assert!(parse_duration("100000000y").is_err());
+        assert!(parse_duration("NaN").is_err());
         assert_eq!(parse_wait("forever"), Ok(Wait::Forever));
         assert_eq!(parse_wait("3s"), Ok(Wait::For(Duration::from_secs(3))));
     }

@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+.ci/deps
 cargo build --release --quiet --bins --examples
 wsprobe=target/release/wsprobe
 

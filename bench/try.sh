@@ -15,8 +15,9 @@ read -r -t 10 _ _ url <&"${ECHO[0]}"
 
 run() {
     printf '\n$ %s\n' "$1"
-    bash -c "$1"
-    printf '(exit status %s)\n' "$?"
+    local status=0
+    bash -c "$1" || status=$?
+    printf '(exit status %s)\n' "$status"
 }
 
 echo "echo server: $url"

@@ -110,6 +110,16 @@ impl<W: Write> Human<W> {
         }
     }
 
+    /// How wide the timestamp prefix is, to align continuation lines under it.
+    fn indent(&self) -> String {
+        let width = match self.opts.timestamps {
+            None => 0,
+            Some(TimestampMode::Local) => "HH:MM:SS.mmm ".len(),
+            Some(TimestampMode::Relative) => "    0.000s ".len(),
+        };
+        " ".repeat(width + 2)
+    }
+
     fn status(&mut self, at: SystemTime, text: &str) {
         self.prefix(at);
         let _ = writeln!(self.buf, "{} {}", "*".yellow().bold(), text.yellow());
@@ -131,8 +141,9 @@ impl<W: Write> Human<W> {
         let mut lines = body.split('\n');
         let first = lines.next().unwrap_or("");
         let _ = writeln!(self.buf, "{marker} {first}");
+        let indent = self.indent();
         for line in lines {
-            let _ = writeln!(self.buf, "  {line}");
+            let _ = writeln!(self.buf, "{indent}{line}");
         }
     }
 
@@ -145,11 +156,12 @@ impl<W: Write> Human<W> {
             format!("binary, {} bytes", data.len()).magenta()
         );
         let shown = &data[..data.len().min(self.opts.max_display)];
-        hexdump(&mut self.buf, shown);
+        let indent = self.indent();
+        hexdump(&mut self.buf, shown, &indent);
         if data.len() > shown.len() {
             let _ = writeln!(
                 self.buf,
-                "  {}",
+                "{indent}{}",
                 format!(
                     "… {} more bytes not shown (--max-display)",
                     data.len() - shown.len()
@@ -391,9 +403,9 @@ fn write_json(out: &mut String, value: &Value, indent: usize) {
 }
 
 /// `00000000  48 65 6c 6c 6f 00 ff 10  11 12 …  |Hello...|`
-fn hexdump(out: &mut String, data: &[u8]) {
+fn hexdump(out: &mut String, data: &[u8], indent: &str) {
     for (row, chunk) in data.chunks(16).enumerate() {
-        let _ = write!(out, "  {}  ", format!("{:08x}", row * 16).dimmed());
+        let _ = write!(out, "{indent}{}  ", format!("{:08x}", row * 16).dimmed());
         for i in 0..16 {
             match chunk.get(i) {
                 Some(b) => {

@@ -4,6 +4,7 @@ complete -c wsprobe -l origin -d 'Send this Origin header [default: none]' -r
 complete -c wsprobe -l auth -d 'HTTP Basic credentials (also taken from the URL: ws://user:pass@host/)' -r
 complete -c wsprobe -l user-agent -d 'User-Agent header value' -r
 complete -c wsprobe -l connect-timeout -d 'Give up connecting after this long: DNS, TCP, TLS and the upgrade together' -r
+complete -c wsprobe -l proxy -d 'Connect through a proxy: http://[user:pass@]host:port (CONNECT), socks5:// or socks5h:// [default: from ws_proxy/wss_proxy, http_proxy/https_proxy, all_proxy]' -r
 complete -c wsprobe -l max-message-size -d 'Largest message (and frame) accepted from the server, in bytes' -r
 complete -c wsprobe -l cacert -d 'Trust the CA certificates in this PEM file (in addition to the system\'s)' -r -F
 complete -c wsprobe -l cert -d 'Client certificate (PEM, may include the chain); needs --key' -r -F
@@ -23,6 +24,7 @@ complete -c wsprobe -l color -d 'When to use colors (NO_COLOR is honoured by \'a
 always\t''
 never\t''"
 complete -c wsprobe -s V -l version -d 'Print the version (with -v: also the TLS library)'
+complete -c wsprobe -l no-proxy -d 'Ignore the proxy environment variables'
 complete -c wsprobe -s k -l insecure -d 'Do not verify the server\'s certificate or hostname'
 complete -c wsprobe -l binary -d 'Send messages as binary instead of text'
 complete -c wsprobe -s 0 -l null -d 'Split stdin on NUL bytes instead of newlines, and end each output message with NUL'

@@ -105,6 +105,16 @@ fn timestamp_mode(cli: &Cli) -> Option<TimestampMode> {
     })
 }
 
+/// `--proxy`, else (unless `--no-proxy`) the environment's proxy for this URL.
+fn choose_proxy(cli: &Cli, target: &target::Target) -> Result<Option<connect::Proxy>> {
+    match &cli.proxy {
+        Some(url) => connect::parse_proxy(url).map(Some).map_err(Error::Usage),
+        None if cli.no_proxy => Ok(None),
+        None => connect::proxy_from_env(target.tls, &target.host, |name| std::env::var(name).ok())
+            .map_err(Error::Usage),
+    }
+}
+
 fn open_record(path: &std::path::Path, show_secrets: bool) -> Result<Box<dyn Sink>> {
     let file = std::fs::File::create(path).map_err(|e| {
         Error::Usage(format!(
@@ -141,6 +151,7 @@ fn run_with(
         connect_timeout: cli.connect_timeout,
         max_message_size: cli.max_message_size,
         trace_frames: cli.verbose >= 2,
+        proxy: choose_proxy(cli, &target)?,
     };
     let prepared = connect::prepare(target, connect_options)?;
     let initial = initial_messages(cli)?;

@@ -79,6 +79,14 @@ pub struct Cli {
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration, help_heading = "Connection")]
     pub connect_timeout: Duration,
 
+    /// Connect through a proxy: http://[user:pass@]host:port (CONNECT), socks5:// or socks5h:// [default: from ws_proxy/wss_proxy, http_proxy/https_proxy, all_proxy]
+    #[arg(long, value_name = "URL", help_heading = "Connection")]
+    pub proxy: Option<String>,
+
+    /// Ignore the proxy environment variables
+    #[arg(long, conflicts_with = "proxy", help_heading = "Connection")]
+    pub no_proxy: bool,
+
     /// Largest message (and frame) accepted from the server, in bytes
     #[arg(
         long,

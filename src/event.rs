@@ -48,8 +48,10 @@ pub struct HandshakeInfo {
     pub response_headers: Vec<(String, String)>,
     /// When the upgrade completed.
     pub at: SystemTime,
-    /// The address actually connected to.
+    /// The address actually connected to (the proxy's, with a proxy).
     pub peer: Option<String>,
+    /// The proxy used, credentials redacted.
+    pub proxy: Option<String>,
     /// For wss://: what the server's certificate says.
     pub certificate: Option<CertificateInfo>,
     pub timings: Option<Timings>,
@@ -86,6 +88,7 @@ impl Default for HandshakeInfo {
             response_headers: Vec::new(),
             at: SystemTime::UNIX_EPOCH,
             peer: None,
+            proxy: None,
             certificate: None,
             timings: None,
         }

@@ -122,7 +122,8 @@ fn redact_authority(url: &str, start: usize) -> String {
     }
 }
 
-fn percent_decode(s: &str) -> String {
+/// `%40` -> `@`; invalid escapes are kept as they are.
+pub fn percent_decode(s: &str) -> String {
     fn hex(b: u8) -> Option<u8> {
         (b as char).to_digit(16).map(|d| d as u8)
     }

@@ -2,12 +2,14 @@
 //! deadline, done in blocking mode; the stream is then switched to non-blocking for
 //! the session.
 
+mod proxy;
 mod stream;
 mod tap;
 mod tcp;
 mod tls;
 mod upgrade;
 
+pub use proxy::{from_env as proxy_from_env, parse as parse_proxy, Proxy};
 pub use stream::NetStream;
 pub use tap::Tapped;
 pub use tcp::plain_io_message;
@@ -31,6 +33,8 @@ pub struct ConnectOptions {
     pub max_message_size: usize,
     /// `-vv`: print every frame's header as it crosses the wire.
     pub trace_frames: bool,
+    /// Connect through this proxy (from `--proxy` or the environment).
+    pub proxy: Option<Proxy>,
 }
 
 /// An open WebSocket, ready for the session (non-blocking).
@@ -74,9 +78,25 @@ pub fn connect(prepared: Prepared) -> Result<Connection> {
     } = prepared;
     let started = Instant::now();
     let deadline = started + opts.connect_timeout;
-    let addrs = tcp::resolve(&target.host, target.port, deadline)?;
-    let resolved = Instant::now();
-    let tcp = tcp::dial(&addrs, &target.host_header(), deadline)?;
+    let (tcp, resolved) = match &opts.proxy {
+        Some(proxy) => {
+            let addrs = tcp::resolve(&proxy.host, proxy.port, deadline)?;
+            let resolved = Instant::now();
+            let label = format!("the proxy {}", proxy.display());
+            let mut tcp = tcp::dial(&addrs, &label, deadline)?;
+            set_deadline(&tcp, deadline)?;
+            proxy::tunnel(&mut tcp, proxy, &target.host, target.port, deadline)?;
+            (tcp, resolved)
+        }
+        None => {
+            let addrs = tcp::resolve(&target.host, target.port, deadline)?;
+            let resolved = Instant::now();
+            (
+                tcp::dial(&addrs, &target.host_header(), deadline)?,
+                resolved,
+            )
+        }
+    };
     let peer = tcp.peer_addr().ok();
     let dialed = Instant::now();
     set_deadline(&tcp, deadline)?;
@@ -101,6 +121,7 @@ pub fn connect(prepared: Prepared) -> Result<Connection> {
     let (ws, mut info) = upgrade::upgrade(stream, &target, request, config)?;
     let upgraded = Instant::now();
     info.peer = peer.map(|a| a.to_string());
+    info.proxy = opts.proxy.as_ref().map(Proxy::display);
     info.certificate = certificate;
     info.timings = Some(Timings {
         dns: resolved - started,

@@ -27,6 +27,8 @@ set edit:completion:arg-completer[wsprobe] = {|@words|
             cand --user-agent 'User-Agent header value'
             cand --connect-timeout 'Give up connecting after this long: DNS, TCP, TLS and the upgrade together'
             cand --proxy 'Connect through a proxy: http://[user:pass@]host:port (CONNECT), socks5:// or socks5h:// [default: from ws_proxy/wss_proxy, http_proxy/https_proxy, all_proxy]'
+            cand --ping-interval 'Send a keepalive ping this often (payload ''wsprobe-keepalive'') [default: never]'
+            cand --ping-timeout 'Exit 1 when a keepalive ping gets no pong within this long (needs --ping-interval) [default: no limit]'
             cand --max-message-size 'Largest message (and frame) accepted from the server, in bytes'
             cand --cacert 'Trust the CA certificates in this PEM file (in addition to the system''s)'
             cand --cert 'Client certificate (PEM, may include the chain); needs --key'

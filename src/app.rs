@@ -205,6 +205,8 @@ fn run_with(
         close_reason: cli.close_reason.clone(),
         close_timeout: CLOSE_TIMEOUT,
         echo: cli.echo,
+        ping_interval: cli.ping_interval,
+        ping_timeout: cli.ping_timeout,
     };
     let session = Session::new(connection.ws, poll, inbox, sink, policy, session_options)?;
     let report = session.run();

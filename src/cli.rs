@@ -87,6 +87,14 @@ pub struct Cli {
     #[arg(long, conflicts_with = "proxy", help_heading = "Connection")]
     pub no_proxy: bool,
 
+    /// Send a keepalive ping this often (payload 'wsprobe-keepalive') [default: never]
+    #[arg(long, value_name = "DURATION", value_parser = parse_positive_duration, help_heading = "Connection")]
+    pub ping_interval: Option<Duration>,
+
+    /// Exit 1 when a keepalive ping gets no pong within this long (needs --ping-interval) [default: no limit]
+    #[arg(long, value_name = "DURATION", value_parser = parse_positive_duration, requires = "ping_interval", help_heading = "Connection")]
+    pub ping_timeout: Option<Duration>,
+
     /// Largest message (and frame) accepted from the server, in bytes
     #[arg(
         long,
@@ -275,6 +283,13 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 }
 
 const MAX_DURATION: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
+
+fn parse_positive_duration(s: &str) -> Result<Duration, String> {
+    match parse_duration(s)? {
+        d if d.is_zero() => Err("must be longer than zero".to_string()),
+        d => Ok(d),
+    }
+}
 
 fn parse_wait(s: &str) -> Result<Wait, String> {
     match s.trim() {

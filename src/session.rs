@@ -40,7 +40,14 @@ pub struct SessionOptions {
     pub close_timeout: Duration,
     /// `--echo`: send every data message received straight back.
     pub echo: bool,
+    /// `--ping-interval`: send a keepalive ping this often.
+    pub ping_interval: Option<Duration>,
+    /// `--ping-timeout`: fail when a keepalive ping has no pong after this long.
+    pub ping_timeout: Option<Duration>,
 }
+
+/// The payload of keepalive pings, so that views can tell them from the user's.
+pub const KEEPALIVE_PAYLOAD: &[u8] = b"wsprobe-keepalive";
 
 /// Why wsprobe started the close handshake.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,6 +129,10 @@ pub struct Session<'a> {
     goal_reached: bool,
     /// Commands were left in the inbox because the socket backed up.
     inbox_backlog: bool,
+    /// When the next keepalive ping is due.
+    next_ping: Option<Instant>,
+    /// When the oldest unanswered keepalive ping was sent.
+    ping_outstanding: Option<Instant>,
 }
 
 impl<'a> Session<'a> {
@@ -138,6 +149,7 @@ impl<'a> Session<'a> {
             .register(&mut SourceFd(&fd), SOCKET, Interest::READABLE)
             .map_err(|e| Error::Runtime(format!("cannot watch the socket: {e}")))?;
         let show_outgoing = sink.wants_outgoing();
+        let next_ping = opts.ping_interval.map(|i| Instant::now() + i);
         Ok(Session {
             ws,
             fd,
@@ -155,6 +167,8 @@ impl<'a> Session<'a> {
             write_error: None,
             goal_reached: false,
             inbox_backlog: false,
+            next_ping,
+            ping_outstanding: None,
         })
     }
 
@@ -213,6 +227,7 @@ impl<'a> Session<'a> {
             }
         }
         if matches!(self.phase, Phase::Open) {
+            self.keepalive()?;
             if let Some(finish) = self.policy.verdict(Instant::now()) {
                 let reason = self.opts.close_reason.clone();
                 self.begin_close(CloseCause::Finished(finish), self.opts.close_code, &reason);
@@ -253,9 +268,44 @@ impl<'a> Session<'a> {
         }
     }
 
+    /// Send a keepalive ping when one is due; fail when the last one went
+    /// unanswered for `--ping-timeout`.
+    fn keepalive(&mut self) -> Result<()> {
+        let now = Instant::now();
+        if let (Some(sent), Some(limit)) = (self.ping_outstanding, self.opts.ping_timeout) {
+            if now >= sent + limit {
+                return Err(self.fail(
+                    1001,
+                    "ping timeout",
+                    format!(
+                        "no pong within {} of a keepalive ping (--ping-timeout): the connection seems dead",
+                        humantime::format_duration(limit)
+                    ),
+                ));
+            }
+        }
+        if let (Some(due), Some(interval)) = (self.next_ping, self.opts.ping_interval) {
+            if now >= due && !self.write_blocked {
+                self.send(Message::Ping(Bytes::from_static(KEEPALIVE_PAYLOAD)));
+                self.next_ping = Some(now + interval);
+                self.ping_outstanding.get_or_insert(now);
+            }
+        }
+        Ok(())
+    }
+
     fn next_deadline(&self) -> Option<Instant> {
         match &self.phase {
-            Phase::Open => self.policy.next_deadline(),
+            Phase::Open => [
+                self.policy.next_deadline(),
+                self.next_ping,
+                self.ping_outstanding
+                    .zip(self.opts.ping_timeout)
+                    .map(|(sent, limit)| sent + limit),
+            ]
+            .into_iter()
+            .flatten()
+            .min(),
             Phase::Closing { deadline, .. } | Phase::PeerClosed { deadline, .. } => Some(*deadline),
         }
     }
@@ -457,7 +507,11 @@ impl<'a> Session<'a> {
                         });
                     }
                 }
-                Message::Pong(payload) => self.emit_in(Kind::Pong, &payload, at),
+                Message::Pong(payload) => {
+                    // Any pong shows the peer is alive.
+                    self.ping_outstanding = None;
+                    self.emit_in(Kind::Pong, &payload, at);
+                }
                 Message::Close(frame) => {
                     let (code, reason) = match &frame {
                         Some(f) => (Some(u16::from(f.code)), f.reason.as_str().to_string()),

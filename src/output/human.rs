@@ -256,6 +256,12 @@ impl<W: Write> Sink for Human<W> {
                     if let Ok(mut stats) = self.shared.stats.lock() {
                         stats.pings_out += 1;
                     }
+                    if &payload[..] == crate::session::KEEPALIVE_PAYLOAD
+                        && !self.opts.show_ping_pong
+                    {
+                        // Keepalives are not the user's pings: their pongs stay quiet.
+                        return Ok(());
+                    }
                     self.pending_pings
                         .push_back((payload.to_vec(), Instant::now()));
                     if self.pending_pings.len() > 64 {

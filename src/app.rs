@@ -2,24 +2,22 @@
 //! events, which policy ends it, and what the ending means as an exit status.
 
 use mio::{Poll, Waker};
-use std::io::{self, IsTerminal, Read, Write};
+use std::io::{self, IsTerminal, Write};
 use std::sync::Arc;
-use std::thread;
 use std::time::{Duration, Instant, SystemTime};
-use tungstenite::{Bytes, Message};
+use tungstenite::Message;
 
 use crate::cli::{Cli, TimestampArg};
 use crate::connect::{self, ConnectOptions, TlsOptions, UpgradeOptions};
 use crate::error::{Error, Result};
 use crate::event::{Command, Event, HandshakeInfo};
-use crate::input::lines::{self, LineOptions};
 use crate::input::repl::{self, ReplOptions};
 use crate::mailbox::{self, Outbox};
 use crate::output::human::{Human, HumanOptions, Shared, TimestampMode};
 use crate::output::{write_handshake, Jsonl, Plain, SharedPrinter, Sink, Tee};
-use crate::policy::{Finish, Goals, Policy, Wait};
-use crate::session::{CloseCause, Outcome, Report, Session, SessionOptions, WAKER};
-use crate::{signals, target};
+use crate::policy::{Goals, Policy, Wait};
+use crate::session::{Session, SessionOptions, WAKER};
+use crate::{ending, input, signals, target};
 use colored::Colorize;
 
 /// How long wsprobe waits for the server to answer its Close.
@@ -154,7 +152,7 @@ fn run_with(
         proxy: choose_proxy(cli, &target)?,
     };
     let prepared = connect::prepare(target, connect_options)?;
-    let initial = initial_messages(cli)?;
+    let initial = input::execute_messages(cli)?;
 
     let connection = connect::connect(prepared)?;
     if cli.verbose > 0 {
@@ -171,7 +169,7 @@ fn run_with(
 
     let mut repl = None;
     match mode {
-        Mode::Pipe => start_pipe_input(cli, initial, outbox)?,
+        Mode::Pipe => input::start_pipe(cli, initial, outbox)?,
         Mode::Repl => {
             let (handle, sink) = start_repl(cli, initial, &connection.info, outbox)?;
             *sink_slot = Some(sink);
@@ -214,7 +212,7 @@ fn run_with(
         let _ = sink.flush();
         stop_repl(handle);
     }
-    conclude(report?, cli.quiet)
+    ending::conclude(report?, cli.quiet)
 }
 
 fn parse_auth(s: &str) -> Result<(String, String)> {
@@ -225,75 +223,6 @@ fn parse_auth(s: &str) -> Result<(String, String)> {
             crate::redact::secret_hint(s)
         ))),
     }
-}
-
-/// The `-x` messages: literal text, `@FILE` (the file's contents as one message),
-/// `@-` (all of stdin as one message); `@@…` is a literal starting with `@`.
-fn initial_messages(cli: &Cli) -> Result<Vec<Message>> {
-    cli.execute
-        .iter()
-        .map(|arg| {
-            let (bytes, source) = match arg.strip_prefix('@') {
-                Some(rest) if rest.starts_with('@') => (rest.as_bytes().to_vec(), None),
-                Some("-") => (read_all_stdin()?, Some("stdin".to_string())),
-                Some(path) => (
-                    std::fs::read(path).map_err(|e| {
-                        Error::Usage(format!(
-                            "cannot read '{path}' (-x @FILE): {}",
-                            connect::plain_io_message(&e)
-                        ))
-                    })?,
-                    Some(format!("'{path}'")),
-                ),
-                None => (arg.as_bytes().to_vec(), None),
-            };
-            if cli.binary {
-                return Ok(Message::Binary(Bytes::from(bytes)));
-            }
-            String::from_utf8(bytes)
-                .map(|text| Message::Text(text.into()))
-                .map_err(|_| {
-                    Error::Usage(format!(
-                        "{} is not valid UTF-8; send it with --binary",
-                        source.unwrap_or_else(|| "the message".into())
-                    ))
-                })
-        })
-        .collect()
-}
-
-fn read_all_stdin() -> Result<Vec<u8>> {
-    let mut buf = Vec::new();
-    io::stdin()
-        .lock()
-        .read_to_end(&mut buf)
-        .map_err(|e| Error::Usage(format!("cannot read stdin (-x @-): {e}")))?;
-    Ok(buf)
-}
-
-fn start_pipe_input(cli: &Cli, initial: Vec<Message>, outbox: Outbox) -> Result<()> {
-    if !initial.is_empty() {
-        // The channel is empty here, so this cannot block.
-        let _ = outbox.send(Command::Send(initial));
-    }
-    // With -x, a terminal on stdin is not read (the messages are the input); with
-    // -x @- stdin was the message; --echo has no input of its own.
-    let read_stdin = !cli.execute.iter().any(|m| m == "@-")
-        && !cli.echo
-        && (!io::stdin().is_terminal() || cli.execute.is_empty());
-    if !read_stdin {
-        let _ = outbox.send(Command::InputEnded);
-        return Ok(());
-    }
-    let opts = LineOptions {
-        separator: if cli.null { 0 } else { b'\n' },
-        binary: cli.binary,
-    };
-    thread::Builder::new()
-        .name("stdin".into())
-        .spawn(move || lines::pump(io::stdin().lock(), opts, &outbox))
-        .map_err(|e| Error::Runtime(format!("cannot start the stdin reader: {e}")))?;
-    Ok(())
 }
 
 /// What the app keeps to end the REPL when the session is over.
@@ -382,72 +311,5 @@ fn stop_repl(end: ReplEnd) {
             let _ = out.flush();
             return;
         }
-    }
-}
-
-/// Turn how the session ended into success or the error that sets the exit code.
-fn conclude(report: Report, quiet: bool) -> Result<()> {
-    let Report {
-        outcome,
-        unmet,
-        unmet_at_timeout,
-    } = report;
-    match outcome {
-        Outcome::ClosedByUs { cause, answered } => {
-            match cause {
-                CloseCause::Finished(Finish::GoalMet) => {}
-                CloseCause::Finished(Finish::WaitOver) => {
-                    if let Some(unmet) = unmet {
-                        return Err(Error::Timeout(format!("--wait elapsed: {unmet}")));
-                    }
-                }
-                CloseCause::Finished(Finish::TimedOut) => {
-                    if let Some(unmet) = unmet_at_timeout {
-                        return Err(Error::Timeout(format!("timed out (--timeout): {unmet}")));
-                    }
-                }
-                CloseCause::Interrupted => return Err(Error::Interrupted),
-                CloseCause::OutputClosed | CloseCause::Requested => {}
-                CloseCause::OutputFailed(m) | CloseCause::ProtocolError(m) => {
-                    return Err(Error::Runtime(m))
-                }
-                CloseCause::InputFailed(m) => return Err(Error::Usage(m)),
-            }
-            if !answered && !quiet {
-                eprintln!("wsprobe: warning: the server did not answer the Close frame");
-            }
-            Ok(())
-        }
-        Outcome::ClosedByServer { code, reason } => {
-            let described = describe_close(code, &reason);
-            if let Some(unmet) = unmet {
-                return Err(Error::Timeout(format!(
-                    "the server closed the connection ({described}) before the goal was met: {unmet}"
-                )));
-            }
-            match code {
-                None | Some(1000) | Some(1001) => Ok(()),
-                Some(_) => Err(Error::ServerClosed(format!(
-                    "the server closed the connection: {described}"
-                ))),
-            }
-        }
-        Outcome::Dropped => {
-            let what = "the server closed the connection without a Close frame";
-            match unmet {
-                Some(unmet) => Err(Error::Timeout(format!(
-                    "{what} before the goal was met: {unmet}"
-                ))),
-                None => Err(Error::ServerClosed(what.to_string())),
-            }
-        }
-    }
-}
-
-fn describe_close(code: Option<u16>, reason: &str) -> String {
-    match (code, reason.is_empty()) {
-        (None, _) => "no close code".to_string(),
-        (Some(code), true) => code.to_string(),
-        (Some(code), false) => format!("{code} {reason}"),
     }
 }

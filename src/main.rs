@@ -3,6 +3,7 @@
 mod app;
 mod cli;
 mod connect;
+mod ending;
 mod error;
 mod event;
 mod input;

@@ -14,7 +14,7 @@ use crate::event::{Command, Event, HandshakeInfo};
 use crate::input::repl::{self, ReplOptions};
 use crate::mailbox::{self, Outbox};
 use crate::output::human::{Human, HumanOptions, Shared, TimestampMode};
-use crate::output::{write_handshake, Jsonl, Plain, SharedPrinter, Sink, Tee};
+use crate::output::{write_handshake, write_request, Jsonl, Plain, SharedPrinter, Sink, Tee};
 use crate::policy::{Goals, Policy, Wait};
 use crate::session::{Session, SessionOptions, WAKER};
 use crate::{ending, input, signals, target};
@@ -154,7 +154,17 @@ fn run_with(
     let prepared = connect::prepare(target, connect_options)?;
     let initial = input::execute_messages(cli)?;
 
-    let connection = connect::connect(prepared)?;
+    let request_view = (cli.verbose > 0).then(|| prepared.request_view());
+    let connection = match connect::connect(prepared) {
+        Ok(connection) => connection,
+        Err(e) => {
+            // A rejected upgrade is explained by the request too, as curl -v shows it.
+            if let (Some(view), Error::Handshake(_)) = (&request_view, &e) {
+                let _ = write_request(&mut io::stderr().lock(), view, cli.show_secrets);
+            }
+            return Err(e);
+        }
+    };
     if cli.verbose > 0 {
         let _ = write_handshake(&mut io::stderr().lock(), &connection.info, cli.show_secrets);
     }

@@ -69,6 +69,17 @@ pub fn prepare(target: Target, opts: ConnectOptions) -> Result<Prepared> {
     })
 }
 
+impl Prepared {
+    /// The request as it will be sent, for `-v` when the upgrade fails.
+    pub fn request_view(&self) -> HandshakeInfo {
+        HandshakeInfo {
+            url: self.target.url.to_string(),
+            request_headers: upgrade::wire_names(upgrade::header_pairs(self.request.headers())),
+            ..HandshakeInfo::default()
+        }
+    }
+}
+
 pub fn connect(prepared: Prepared) -> Result<Connection> {
     let Prepared {
         target,

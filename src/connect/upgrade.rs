@@ -81,7 +81,7 @@ pub fn build_request(target: &Target, opts: &UpgradeOptions) -> Result<Request> 
     Ok(request)
 }
 
-fn header_pairs(headers: &tungstenite::http::HeaderMap) -> Vec<(String, String)> {
+pub fn header_pairs(headers: &tungstenite::http::HeaderMap) -> Vec<(String, String)> {
     headers
         .iter()
         .map(|(k, v)| {
@@ -139,7 +139,7 @@ pub fn upgrade<S: Read + Write>(
 
 /// Header names as tungstenite writes them on the wire (it title-cases the ones it
 /// owns and a few that picky servers expect; the rest go out in lower case).
-fn wire_names(headers: Vec<(String, String)>) -> Vec<(String, String)> {
+pub fn wire_names(headers: Vec<(String, String)>) -> Vec<(String, String)> {
     const CANONICAL: [&str; 7] = [
         "Host",
         "Connection",

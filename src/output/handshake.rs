@@ -7,7 +7,8 @@ use std::io::{self, Write};
 use crate::event::HandshakeInfo;
 use crate::redact;
 
-pub fn write_handshake(
+/// The request line and headers as sent; also shown alone when the upgrade fails.
+pub fn write_request(
     out: &mut impl Write,
     info: &HandshakeInfo,
     show_secrets: bool,
@@ -19,6 +20,19 @@ pub fn write_handshake(
         },
         Err(_) => "/".to_string(),
     };
+    writeln!(out, "{}", format!("> GET {path} HTTP/1.1").cyan())?;
+    for (name, value) in &info.request_headers {
+        let value = redact::header_value(name, value, show_secrets);
+        writeln!(out, "{}", format!("> {name}: {value}").cyan())?;
+    }
+    out.flush()
+}
+
+pub fn write_handshake(
+    out: &mut impl Write,
+    info: &HandshakeInfo,
+    show_secrets: bool,
+) -> io::Result<()> {
     let peer = info
         .peer
         .as_deref()
@@ -57,11 +71,7 @@ pub fn write_handshake(
             )?;
         }
     }
-    writeln!(out, "{}", format!("> GET {path} HTTP/1.1").cyan())?;
-    for (name, value) in &info.request_headers {
-        let value = redact::header_value(name, value, show_secrets);
-        writeln!(out, "{}", format!("> {name}: {value}").cyan())?;
-    }
+    write_request(out, info, show_secrets)?;
     writeln!(
         out,
         "{}",

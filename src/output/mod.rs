@@ -8,7 +8,7 @@ mod plain;
 mod printer;
 mod tee;
 
-pub use handshake::write_handshake;
+pub use handshake::{write_handshake, write_request};
 pub use jsonl::Jsonl;
 pub use plain::Plain;
 pub use printer::SharedPrinter;

@@ -27,6 +27,7 @@ set edit:completion:arg-completer[wsprobe] = {|@words|
             cand --user-agent 'User-Agent header value'
             cand --connect-timeout 'Give up connecting after this long: DNS, TCP, TLS and the upgrade together'
             cand --proxy 'Connect through a proxy: http://[user:pass@]host:port (CONNECT), socks5:// or socks5h:// [default: from ws_proxy/wss_proxy, http_proxy/https_proxy, all_proxy]'
+            cand --reconnect 'When the server closes or the connection drops, connect again (backoff 0.5s to 30s, at most N tries in a row; no N: no limit) and re-send the -x messages; also retries the first connection'
             cand --ping-interval 'Send a keepalive ping this often (payload ''wsprobe-keepalive'') [default: never]'
             cand --ping-timeout 'Exit 1 when a keepalive ping gets no pong within this long (needs --ping-interval) [default: no limit]'
             cand --max-message-size 'Largest message (and frame) accepted from the server, in bytes'

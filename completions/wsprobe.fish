@@ -5,6 +5,7 @@ complete -c wsprobe -l auth -d 'HTTP Basic credentials (also taken from the URL:
 complete -c wsprobe -l user-agent -d 'User-Agent header value' -r
 complete -c wsprobe -l connect-timeout -d 'Give up connecting after this long: DNS, TCP, TLS and the upgrade together' -r
 complete -c wsprobe -l proxy -d 'Connect through a proxy: http://[user:pass@]host:port (CONNECT), socks5:// or socks5h:// [default: from ws_proxy/wss_proxy, http_proxy/https_proxy, all_proxy]' -r
+complete -c wsprobe -l reconnect -d 'When the server closes or the connection drops, connect again (backoff 0.5s to 30s, at most N tries in a row; no N: no limit) and re-send the -x messages; also retries the first connection' -r
 complete -c wsprobe -l ping-interval -d 'Send a keepalive ping this often (payload \'wsprobe-keepalive\') [default: never]' -r
 complete -c wsprobe -l ping-timeout -d 'Exit 1 when a keepalive ping gets no pong within this long (needs --ping-interval) [default: no limit]' -r
 complete -c wsprobe -l max-message-size -d 'Largest message (and frame) accepted from the server, in bytes' -r

@@ -1,22 +1,22 @@
 //! Wiring one run: which input sources feed the session, which sink shows its
 //! events, which policy ends it, and what the ending means as an exit status.
 
-use mio::{Poll, Waker};
+use mio::{Events, Poll, Waker};
 use std::io::{self, IsTerminal, Write};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
-use tungstenite::Message;
 
 use crate::cli::{Cli, TimestampArg};
 use crate::connect::{self, ConnectOptions, TlsOptions, UpgradeOptions};
 use crate::error::{Error, Result};
-use crate::event::{Command, Event, HandshakeInfo};
+use crate::event::{Event, HandshakeInfo};
 use crate::input::repl::{self, ReplOptions};
 use crate::mailbox::{self, Outbox};
 use crate::output::human::{Human, HumanOptions, Shared, TimestampMode};
 use crate::output::{write_handshake, write_request, Jsonl, Plain, SharedPrinter, Sink, Tee};
+use crate::policy::Finish;
 use crate::policy::{Goals, Policy, Wait};
-use crate::session::{Session, SessionOptions, WAKER};
+use crate::session::{CloseCause, Outcome, Report, Session, SessionOptions, WAKER};
 use crate::{ending, input, signals, target};
 use colored::Colorize;
 
@@ -152,36 +152,43 @@ fn run_with(
         proxy: choose_proxy(cli, &target)?,
     };
     let prepared = connect::prepare(target, connect_options)?;
-    let initial = input::execute_messages(cli)?;
+    let preamble = input::execute_messages(cli)?;
+    let mut retry = Retry::new(cli.reconnect);
 
-    let request_view = (cli.verbose > 0).then(|| prepared.request_view());
-    let connection = match connect::connect(prepared) {
-        Ok(connection) => connection,
-        Err(e) => {
-            // A rejected upgrade is explained by the request too, as curl -v shows it.
-            if let (Some(view), Error::Handshake(_)) = (&request_view, &e) {
-                let _ = write_request(&mut io::stderr().lock(), view, cli.show_secrets);
-            }
-            return Err(e);
+    // The first connection: with --reconnect, wait for the server to come up.
+    let mut connection = loop {
+        match open(cli, &prepared) {
+            Ok(connection) => break connection,
+            Err(e) => match Retry::retryable(&e).then(|| retry.next_delay()).flatten() {
+                Some(delay) => {
+                    if !cli.quiet {
+                        eprintln!(
+                            "wsprobe: {e}; retrying in {} (--reconnect)",
+                            humantime::format_duration(delay)
+                        );
+                    }
+                    // Ctrl-C's default action still applies here: nothing to clean up.
+                    std::thread::sleep(delay);
+                }
+                None => return Err(e),
+            },
         }
     };
-    if cli.verbose > 0 {
-        let _ = write_handshake(&mut io::stderr().lock(), &connection.info, cli.show_secrets);
-    }
 
-    let poll = Poll::new().map_err(|e| Error::Runtime(format!("cannot create a poller: {e}")))?;
+    let mut poll =
+        Poll::new().map_err(|e| Error::Runtime(format!("cannot create a poller: {e}")))?;
     let waker = Waker::new(poll.registry(), WAKER)
         .map(Arc::new)
         .map_err(|e| Error::Runtime(format!("cannot create a waker: {e}")))?;
     signals::install(waker.clone())
         .map_err(|e| Error::Runtime(format!("cannot install signal handlers: {e}")))?;
-    let (outbox, inbox) = mailbox::channel(waker);
+    let (outbox, mut inbox) = mailbox::channel(waker);
 
     let mut repl = None;
     match mode {
-        Mode::Pipe => input::start_pipe(cli, initial, outbox)?,
+        Mode::Pipe => input::start_pipe(cli, outbox)?,
         Mode::Repl => {
-            let (handle, sink) = start_repl(cli, initial, &connection.info, outbox)?;
+            let (handle, sink) = start_repl(cli, &connection.info, outbox)?;
             *sink_slot = Some(sink);
             repl = Some(handle);
         }
@@ -194,8 +201,6 @@ fn run_with(
     let Some(sink) = sink_slot.as_deref_mut() else {
         return Err(Error::Runtime("no output is set up".into()));
     };
-    // A reader that is already gone is noticed by the session at its first flush.
-    let _ = sink.event(&Event::Open(&connection.info));
 
     let mut goals = Goals {
         count: cli.count,
@@ -207,7 +212,7 @@ fn run_with(
         // Echo mode and the REPL run until the server or the user ends them.
         goals.wait = Some(Wait::Forever);
     }
-    let policy = Policy::new(goals, Instant::now());
+    let mut policy = Policy::new(goals, Instant::now());
     let session_options = SessionOptions {
         close_code: cli.close_code,
         close_reason: cli.close_reason.clone(),
@@ -215,14 +220,203 @@ fn run_with(
         echo: cli.echo,
         ping_interval: cli.ping_interval,
         ping_timeout: cli.ping_timeout,
+        preamble,
     };
-    let session = Session::new(connection.ws, poll, inbox, sink, policy, session_options)?;
-    let report = session.run();
+    let result = loop {
+        // A reader that is already gone is noticed by the session at its first flush.
+        let _ = sink.event(&Event::Open(&connection.info));
+        let mut session = Session::new(
+            connection.ws,
+            poll,
+            inbox,
+            sink,
+            policy,
+            session_options.clone(),
+        )?;
+        let report = session.run();
+        let parts = session.into_parts();
+        (poll, inbox, policy) = (parts.poll, parts.inbox, parts.policy);
+        let report = match report {
+            Ok(report) => report,
+            Err(e) => break Err(e),
+        };
+        let Some(why) = reconnect_reason(&report.outcome) else {
+            break Ok(report);
+        };
+        // The connection is gone: connect again (after a pause), unless the
+        // deadline, the retry limit or the user ends the run first.
+        retry.reset();
+        let mut reason = why;
+        let mut failure: Option<Error> = None;
+        let next = loop {
+            let retryable = failure.as_ref().is_none_or(Retry::retryable);
+            let Some(delay) = retryable.then(|| retry.next_delay()).flatten() else {
+                break None;
+            };
+            let _ = sink.event(&Event::Reconnect {
+                attempt: retry.attempt,
+                delay,
+                reason: &reason,
+                at: SystemTime::now(),
+            });
+            let _ = sink.flush();
+            if mode == Mode::Pipe && !cli.quiet {
+                eprintln!(
+                    "wsprobe: {reason}; reconnecting in {} (attempt {})",
+                    humantime::format_duration(delay),
+                    retry.attempt
+                );
+            }
+            if !wait_to_reconnect(&mut poll, &policy, delay)? {
+                failure = None;
+                break None;
+            }
+            match open(cli, &prepared) {
+                Ok(connection) => break Some(connection),
+                Err(e) => {
+                    reason = e.to_string();
+                    failure = Some(e);
+                }
+            }
+        };
+        match (next, failure) {
+            (Some(next), _) => connection = next,
+            // The last attempt's error says best why the run ends.
+            (None, Some(e)) => break Err(e),
+            (None, None) => break Ok(finish_disconnected(report, &policy)),
+        }
+    };
     if let Some(handle) = repl {
         let _ = sink.flush();
         stop_repl(handle);
     }
-    ending::conclude(report?, cli.quiet)
+    ending::conclude(result?, cli.quiet)
+}
+
+/// Connect once; with `-v`, show the handshake (or, when it is rejected, the
+/// request that was sent).
+fn open(cli: &Cli, prepared: &connect::Prepared) -> Result<connect::Connection> {
+    signals::set_connecting(true);
+    let result = connect::connect(prepared);
+    signals::set_connecting(false);
+    match result {
+        Ok(connection) => {
+            if cli.verbose > 0 {
+                let _ =
+                    write_handshake(&mut io::stderr().lock(), &connection.info, cli.show_secrets);
+            }
+            Ok(connection)
+        }
+        Err(e) => {
+            if let (true, Error::Handshake(_)) = (cli.verbose > 0, &e) {
+                let view = prepared.request_view();
+                let _ = write_request(&mut io::stderr().lock(), &view, cli.show_secrets);
+            }
+            Err(e)
+        }
+    }
+}
+
+/// With `--reconnect`: why the connection should be opened again, if it should.
+/// Only the server's side ending it counts; wsprobe's own endings, protocol errors
+/// and bad input end the run.
+fn reconnect_reason(outcome: &Outcome) -> Option<String> {
+    match outcome {
+        Outcome::ClosedByServer { code, reason } => Some(match code {
+            Some(code) if reason.is_empty() => format!("the server closed the connection ({code})"),
+            Some(code) => format!("the server closed the connection ({code} {reason})"),
+            None => "the server closed the connection".to_string(),
+        }),
+        Outcome::Dropped => {
+            Some("the server closed the connection without a Close frame".to_string())
+        }
+        Outcome::Lost(message) => Some(message.clone()),
+        Outcome::ClosedByUs { .. } => None,
+    }
+}
+
+/// Sleep before reconnecting, waking for Ctrl-C and for the `--timeout` deadline;
+/// false when the run must end instead.
+fn wait_to_reconnect(poll: &mut Poll, policy: &Policy, delay: Duration) -> Result<bool> {
+    let until = Instant::now() + delay;
+    let mut events = Events::with_capacity(4);
+    loop {
+        if signals::interrupted() {
+            return Err(Error::Interrupted);
+        }
+        let now = Instant::now();
+        if policy.verdict(now) == Some(Finish::TimedOut) {
+            return Ok(false);
+        }
+        if now >= until {
+            return Ok(true);
+        }
+        let wake = policy.next_deadline().map_or(until, |d| d.min(until));
+        // Input keeps arriving (and waking us) while disconnected; it waits in
+        // the inbox for the next connection.
+        if let Err(e) = poll.poll(&mut events, Some(wake.saturating_duration_since(now))) {
+            if e.kind() != io::ErrorKind::Interrupted {
+                return Err(Error::Runtime(format!("cannot wait: {e}")));
+            }
+        }
+    }
+}
+
+/// The run ends while disconnected (retries exhausted, or `--timeout`): judge it
+/// as the last connection ended, or as timed out when the deadline passed.
+fn finish_disconnected(last: Report, policy: &Policy) -> Report {
+    if policy.verdict(Instant::now()) == Some(Finish::TimedOut) {
+        Report {
+            outcome: Outcome::ClosedByUs {
+                cause: CloseCause::Finished(Finish::TimedOut),
+                answered: true,
+            },
+            unmet: policy.unmet(),
+            unmet_at_timeout: policy.unmet_at_timeout(),
+        }
+    } else {
+        last
+    }
+}
+
+/// `--reconnect[=N]`: exponential backoff from 0.5 s to 30 s, at most N attempts
+/// in a row (without N: no limit). Only connection failures are retried: a
+/// certificate that is not trusted or a bad flag will not fix itself.
+struct Retry {
+    enabled: bool,
+    limit: Option<u32>,
+    attempt: u32,
+}
+
+impl Retry {
+    fn new(setting: Option<u32>) -> Self {
+        Retry {
+            enabled: setting.is_some(),
+            limit: setting.filter(|n| *n > 0),
+            attempt: 0,
+        }
+    }
+
+    fn reset(&mut self) {
+        self.attempt = 0;
+    }
+
+    /// Failures that may go away by themselves: the server is down, restarting,
+    /// or answering 5xx for a while.
+    fn retryable(e: &Error) -> bool {
+        matches!(e, Error::Connect(_) | Error::Handshake(_))
+    }
+
+    /// The pause before the next attempt, or None when retrying is off or the
+    /// limit is reached.
+    fn next_delay(&mut self) -> Option<Duration> {
+        if !self.enabled || self.limit.is_some_and(|n| self.attempt >= n) {
+            return None;
+        }
+        let delay = Duration::from_millis(500) * 2u32.saturating_pow(self.attempt.min(6));
+        self.attempt += 1;
+        Some(delay.min(Duration::from_secs(30)))
+    }
 }
 
 fn parse_auth(s: &str) -> Result<(String, String)> {
@@ -242,12 +436,7 @@ struct ReplEnd {
     done: std::sync::mpsc::Receiver<()>,
 }
 
-fn start_repl(
-    cli: &Cli,
-    initial: Vec<Message>,
-    info: &HandshakeInfo,
-    outbox: Outbox,
-) -> Result<(ReplEnd, Box<dyn Sink>)> {
+fn start_repl(cli: &Cli, info: &HandshakeInfo, outbox: Outbox) -> Result<(ReplEnd, Box<dyn Sink>)> {
     let color = colored::control::SHOULD_COLORIZE.should_colorize();
     let shared = Shared::new(!cli.no_pretty);
     // Printed before the editor takes the terminal.
@@ -265,9 +454,6 @@ fn start_repl(
         )
         .yellow()
     );
-    if !initial.is_empty() {
-        let _ = outbox.send(Command::Send(initial));
-    }
     let options = ReplOptions {
         prompt: repl::prompt_for(&info.url),
         history: if cli.no_history {
@@ -278,7 +464,10 @@ fn start_repl(
         binary: cli.binary,
         show_secrets: cli.show_secrets,
     };
-    let handle = repl::start(options, info.clone(), shared.clone(), outbox, color)
+    if let Ok(mut current) = shared.info.lock() {
+        *current = info.clone();
+    }
+    let handle = repl::start(options, shared.clone(), outbox, color)
         .map_err(|e| Error::Runtime(format!("cannot start the interactive editor: {e}")))?;
     let printer = SharedPrinter::new(handle.printer);
     let human = Human::new(

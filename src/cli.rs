@@ -87,6 +87,10 @@ pub struct Cli {
     #[arg(long, conflicts_with = "proxy", help_heading = "Connection")]
     pub no_proxy: bool,
 
+    /// When the server closes or the connection drops, connect again (backoff 0.5s to 30s, at most N tries in a row; no N: no limit) and re-send the -x messages; also retries the first connection
+    #[arg(long, value_name = "N", num_args = 0..=1, require_equals = true, default_missing_value = "0", help_heading = "Connection")]
+    pub reconnect: Option<u32>,
+
     /// Send a keepalive ping this often (payload 'wsprobe-keepalive') [default: never]
     #[arg(long, value_name = "DURATION", value_parser = parse_positive_duration, help_heading = "Connection")]
     pub ping_interval: Option<Duration>,

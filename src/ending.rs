@@ -52,6 +52,12 @@ pub fn conclude(report: Report, quiet: bool) -> Result<()> {
                 ))),
             }
         }
+        Outcome::Lost(message) => match unmet {
+            Some(unmet) => Err(Error::Timeout(format!(
+                "{message} before the goal was met: {unmet}"
+            ))),
+            None => Err(Error::Runtime(message)),
+        },
         Outcome::Dropped => {
             let what = "the server closed the connection without a Close frame";
             match unmet {
@@ -156,6 +162,8 @@ mod tests {
         assert_eq!(code(by_server(Some(1000)), Some("x"), None), 6);
         assert_eq!(code(Outcome::Dropped, None, None), 7);
         assert_eq!(code(Outcome::Dropped, Some("x"), None), 6);
+        assert_eq!(code(Outcome::Lost("reset".into()), None, None), 1);
+        assert_eq!(code(Outcome::Lost("reset".into()), Some("x"), None), 6);
     }
 
     #[test]

@@ -112,6 +112,13 @@ pub enum Event<'a> {
         reason: &'a str,
         at: SystemTime,
     },
+    /// The connection ended and wsprobe will connect again (`--reconnect`).
+    Reconnect {
+        attempt: u32,
+        delay: Duration,
+        reason: &'a str,
+        at: SystemTime,
+    },
     /// The run failed; written last (by the app, not the session).
     Error {
         message: &'a str,

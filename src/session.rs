@@ -44,6 +44,15 @@ pub struct SessionOptions {
     pub ping_interval: Option<Duration>,
     /// `--ping-timeout`: fail when a keepalive ping has no pong after this long.
     pub ping_timeout: Option<Duration>,
+    /// Sent first on every connection (the `-x` messages; again after a reconnect).
+    pub preamble: Vec<Message>,
+}
+
+/// What outlives one connection and is handed to the next (`--reconnect`).
+pub struct Parts {
+    pub poll: Poll,
+    pub inbox: Inbox,
+    pub policy: Policy,
 }
 
 /// The payload of keepalive pings, so that views can tell them from the user's.
@@ -74,6 +83,8 @@ pub enum Outcome {
     ClosedByServer { code: Option<u16>, reason: String },
     /// The TCP connection ended without a Close frame.
     Dropped,
+    /// The connection failed (reset, I/O error) while open.
+    Lost(String),
 }
 
 /// What the app needs to pick the exit code.
@@ -172,8 +183,11 @@ impl<'a> Session<'a> {
         })
     }
 
-    pub fn run(mut self) -> Result<Report> {
+    pub fn run(&mut self) -> Result<Report> {
         let mut events = Events::with_capacity(8);
+        for message in std::mem::take(&mut self.opts.preamble) {
+            self.send(message);
+        }
         loop {
             let (outcome, more) = self.turn()?;
             if let Some(outcome) = outcome {
@@ -201,6 +215,16 @@ impl<'a> Session<'a> {
         }
     }
 
+    /// Give back what the next connection reuses.
+    pub fn into_parts(self) -> Parts {
+        let _ = self.poll.registry().deregister(&mut SourceFd(&self.fd));
+        Parts {
+            poll: self.poll,
+            inbox: self.inbox,
+            policy: self.policy,
+        }
+    }
+
     /// One turn of the loop; returns the outcome once the connection is over, and
     /// whether more input may be waiting right now (then we must not sleep).
     fn turn(&mut self) -> Result<(Option<Outcome>, bool)> {
@@ -221,9 +245,8 @@ impl<'a> Session<'a> {
         };
         if let Some(error) = &self.write_error {
             if matches!(self.phase, Phase::Open) {
-                return Err(Error::Runtime(format!(
-                    "connection lost while sending: {error}"
-                )));
+                let outcome = Outcome::Lost(format!("connection lost while sending: {error}"));
+                return Ok((Some(outcome), false));
             }
         }
         if matches!(self.phase, Phase::Open) {
@@ -628,10 +651,10 @@ impl<'a> Session<'a> {
                     cause,
                     answered: false,
                 })),
-                None => Err(Error::Runtime(format!(
+                None => Ok(ReadEnd::Done(Outcome::Lost(format!(
                     "connection lost: {}",
                     crate::connect::plain_io_message(&e)
-                ))),
+                )))),
             },
             E::Capacity(c) => Err(self.fail(
                 1009,

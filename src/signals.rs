@@ -14,6 +14,9 @@ static INTERRUPTS: AtomicUsize = AtomicUsize::new(0);
 /// Set once the session is over: signals are then wsprobe's own way of stopping
 /// the line editor and must not count as the user's Ctrl-C.
 static ENDING: AtomicBool = AtomicBool::new(false);
+/// Set while a (re)connection blocks: there is no session to close yet, so Ctrl-C
+/// exits at once.
+static CONNECTING: AtomicBool = AtomicBool::new(false);
 
 /// Install the handlers; `waker` wakes the session so it notices the first signal.
 pub fn install(waker: Arc<Waker>) -> std::io::Result<()> {
@@ -24,6 +27,9 @@ pub fn install(waker: Arc<Waker>) -> std::io::Result<()> {
             for _ in signals.forever() {
                 if ENDING.load(Ordering::SeqCst) {
                     continue;
+                }
+                if CONNECTING.load(Ordering::SeqCst) {
+                    std::process::exit(exit::INTERRUPTED);
                 }
                 if INTERRUPTS.fetch_add(1, Ordering::SeqCst) >= 1 {
                     // A second Ctrl-C: the user does not want to wait for the close.
@@ -49,4 +55,8 @@ pub fn interrupt_self() {
     unsafe {
         libc::kill(libc::getpid(), libc::SIGINT);
     }
+}
+
+pub fn set_connecting(connecting: bool) {
+    CONNECTING.store(connecting, Ordering::SeqCst);
 }

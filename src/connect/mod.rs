@@ -80,13 +80,13 @@ impl Prepared {
     }
 }
 
-pub fn connect(prepared: Prepared) -> Result<Connection> {
+/// Open a connection; called again for each reconnection.
+pub fn connect(prepared: &Prepared) -> Result<Connection> {
     let Prepared {
-        target,
-        request,
-        tls,
-        opts,
+        target, tls, opts, ..
     } = prepared;
+    // A request is used up by the handshake; it was checked in `prepare`.
+    let request = upgrade::build_request(target, &opts.upgrade)?;
     let started = Instant::now();
     let deadline = started + opts.connect_timeout;
     let (tcp, resolved) = match &opts.proxy {
@@ -129,7 +129,7 @@ pub fn connect(prepared: Prepared) -> Result<Connection> {
         .write_buffer_size(128 * 1024)
         .max_message_size(Some(opts.max_message_size))
         .max_frame_size(Some(opts.max_message_size));
-    let (ws, mut info) = upgrade::upgrade(stream, &target, request, config)?;
+    let (ws, mut info) = upgrade::upgrade(stream, target, request, config)?;
     let upgraded = Instant::now();
     info.peer = peer.map(|a| a.to_string());
     info.proxy = opts.proxy.as_ref().map(Proxy::display);

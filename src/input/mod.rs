@@ -60,11 +60,9 @@ fn read_all_stdin() -> Result<Vec<u8>> {
     Ok(buf)
 }
 
-pub fn start_pipe(cli: &Cli, initial: Vec<Message>, outbox: Outbox) -> Result<()> {
-    if !initial.is_empty() {
-        // The channel is empty here, so this cannot block.
-        let _ = outbox.send(Command::Send(initial));
-    }
+/// Start reading stdin, when it is an input of this run. (The `-x` messages are
+/// sent by the session itself, first on every connection.)
+pub fn start_pipe(cli: &Cli, outbox: Outbox) -> Result<()> {
     // With -x, a terminal on stdin is not read (the messages are the input); with
     // -x @- stdin was the message; --echo has no input of its own.
     let read_stdin = !cli.execute.iter().any(|m| m == "@-")

@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use tungstenite::{Bytes, Message};
 
-use crate::event::{Command, HandshakeInfo};
+use crate::event::Command;
 use crate::mailbox::Outbox;
 use crate::output::human::{fmt_rtt, visible, Shared};
 use crate::redact;
@@ -130,7 +130,6 @@ impl ConditionalEventHandler for CtrlC {
 /// Start the REPL thread. Fails when the terminal cannot be used for editing.
 pub fn start(
     opts: ReplOptions,
-    info: HandshakeInfo,
     shared: Arc<Shared>,
     outbox: Outbox,
     color: bool,
@@ -163,7 +162,6 @@ pub fn start(
             let mut repl = Repl {
                 editor,
                 opts,
-                info,
                 shared,
                 outbox,
                 history,
@@ -212,7 +210,6 @@ fn open_history(editor: &mut Editor<ReplHelper, FileHistory>, path: &Path) -> Op
 struct Repl {
     editor: Editor<ReplHelper, FileHistory>,
     opts: ReplOptions,
-    info: HandshakeInfo,
     shared: Arc<Shared>,
     outbox: Outbox,
     history: Option<PathBuf>,
@@ -361,10 +358,17 @@ impl Repl {
     }
 
     fn info_text(&self) -> String {
-        let mut text = format!("URL:         {}\n", self.info.url);
+        // The current connection's (it changes with --reconnect).
+        let info = self
+            .shared
+            .info
+            .lock()
+            .map(|i| i.clone())
+            .unwrap_or_default();
+        let mut text = format!("URL:         {}\n", info.url);
         text.push_str(&format!(
             "subprotocol: {}\n",
-            self.info.subprotocol.as_deref().unwrap_or("(none)")
+            info.subprotocol.as_deref().unwrap_or("(none)")
         ));
         text.push_str(&format!(
             "uptime:      {}\n",
@@ -372,11 +376,8 @@ impl Repl {
                 self.shared.connected_at.elapsed().as_secs()
             ))
         ));
-        text.push_str(&format!(
-            "response:    {} {}",
-            self.info.status, self.info.reason
-        ));
-        for (name, value) in &self.info.response_headers {
+        text.push_str(&format!("response:    {} {}", info.status, info.reason));
+        for (name, value) in &info.response_headers {
             let value = redact::header_value(name, value, self.opts.show_secrets);
             text.push_str(&format!("\n  {name}: {}", visible(value)));
         }

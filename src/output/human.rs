@@ -38,6 +38,8 @@ pub struct Stats {
 /// State the REPL thread and the renderer share.
 #[derive(Debug)]
 pub struct Shared {
+    /// What the current connection negotiated (for `/info`).
+    pub info: Mutex<crate::event::HandshakeInfo>,
     pub stats: Mutex<Stats>,
     pub pretty: AtomicBool,
     pub connected_at: Instant,
@@ -46,6 +48,7 @@ pub struct Shared {
 impl Shared {
     pub fn new(pretty: bool) -> Arc<Shared> {
         Arc::new(Shared {
+            info: Mutex::new(crate::event::HandshakeInfo::default()),
             stats: Mutex::new(Stats::default()),
             pretty: AtomicBool::new(pretty),
             connected_at: Instant::now(),
@@ -216,7 +219,24 @@ pub fn fmt_rtt(d: Duration) -> String {
 impl<W: Write> Sink for Human<W> {
     fn event(&mut self, event: &Event) -> io::Result<()> {
         match event {
-            Event::Open(_) | Event::Error { .. } => {}
+            Event::Open(info) => {
+                if let Ok(mut shown) = self.shared.info.lock() {
+                    *shown = (*info).clone();
+                }
+            }
+            Event::Error { .. } => {}
+            Event::Reconnect {
+                attempt,
+                delay,
+                reason,
+                at,
+            } => self.status(
+                *at,
+                &format!(
+                    "{reason}; reconnecting in {} (attempt {attempt})",
+                    humantime::format_duration(*delay)
+                ),
+            ),
             Event::Message {
                 dir: Direction::In,
                 kind,

@@ -4,7 +4,7 @@
 //! `{"time": RFC 3339 UTC with microseconds, "dir": "in"|"out", "type": …}` plus, per
 //! type: `open` (url, status, subprotocol, headers), `text`/`binary`/`ping`/`pong`
 //! (data, size, and `"encoding":"base64"` when data is base64), `close` (code, reason),
-//! `error` (message, exit_code).
+//! `reconnect` (attempt, delay_ms, reason), `error` (message, exit_code).
 
 use base64::Engine as _;
 use serde_json::{json, Map, Value};
@@ -113,6 +113,18 @@ impl<W: Write> Sink for Jsonl<W> {
                 "dir": dir(*d),
                 "type": "close",
                 "code": code,
+                "reason": reason,
+            }),
+            Event::Reconnect {
+                attempt,
+                delay,
+                reason,
+                at,
+            } => json!({
+                "time": time(*at),
+                "type": "reconnect",
+                "attempt": attempt,
+                "delay_ms": delay.as_millis() as u64,
                 "reason": reason,
             }),
             Event::Error {

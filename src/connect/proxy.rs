@@ -159,11 +159,16 @@ pub fn bypass(no_proxy: &str, host: &str) -> bool {
                 _ => entry,
             };
             let entry = entry.trim_start_matches('[').trim_end_matches(']');
-            if entry.parse::<IpAddr>().is_ok() {
-                return entry == host;
+            // Addresses match exactly (as addresses: `::1` is `0:0:0:0:0:0:0:1`);
+            // only names match as suffixes.
+            match (entry.parse::<IpAddr>(), host.parse::<IpAddr>()) {
+                (Ok(entry_ip), Ok(host_ip)) => entry_ip == host_ip,
+                (Ok(_), Err(_)) | (Err(_), Ok(_)) => false,
+                (Err(_), Err(_)) => {
+                    let domain = entry.trim_start_matches('.');
+                    host == domain || host.ends_with(&format!(".{domain}"))
+                }
             }
-            let domain = entry.trim_start_matches('.');
-            host == domain || host.ends_with(&format!(".{domain}"))
         })
 }
 
@@ -477,6 +482,12 @@ mod tests {
         assert!(!bypass("127.0.0.1", "127.0.0.2"));
         assert!(bypass("::1", "::1"));
         assert!(bypass("[::1]", "::1"));
+        assert!(bypass("0:0:0:0:0:0:0:1", "::1"));
+        assert!(
+            !bypass(".0.0.1", "127.0.0.1"),
+            "no suffix matching for addresses"
+        );
+        assert!(!bypass("0.0.1", "127.0.0.1"));
         assert!(!bypass("", "example.com"));
     }
 }

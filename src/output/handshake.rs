@@ -38,6 +38,9 @@ pub fn write_handshake(
         .as_deref()
         .map(|p| format!(" ({p})"))
         .unwrap_or_default();
+    if let Some(proxy) = &info.proxy {
+        writeln!(out, "{}", format!("* via proxy {proxy}").dimmed())?;
+    }
     writeln!(
         out,
         "{}",

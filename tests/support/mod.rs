@@ -54,6 +54,8 @@ const SCRUBBED_ENV: &[&str] = &[
     "NO_PROXY",
     "WS_PROXY",
     "WSS_PROXY",
+    "ws_proxy",
+    "wss_proxy",
     "CLICOLOR_FORCE",
 ];
 
@@ -108,6 +110,49 @@ pub fn wsprobe_env(
     }
     let mut cmd = assert_cmd::Command::from_std(std_cmd);
     cmd.write_stdin(stdin).timeout(timeout);
+    let start = Instant::now();
+    let out = cmd.output().expect("could not run wsprobe");
+    Run {
+        args: args.iter().map(|s| s.to_string()).collect(),
+        code: out.status.code(),
+        status: out.status,
+        stdout: out.stdout,
+        stderr: out.stderr,
+        elapsed: start.elapsed(),
+    }
+}
+
+/// Every environment variable wsprobe reads to choose a proxy (the default
+/// scrub above misses the lowercase `ws_proxy` and `wss_proxy`).
+pub const PROXY_ENV: &[&str] = &[
+    "ws_proxy",
+    "WS_PROXY",
+    "wss_proxy",
+    "WSS_PROXY",
+    "http_proxy",
+    "HTTP_PROXY",
+    "https_proxy",
+    "HTTPS_PROXY",
+    "all_proxy",
+    "ALL_PROXY",
+    "no_proxy",
+    "NO_PROXY",
+];
+
+/// Like [`wsprobe`], but with every variable of [`PROXY_ENV`] removed and
+/// then exactly the variables of `env` set: for proxy tests, which must not
+/// depend on the caller's shell.
+pub fn wsprobe_proxy_env(args: &[&str], stdin: impl Into<Vec<u8>>, env: &[(&str, &str)]) -> Run {
+    let mut std_cmd = wsprobe_cmd();
+    std_cmd.args(args);
+    for var in PROXY_ENV {
+        std_cmd.env_remove(var);
+    }
+    for (k, v) in env {
+        std_cmd.env(k, v);
+    }
+    let mut cmd = assert_cmd::Command::from_std(std_cmd);
+    cmd.write_stdin(stdin).timeout(DEADLINE);
     let start = Instant::now();
     let out = cmd.output().expect("could not run wsprobe");
     Run {

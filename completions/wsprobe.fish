@@ -12,7 +12,7 @@ complete -c wsprobe -l max-message-size -d 'Largest message (and frame) accepted
 complete -c wsprobe -l cacert -d 'Trust the CA certificates in this PEM file (in addition to the system\'s)' -r -F
 complete -c wsprobe -l cert -d 'Client certificate (PEM, may include the chain); needs --key' -r -F
 complete -c wsprobe -l key -d 'Private key for --cert (PEM: PKCS#8, RSA or EC)' -r -F
-complete -c wsprobe -s x -l execute -d 'Send MSG right after connecting, before stdin (repeatable, in order; @FILE sends a file, @- all of stdin)' -r
+complete -c wsprobe -s x -l execute -d 'Send MSG right after connecting, before stdin (repeatable, in order; @FILE sends a file, @- all of stdin, @@… a literal @…)' -r
 complete -c wsprobe -s n -l count -d 'End once N messages have been received (after the input is sent) [default: one per message sent]' -r
 complete -c wsprobe -l expect -d 'End once a received message matches REGEX; repeatable, matched in order [default: none]' -r
 complete -c wsprobe -s w -l wait -d 'After the input ends, keep receiving for this long (\'forever\': until the server closes) [default: until one reply per message]' -r

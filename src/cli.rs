@@ -126,7 +126,7 @@ pub struct Cli {
     pub key: Option<PathBuf>,
 
     // ---- Sending ----------------------------------------------------------------
-    /// Send MSG right after connecting, before stdin (repeatable, in order; @FILE sends a file, @- all of stdin)
+    /// Send MSG right after connecting, before stdin (repeatable, in order; @FILE sends a file, @- all of stdin, @@… a literal @…)
     #[arg(
         short = 'x',
         long = "execute",

@@ -21,6 +21,8 @@ Register-ArgumentCompleter -Native -CommandName 'wsprobe' -ScriptBlock {
 
     $completions = @(switch ($command) {
         'wsprobe' {
+            [CompletionResult]::new('-l', '-l', [CompletionResultType]::ParameterName, 'Instead of connecting, wait for a client on [ADDRESS:]PORT (a bare port means 127.0.0.1) and talk to it like to a server; with --reconnect, serve clients one after another')
+            [CompletionResult]::new('--listen', '--listen', [CompletionResultType]::ParameterName, 'Instead of connecting, wait for a client on [ADDRESS:]PORT (a bare port means 127.0.0.1) and talk to it like to a server; with --reconnect, serve clients one after another')
             [CompletionResult]::new('-H', '-H ', [CompletionResultType]::ParameterName, 'Add a request header to the upgrade request (repeatable)')
             [CompletionResult]::new('--header', '--header', [CompletionResultType]::ParameterName, 'Add a request header to the upgrade request (repeatable)')
             [CompletionResult]::new('-s', '-s', [CompletionResultType]::ParameterName, 'Offer a subprotocol in Sec-WebSocket-Protocol (repeatable, in order of preference)')

@@ -23,12 +23,20 @@ _wsprobe() {
 
     case "${cmd}" in
         wsprobe)
-            opts="-V -H -s -k -x -0 -n -w -q -v -i -P -h --version --header --subprotocol --origin --auth --user-agent --connect-timeout --proxy --no-proxy --reconnect --ping-interval --ping-timeout --max-message-size --insecure --cacert --cert --key --execute --binary --null --count --expect --wait --timeout --close-code --close-reason --echo --timestamps --quiet --jsonl --verbose --record --show-secrets --interactive --show-ping-pong --no-pretty --max-display --no-history --color --help"
+            opts="-l -V -H -s -k -x -0 -n -w -q -v -i -P -h --listen --version --header --subprotocol --origin --auth --user-agent --connect-timeout --proxy --no-proxy --reconnect --ping-interval --ping-timeout --max-message-size --insecure --cacert --cert --key --execute --binary --null --count --expect --wait --timeout --close-code --close-reason --echo --timestamps --quiet --jsonl --verbose --record --show-secrets --interactive --show-ping-pong --no-pretty --max-display --no-history --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --listen)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -l)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --header)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -18,6 +18,8 @@ set edit:completion:arg-completer[wsprobe] = {|@words|
     }
     var completions = [
         &'wsprobe'= {
+            cand -l 'Instead of connecting, wait for a client on [ADDRESS:]PORT (a bare port means 127.0.0.1) and talk to it like to a server; with --reconnect, serve clients one after another'
+            cand --listen 'Instead of connecting, wait for a client on [ADDRESS:]PORT (a bare port means 127.0.0.1) and talk to it like to a server; with --reconnect, serve clients one after another'
             cand -H 'Add a request header to the upgrade request (repeatable)'
             cand --header 'Add a request header to the upgrade request (repeatable)'
             cand -s 'Offer a subprotocol in Sec-WebSocket-Protocol (repeatable, in order of preference)'

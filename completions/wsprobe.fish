@@ -1,3 +1,4 @@
+complete -c wsprobe -s l -l listen -d 'Instead of connecting, wait for a client on [ADDRESS:]PORT (a bare port means 127.0.0.1) and talk to it like to a server; with --reconnect, serve clients one after another' -r
 complete -c wsprobe -s H -l header -d 'Add a request header to the upgrade request (repeatable)' -r
 complete -c wsprobe -s s -l subprotocol -d 'Offer a subprotocol in Sec-WebSocket-Protocol (repeatable, in order of preference)' -r
 complete -c wsprobe -l origin -d 'Send this Origin header [default: none]' -r

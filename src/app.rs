@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::cli::{Cli, TimestampArg};
-use crate::connect::{self, ConnectOptions, TlsOptions, UpgradeOptions};
+use crate::connect::{self, ConnectOptions, ListenOptions, TlsOptions, UpgradeOptions};
 use crate::error::{Error, Result};
 use crate::event::{Event, HandshakeInfo};
 use crate::input::repl::{self, ReplOptions};
@@ -130,34 +130,15 @@ fn run_with(
     sink_slot: &mut Option<Box<dyn Sink>>,
     recorder: Option<Box<dyn Sink>>,
 ) -> Result<()> {
-    let target = target::parse(cli.url.as_deref().unwrap_or_default()).map_err(Error::Usage)?;
-    let auth = cli.auth.as_deref().map(parse_auth).transpose()?;
-    let connect_options = ConnectOptions {
-        upgrade: UpgradeOptions {
-            headers: cli.headers.clone(),
-            subprotocols: cli.subprotocols.clone(),
-            origin: cli.origin.clone(),
-            auth,
-            user_agent: cli.user_agent.clone(),
-        },
-        tls: TlsOptions {
-            insecure: cli.insecure,
-            cacert: cli.cacert.clone(),
-            cert: cli.cert.clone(),
-            key: cli.key.clone(),
-        },
-        connect_timeout: cli.connect_timeout,
-        max_message_size: cli.max_message_size,
-        trace_frames: cli.verbose >= 2,
-        proxy: choose_proxy(cli, &target)?,
-    };
-    let prepared = connect::prepare(target, connect_options)?;
+    let started = Instant::now();
+    let dial = dial_for(cli)?;
     let preamble = input::execute_messages(cli)?;
-    let mut retry = Retry::new(cli.reconnect);
+    let mut retry = Retry::new(cli.reconnect, cli.listen.is_some());
 
     // The first connection: with --reconnect, wait for the server to come up.
+    let deadline = cli.timeout.map(|t| started + t);
     let mut connection = loop {
-        match open(cli, &prepared) {
+        match open(cli, &dial, deadline) {
             Ok(connection) => break connection,
             Err(e) => match Retry::retryable(&e).then(|| retry.next_delay()).flatten() {
                 Some(delay) => {
@@ -212,7 +193,7 @@ fn run_with(
         // Echo mode and the REPL run until the server or the user ends them.
         goals.wait = Some(Wait::Forever);
     }
-    let mut policy = Policy::new(goals, Instant::now());
+    let mut policy = Policy::new(goals, started);
     let session_options = SessionOptions {
         close_code: cli.close_code,
         close_reason: cli.close_reason.clone(),
@@ -222,6 +203,8 @@ fn run_with(
         ping_timeout: cli.ping_timeout,
         preamble,
     };
+    // The other side, in messages: "server", or "client" with --listen.
+    let peer_noun = connection.info.peer_noun();
     let result = loop {
         // A reader that is already gone is noticed by the session at its first flush.
         let _ = sink.event(&Event::Open(&connection.info));
@@ -240,7 +223,7 @@ fn run_with(
             Ok(report) => report,
             Err(e) => break Err(e),
         };
-        let Some(why) = reconnect_reason(&report.outcome) else {
+        let Some(why) = reconnect_reason(&report.outcome, peer_noun) else {
             break Ok(report);
         };
         // The connection is gone: connect again (after a pause), unless the
@@ -271,7 +254,7 @@ fn run_with(
                 failure = None;
                 break None;
             }
-            match open(cli, &prepared) {
+            match open(cli, &dial, deadline) {
                 Ok(connection) => break Some(connection),
                 Err(e) => {
                     reason = e.to_string();
@@ -290,46 +273,100 @@ fn run_with(
         let _ = sink.flush();
         stop_repl(handle);
     }
-    ending::conclude(result?, cli.quiet)
+    ending::conclude(result?, cli.quiet, peer_noun)
 }
 
-/// Connect once; with `-v`, show the handshake (or, when it is rejected, the
-/// request that was sent).
-fn open(cli: &Cli, prepared: &connect::Prepared) -> Result<connect::Connection> {
-    signals::set_connecting(true);
-    let result = connect::connect(prepared);
-    signals::set_connecting(false);
-    match result {
-        Ok(connection) => {
-            if cli.verbose > 0 {
-                let _ =
-                    write_handshake(&mut io::stderr().lock(), &connection.info, cli.show_secrets);
-            }
-            Ok(connection)
+/// Where connections come from: a server to dial, or clients to accept.
+enum Dial {
+    Client(Box<connect::Prepared>),
+    Listen {
+        listener: std::net::TcpListener,
+        opts: ListenOptions,
+    },
+}
+
+fn dial_for(cli: &Cli) -> Result<Dial> {
+    if let Some(spec) = &cli.listen {
+        let listener = connect::listen_on(spec)?;
+        if !cli.quiet {
+            eprintln!("wsprobe: listening on {}", connect::listen_url(&listener));
         }
-        Err(e) => {
-            if let (true, Error::Handshake(_)) = (cli.verbose > 0, &e) {
+        let opts = ListenOptions {
+            subprotocols: cli.subprotocols.clone(),
+            headers: cli.headers.clone(),
+            handshake_timeout: cli.connect_timeout,
+            max_message_size: cli.max_message_size,
+            trace_frames: cli.verbose >= 2,
+        };
+        return Ok(Dial::Listen { listener, opts });
+    }
+    let target = target::parse(cli.url.as_deref().unwrap_or_default()).map_err(Error::Usage)?;
+    let auth = cli.auth.as_deref().map(parse_auth).transpose()?;
+    let connect_options = ConnectOptions {
+        upgrade: UpgradeOptions {
+            headers: cli.headers.clone(),
+            subprotocols: cli.subprotocols.clone(),
+            origin: cli.origin.clone(),
+            auth,
+            user_agent: cli.user_agent.clone(),
+        },
+        tls: TlsOptions {
+            insecure: cli.insecure,
+            cacert: cli.cacert.clone(),
+            cert: cli.cert.clone(),
+            key: cli.key.clone(),
+        },
+        connect_timeout: cli.connect_timeout,
+        max_message_size: cli.max_message_size,
+        trace_frames: cli.verbose >= 2,
+        proxy: choose_proxy(cli, &target)?,
+    };
+    Ok(Dial::Client(Box::new(connect::prepare(
+        target,
+        connect_options,
+    )?)))
+}
+
+/// Connect once (or accept one client); with `-v`, show the handshake (or, when
+/// an upgrade is rejected, the request that was sent).
+fn open(cli: &Cli, dial: &Dial, deadline: Option<Instant>) -> Result<connect::Connection> {
+    let result = match dial {
+        Dial::Client(prepared) => {
+            signals::set_connecting(true);
+            let result = connect::connect(prepared);
+            signals::set_connecting(false);
+            if let (true, Err(Error::Handshake(_))) = (cli.verbose > 0, &result) {
                 let view = prepared.request_view();
                 let _ = write_request(&mut io::stderr().lock(), &view, cli.show_secrets);
             }
-            Err(e)
+            result
         }
+        Dial::Listen { listener, opts } => {
+            signals::set_connecting(true);
+            let result = connect::accept_client(listener, opts, deadline);
+            signals::set_connecting(false);
+            result
+        }
+    };
+    if let (true, Ok(connection)) = (cli.verbose > 0, &result) {
+        let _ = write_handshake(&mut io::stderr().lock(), &connection.info, cli.show_secrets);
     }
+    result
 }
 
 /// With `--reconnect`: why the connection should be opened again, if it should.
 /// Only the server's side ending it counts; wsprobe's own endings, protocol errors
 /// and bad input end the run.
-fn reconnect_reason(outcome: &Outcome) -> Option<String> {
+fn reconnect_reason(outcome: &Outcome, peer: &str) -> Option<String> {
     match outcome {
         Outcome::ClosedByServer { code, reason } => Some(match code {
-            Some(code) if reason.is_empty() => format!("the server closed the connection ({code})"),
-            Some(code) => format!("the server closed the connection ({code} {reason})"),
-            None => "the server closed the connection".to_string(),
+            Some(code) if reason.is_empty() => format!("the {peer} closed the connection ({code})"),
+            Some(code) => format!("the {peer} closed the connection ({code} {reason})"),
+            None => format!("the {peer} closed the connection"),
         }),
-        Outcome::Dropped => {
-            Some("the server closed the connection without a Close frame".to_string())
-        }
+        Outcome::Dropped => Some(format!(
+            "the {peer} closed the connection without a Close frame"
+        )),
         Outcome::Lost(message) => Some(message.clone()),
         Outcome::ClosedByUs { .. } => None,
     }
@@ -386,14 +423,17 @@ struct Retry {
     enabled: bool,
     limit: Option<u32>,
     attempt: u32,
+    /// With --listen the next client is simply awaited: no pause.
+    immediate: bool,
 }
 
 impl Retry {
-    fn new(setting: Option<u32>) -> Self {
+    fn new(setting: Option<u32>, immediate: bool) -> Self {
         Retry {
             enabled: setting.is_some(),
             limit: setting.filter(|n| *n > 0),
             attempt: 0,
+            immediate,
         }
     }
 
@@ -415,6 +455,9 @@ impl Retry {
         }
         let delay = Duration::from_millis(500) * 2u32.saturating_pow(self.attempt.min(6));
         self.attempt += 1;
+        if self.immediate {
+            return Some(Duration::ZERO);
+        }
         Some(delay.min(Duration::from_secs(30)))
     }
 }
@@ -445,14 +488,19 @@ fn start_repl(cli: &Cli, info: &HandshakeInfo, outbox: Outbox) -> Result<(ReplEn
         .as_deref()
         .map(|p| format!(", subprotocol {p}"))
         .unwrap_or_default();
+    let connected = if info.listening {
+        format!(
+            "client {} connected to {}",
+            info.peer.as_deref().unwrap_or("?"),
+            info.url
+        )
+    } else {
+        format!("connected to {}", info.url)
+    };
     println!(
         "{} {}",
         "*".yellow().bold(),
-        format!(
-            "connected to {}{subprotocol}; /help for commands, Ctrl-D to quit",
-            info.url
-        )
-        .yellow()
+        format!("{connected}{subprotocol}; /help for commands, Ctrl-D to quit").yellow()
     );
     let options = ReplOptions {
         prompt: repl::prompt_for(&info.url),

@@ -42,8 +42,17 @@ or without a Close frame, 130 interrupted.";
 )]
 pub struct Cli {
     /// Server URL: ws://, wss://, http(s):// (mapped to ws(s)://), host:port/path or :port/path
-    #[arg(value_name = "URL", required_unless_present = "version")]
+    #[arg(value_name = "URL", required_unless_present_any = ["version", "listen"], conflicts_with = "listen")]
     pub url: Option<String>,
+
+    /// Instead of connecting, wait for a client on [ADDRESS:]PORT (a bare port means 127.0.0.1) and talk to it like to a server; with --reconnect, serve clients one after another
+    #[arg(
+        short = 'l',
+        long,
+        value_name = "[ADDRESS:]PORT",
+        help_heading = "Connection"
+    )]
+    pub listen: Option<String>,
 
     /// Print the version (with -v: also the TLS library)
     #[arg(short = 'V', long)]

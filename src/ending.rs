@@ -6,7 +6,8 @@ use crate::policy::Finish;
 use crate::session::{CloseCause, Outcome, Report};
 
 /// Turn how the session ended into success or the error that sets the exit code.
-pub fn conclude(report: Report, quiet: bool) -> Result<()> {
+/// `peer` names the other side in messages: "server", or "client" with --listen.
+pub fn conclude(report: Report, quiet: bool, peer: &str) -> Result<()> {
     let Report {
         outcome,
         unmet,
@@ -34,7 +35,7 @@ pub fn conclude(report: Report, quiet: bool) -> Result<()> {
                 CloseCause::InputFailed(m) => return Err(Error::Usage(m)),
             }
             if !answered && !quiet {
-                eprintln!("wsprobe: warning: the server did not answer the Close frame");
+                eprintln!("wsprobe: warning: the {peer} did not answer the Close frame");
             }
             Ok(())
         }
@@ -42,13 +43,13 @@ pub fn conclude(report: Report, quiet: bool) -> Result<()> {
             let described = describe_close(code, &reason);
             if let Some(unmet) = unmet {
                 return Err(Error::Timeout(format!(
-                    "the server closed the connection ({described}) before the goal was met: {unmet}"
+                    "the {peer} closed the connection ({described}) before the goal was met: {unmet}"
                 )));
             }
             match code {
                 None | Some(1000) | Some(1001) => Ok(()),
                 Some(_) => Err(Error::ServerClosed(format!(
-                    "the server closed the connection: {described}"
+                    "the {peer} closed the connection: {described}"
                 ))),
             }
         }
@@ -59,12 +60,12 @@ pub fn conclude(report: Report, quiet: bool) -> Result<()> {
             None => Err(Error::Runtime(message)),
         },
         Outcome::Dropped => {
-            let what = "the server closed the connection without a Close frame";
+            let what = format!("the {peer} closed the connection without a Close frame");
             match unmet {
                 Some(unmet) => Err(Error::Timeout(format!(
                     "{what} before the goal was met: {unmet}"
                 ))),
-                None => Err(Error::ServerClosed(what.to_string())),
+                None => Err(Error::ServerClosed(what)),
             }
         }
     }
@@ -89,7 +90,7 @@ mod tests {
             unmet: unmet.map(String::from),
             unmet_at_timeout: unmet_at_timeout.map(String::from),
         };
-        match conclude(report, true) {
+        match conclude(report, true, "server") {
             Ok(()) => exit::SUCCESS,
             Err(e) => e.exit_code(),
         }

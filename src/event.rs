@@ -52,6 +52,9 @@ pub struct HandshakeInfo {
     pub peer: Option<String>,
     /// The proxy used, credentials redacted.
     pub proxy: Option<String>,
+    /// wsprobe accepted this connection (`--listen`): the peer is a client, the
+    /// request was received and the response sent.
+    pub listening: bool,
     /// For wss://: what the server's certificate says.
     pub certificate: Option<CertificateInfo>,
     pub timings: Option<Timings>,
@@ -77,6 +80,17 @@ pub struct CertificateInfo {
     pub alt_names: Vec<String>,
 }
 
+impl HandshakeInfo {
+    /// What the other side is called in messages: "server", or "client" with `--listen`.
+    pub fn peer_noun(&self) -> &'static str {
+        if self.listening {
+            "client"
+        } else {
+            "server"
+        }
+    }
+}
+
 impl Default for HandshakeInfo {
     fn default() -> Self {
         HandshakeInfo {
@@ -89,6 +103,7 @@ impl Default for HandshakeInfo {
             at: SystemTime::UNIX_EPOCH,
             peer: None,
             proxy: None,
+            listening: false,
             certificate: None,
             timings: None,
         }

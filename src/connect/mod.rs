@@ -2,6 +2,7 @@
 //! deadline, done in blocking mode; the stream is then switched to non-blocking for
 //! the session.
 
+mod listen;
 mod proxy;
 mod stream;
 mod tap;
@@ -9,6 +10,7 @@ mod tcp;
 mod tls;
 mod upgrade;
 
+pub use listen::{accept as accept_client, bind as listen_on, url_of as listen_url, ListenOptions};
 pub use proxy::{from_env as proxy_from_env, parse as parse_proxy, Proxy};
 pub use stream::NetStream;
 pub use tap::Tapped;

@@ -20,10 +20,12 @@ pub fn write_request(
         },
         Err(_) => "/".to_string(),
     };
-    writeln!(out, "{}", format!("> GET {path} HTTP/1.1").cyan())?;
+    // With --listen the request is the one received.
+    let mark = if info.listening { "<" } else { ">" };
+    writeln!(out, "{}", format!("{mark} GET {path} HTTP/1.1").cyan())?;
     for (name, value) in &info.request_headers {
         let value = redact::header_value(name, value, show_secrets);
-        writeln!(out, "{}", format!("> {name}: {value}").cyan())?;
+        writeln!(out, "{}", format!("{mark} {name}: {value}").cyan())?;
     }
     out.flush()
 }
@@ -41,11 +43,13 @@ pub fn write_handshake(
     if let Some(proxy) = &info.proxy {
         writeln!(out, "{}", format!("* via proxy {proxy}").dimmed())?;
     }
-    writeln!(
-        out,
-        "{}",
-        format!("* connected to {}{peer}", info.url).dimmed()
-    )?;
+    let connected = if info.listening {
+        let client = info.peer.as_deref().unwrap_or("?");
+        format!("* client {client} connected to {}", info.url)
+    } else {
+        format!("* connected to {}{peer}", info.url)
+    };
+    writeln!(out, "{}", connected.dimmed())?;
     if let Some(cert) = &info.certificate {
         writeln!(
             out,
@@ -75,14 +79,15 @@ pub fn write_handshake(
         }
     }
     write_request(out, info, show_secrets)?;
+    let mark = if info.listening { ">" } else { "<" };
     writeln!(
         out,
         "{}",
-        format!("< HTTP/1.1 {} {}", info.status, info.reason).green()
+        format!("{mark} HTTP/1.1 {} {}", info.status, info.reason).green()
     )?;
     for (name, value) in &info.response_headers {
         let value = redact::header_value(name, value, show_secrets);
-        writeln!(out, "{}", format!("< {name}: {value}").green())?;
+        writeln!(out, "{}", format!("{mark} {name}: {value}").green())?;
     }
     let subprotocol = info.subprotocol.as_deref().unwrap_or("(none)");
     writeln!(out, "{}", format!("* subprotocol: {subprotocol}").dimmed())?;
@@ -100,13 +105,13 @@ pub fn write_handshake(
     writeln!(out, "{}", format!("* extensions: {extensions}").dimmed())?;
     if let Some(t) = &info.timings {
         let ms = |d: std::time::Duration| format!("{:.1} ms", d.as_secs_f64() * 1000.0);
-        let tls = t
-            .tls
-            .map(|d| format!(", TLS {}", ms(d)))
-            .unwrap_or_default();
-        writeln!(
-            out,
-            "{}",
+        let line = if info.listening {
+            format!("* timings: upgrade {}", ms(t.upgrade))
+        } else {
+            let tls = t
+                .tls
+                .map(|d| format!(", TLS {}", ms(d)))
+                .unwrap_or_default();
             format!(
                 "* timings: DNS {}, TCP {}{tls}, upgrade {}, total {}",
                 ms(t.dns),
@@ -114,8 +119,8 @@ pub fn write_handshake(
                 ms(t.upgrade),
                 ms(t.total)
             )
-            .dimmed()
-        )?;
+        };
+        writeln!(out, "{}", line.dimmed())?;
     }
     out.flush()
 }

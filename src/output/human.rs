@@ -308,11 +308,17 @@ impl<W: Write> Sink for Human<W> {
                     Some(code) => format!("{code} {reason}"),
                     None => "no close code".to_string(),
                 };
+                let peer = self
+                    .shared
+                    .info
+                    .lock()
+                    .map(|i| i.peer_noun())
+                    .unwrap_or("server");
                 let line = match dir {
-                    Direction::In if self.closing => format!("closed (the server answered {what})"),
+                    Direction::In if self.closing => format!("closed (the {peer} answered {what})"),
                     Direction::In => {
                         self.closed_by_server = true;
-                        format!("closed by server: {what}")
+                        format!("closed by {peer}: {what}")
                     }
                     // Our automatic answer to the server's Close says nothing new.
                     Direction::Out if self.closed_by_server => return Ok(()),

@@ -1,0 +1,242 @@
+//! `--listen`: wait for a client on a local address and accept its WebSocket
+//! upgrade, so that the REPL, pipe mode, `--expect`, `--jsonl` and the debugger
+//! views work for testing clients as well as servers.
+
+use std::io;
+use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
+use std::os::fd::AsRawFd;
+use std::time::{Duration, Instant};
+use tungstenite::handshake::server::{ErrorResponse, Request, Response};
+use tungstenite::http::{HeaderName, HeaderValue, StatusCode};
+use tungstenite::protocol::WebSocketConfig;
+
+use super::{tcp, Connection, NetStream, Tapped};
+use crate::error::{Error, Result};
+use crate::event::HandshakeInfo;
+
+/// What the listening side offers, as plain data.
+#[derive(Debug, Clone)]
+pub struct ListenOptions {
+    /// Subprotocols wsprobe accepts, in order of preference (`-s`).
+    pub subprotocols: Vec<String>,
+    /// Extra headers for the 101 response (`-H`).
+    pub headers: Vec<(String, String)>,
+    /// How long a client may take to send its upgrade request.
+    pub handshake_timeout: Duration,
+    pub max_message_size: usize,
+    pub trace_frames: bool,
+}
+
+/// `PORT`, `HOST:PORT` or `[IPv6]:PORT`; a bare port means 127.0.0.1 (listening
+/// on every interface has to be asked for: `0.0.0.0:PORT`).
+pub fn bind(spec: &str) -> Result<TcpListener> {
+    let spec = spec.trim();
+    let text = if spec.parse::<u16>().is_ok() {
+        format!("127.0.0.1:{spec}")
+    } else {
+        spec.to_string()
+    };
+    let addrs: Vec<SocketAddr> = text
+        .to_socket_addrs()
+        .map_err(|_| {
+            Error::Usage(format!(
+                "--listen expects PORT or ADDRESS:PORT (e.g. 9001, 0.0.0.0:9001, [::1]:9001), got '{spec}'"
+            ))
+        })?
+        .collect();
+    let mut last = None;
+    for addr in &addrs {
+        match TcpListener::bind(addr) {
+            Ok(listener) => return Ok(listener),
+            Err(e) => last = Some((addr, e)),
+        }
+    }
+    Err(match last {
+        Some((addr, e)) => Error::Connect(format!(
+            "cannot listen on {addr}: {}",
+            tcp::plain_io_message(&e)
+        )),
+        None => Error::Usage(format!("--listen: '{spec}' has no address")),
+    })
+}
+
+/// The URL clients use to reach this listener.
+pub fn url_of(listener: &TcpListener) -> String {
+    match listener.local_addr() {
+        Ok(addr) => format!("ws://{addr}/"),
+        Err(_) => "ws://?/".to_string(),
+    }
+}
+
+/// Wait for the next client (until `deadline`, if any) and accept its upgrade.
+pub fn accept(
+    listener: &TcpListener,
+    opts: &ListenOptions,
+    deadline: Option<Instant>,
+) -> Result<Connection> {
+    if let Some(deadline) = deadline {
+        wait_readable(listener, deadline)?;
+    }
+    let (tcp, peer) = listener.accept().map_err(|e| {
+        Error::Connect(format!(
+            "cannot accept a client: {}",
+            tcp::plain_io_message(&e)
+        ))
+    })?;
+    let started = Instant::now();
+    let _ = tcp.set_nodelay(true);
+    tcp.set_read_timeout(Some(opts.handshake_timeout))
+        .and_then(|_| tcp.set_write_timeout(Some(opts.handshake_timeout)))
+        .map_err(|e| Error::Connect(format!("cannot configure the socket: {e}")))?;
+    let stream = Tapped::new(NetStream::Plain(tcp), opts.trace_frames);
+    let config = WebSocketConfig::default()
+        .read_buffer_size(64 * 1024)
+        .write_buffer_size(128 * 1024)
+        .max_message_size(Some(opts.max_message_size))
+        .max_frame_size(Some(opts.max_message_size));
+    let mut info = HandshakeInfo {
+        url: url_of(listener),
+        status: 101,
+        reason: "Switching Protocols".into(),
+        peer: Some(peer.to_string()),
+        listening: true,
+        ..HandshakeInfo::default()
+    };
+    // tungstenite's callback signature returns its (large) ErrorResponse by value.
+    #[allow(clippy::result_large_err)]
+    let callback = |request: &Request, mut response: Response| {
+        info.url = format!(
+            "ws://{}{}",
+            listener
+                .local_addr()
+                .map(|a| a.to_string())
+                .unwrap_or_default(),
+            request.uri()
+        );
+        info.request_headers = request
+            .headers()
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        let offered: Vec<String> = request
+            .headers()
+            .get_all("sec-websocket-protocol")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(|p| p.trim().to_string())
+            .collect();
+        if let Some(chosen) = opts.subprotocols.iter().find(|p| offered.contains(p)) {
+            if let Ok(value) = HeaderValue::from_str(chosen) {
+                response
+                    .headers_mut()
+                    .insert("sec-websocket-protocol", value);
+                info.subprotocol = Some(chosen.clone());
+            }
+        } else if !opts.subprotocols.is_empty() {
+            let mut refusal = ErrorResponse::new(Some(format!(
+                "none of the offered subprotocols is accepted (accepted: {})\n",
+                opts.subprotocols.join(", ")
+            )));
+            *refusal.status_mut() = StatusCode::BAD_REQUEST;
+            return Err(refusal);
+        }
+        for (name, value) in &opts.headers {
+            if let (Ok(name), Ok(value)) = (
+                HeaderName::from_bytes(name.as_bytes()),
+                HeaderValue::from_str(value),
+            ) {
+                response.headers_mut().append(name, value);
+            }
+        }
+        info.response_headers = response
+            .headers()
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        Ok(response)
+    };
+    let ws = tungstenite::accept_hdr_with_config(stream, callback, Some(config)).map_err(|e| {
+        Error::Handshake(format!(
+            "the client at {peer} did not complete a WebSocket upgrade: {}",
+            match e {
+                tungstenite::HandshakeError::Interrupted(_) => "timed out".to_string(),
+                tungstenite::HandshakeError::Failure(e) => e.to_string(),
+            }
+        ))
+    })?;
+    let tcp = ws.get_ref().tcp();
+    tcp.set_read_timeout(None)
+        .and_then(|_| tcp.set_write_timeout(None))
+        .and_then(|_| tcp.set_nonblocking(true))
+        .map_err(|e| Error::Runtime(format!("cannot configure the socket: {e}")))?;
+    info.at = std::time::SystemTime::now();
+    info.timings = Some(crate::event::Timings {
+        dns: Duration::ZERO,
+        tcp: Duration::ZERO,
+        tls: None,
+        upgrade: started.elapsed(),
+        total: started.elapsed(),
+    });
+    Ok(Connection { ws, info })
+}
+
+/// Wait until a client is waiting to be accepted, or the deadline passes.
+fn wait_readable(listener: &TcpListener, deadline: Instant) -> Result<()> {
+    loop {
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        if remaining.is_zero() {
+            return Err(Error::Timeout(
+                "no client connected before the deadline (--timeout)".into(),
+            ));
+        }
+        let mut fds = libc::pollfd {
+            fd: listener.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let ms = remaining.as_millis().min(i32::MAX as u128) as i32;
+        // SAFETY: one valid pollfd that lives across the call.
+        let ready = unsafe { libc::poll(&mut fds, 1, ms.max(1)) };
+        if ready > 0 {
+            return Ok(());
+        }
+        if ready < 0 && io::Error::last_os_error().kind() != io::ErrorKind::Interrupted {
+            return Err(Error::Runtime(format!(
+                "cannot wait for a client: {}",
+                io::Error::last_os_error()
+            )));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listen_addresses() {
+        let l = bind("0").unwrap();
+        assert!(l.local_addr().unwrap().ip().is_loopback());
+        assert!(url_of(&l).starts_with("ws://127.0.0.1:"));
+        let l = bind("127.0.0.1:0").unwrap();
+        assert!(l.local_addr().unwrap().port() > 0);
+        assert!(matches!(bind("not an address"), Err(Error::Usage(_))));
+        let taken = bind("127.0.0.1:0").unwrap();
+        let port = taken.local_addr().unwrap().port();
+        assert!(matches!(
+            bind(&format!("127.0.0.1:{port}")),
+            Err(Error::Connect(_))
+        ));
+    }
+}

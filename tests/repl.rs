@@ -801,3 +801,18 @@ fn unwritable_history_is_a_warning_not_a_failure() {
     assert_eq!(term.exit_code(), 0, "{}", term.transcript());
     assert_eq!(server.next().messages, vec![text("still works")]);
 }
+
+/// Lines typed (or pasted) faster than the prompt is redrawn are all sent: keys
+/// that arrive with the Enter of an earlier line are kept for the next one.
+#[test]
+fn typeahead_after_enter_is_not_lost() {
+    let server = Server::start(|conn| conn.echo());
+    let mut term = Term::spawn(&server, &["--no-history"]);
+    term.wait_prompt();
+    term.keys("one\rtwo\rthree\r");
+    term.expect_all(&[&["< one\r\n"], &["< two\r\n"], &["< three\r\n"]]);
+    term.keys(CTRL_D);
+    assert_eq!(term.exit_code(), 0, "{}", term.transcript());
+    let obs = server.next();
+    assert_eq!(obs.messages, vec![text("one"), text("two"), text("three")]);
+}

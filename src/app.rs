@@ -71,7 +71,7 @@ pub fn run(cli: Cli) -> Result<()> {
     if let Some(sink) = sink.as_mut() {
         if let Err(e) = &result {
             // Machines reading --jsonl get the failure in the stream too.
-            if (cli.jsonl || cli.record.is_some()) && !matches!(e, Error::Interrupted) {
+            if (cli.jsonl || cli.record.is_some()) && !matches!(e, Error::Interrupted(_)) {
                 let message = e.to_string();
                 let _ = sink.event(&Event::Error {
                     message: &message,
@@ -379,7 +379,7 @@ fn wait_to_reconnect(poll: &mut Poll, policy: &Policy, delay: Duration) -> Resul
     let mut events = Events::with_capacity(4);
     loop {
         if signals::interrupted() {
-            return Err(Error::Interrupted);
+            return Err(Error::Interrupted(signals::first_signal()));
         }
         let now = Instant::now();
         if policy.verdict(now) == Some(Finish::TimedOut) {

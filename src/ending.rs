@@ -27,7 +27,9 @@ pub fn conclude(report: Report, quiet: bool, peer: &str) -> Result<()> {
                         return Err(Error::Timeout(format!("timed out (--timeout): {unmet}")));
                     }
                 }
-                CloseCause::Interrupted => return Err(Error::Interrupted),
+                CloseCause::Interrupted => {
+                    return Err(Error::Interrupted(crate::signals::first_signal()))
+                }
                 CloseCause::OutputClosed | CloseCause::Requested => {}
                 CloseCause::OutputFailed(m) | CloseCause::ProtocolError(m) => {
                     return Err(Error::Runtime(m))

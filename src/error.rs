@@ -12,7 +12,6 @@ pub mod exit {
     pub const HANDSHAKE: i32 = 5;
     pub const TIMEOUT: i32 = 6;
     pub const SERVER_CLOSE: i32 = 7;
-    pub const INTERRUPTED: i32 = 130;
 }
 
 /// Everything that can end a run unsuccessfully. Messages are complete sentences
@@ -33,8 +32,9 @@ pub enum Error {
     ServerClosed(String),
     /// A protocol or I/O error after the connection was established (exit 1).
     Runtime(String),
-    /// The user pressed Ctrl-C; the close handshake has been done (exit 130).
-    Interrupted,
+    /// Ctrl-C (SIGINT) or SIGTERM, carried here as the signal number; the close
+    /// handshake has been done (exit 128 + signal: 130, 143).
+    Interrupted(i32),
 }
 
 impl Error {
@@ -47,7 +47,7 @@ impl Error {
             Error::Timeout(_) => exit::TIMEOUT,
             Error::ServerClosed(_) => exit::SERVER_CLOSE,
             Error::Runtime(_) => exit::RUNTIME,
-            Error::Interrupted => exit::INTERRUPTED,
+            Error::Interrupted(signal) => 128 + signal,
         }
     }
 }
@@ -62,7 +62,7 @@ impl fmt::Display for Error {
             | Error::Timeout(m)
             | Error::ServerClosed(m)
             | Error::Runtime(m) => f.write_str(m),
-            Error::Interrupted => f.write_str("interrupted"),
+            Error::Interrupted(_) => f.write_str("interrupted"),
         }
     }
 }

@@ -33,7 +33,7 @@ fn main() {
     let code = match app::run(cli) {
         Ok(()) => error::exit::SUCCESS,
         Err(e) => {
-            if !matches!(e, error::Error::Interrupted) {
+            if !matches!(e, error::Error::Interrupted(_)) {
                 eprintln!("{} {e}", "wsprobe:".red().bold());
             }
             e.exit_code()

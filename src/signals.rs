@@ -4,13 +4,13 @@
 use mio::Waker;
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread;
 
-use crate::error::exit;
-
 static INTERRUPTS: AtomicUsize = AtomicUsize::new(0);
+/// The first signal received, for the exit status (128 + signal, as shells report).
+static FIRST_SIGNAL: AtomicI32 = AtomicI32::new(SIGINT);
 /// Set once the session is over: signals are then wsprobe's own way of stopping
 /// the line editor and must not count as the user's Ctrl-C.
 static ENDING: AtomicBool = AtomicBool::new(false);
@@ -24,17 +24,18 @@ pub fn install(waker: Arc<Waker>) -> std::io::Result<()> {
     thread::Builder::new()
         .name("signals".into())
         .spawn(move || {
-            for _ in signals.forever() {
+            for signal in signals.forever() {
                 if ENDING.load(Ordering::SeqCst) {
                     continue;
                 }
                 if CONNECTING.load(Ordering::SeqCst) {
-                    std::process::exit(exit::INTERRUPTED);
+                    std::process::exit(128 + signal);
                 }
                 if INTERRUPTS.fetch_add(1, Ordering::SeqCst) >= 1 {
                     // A second Ctrl-C: the user does not want to wait for the close.
-                    std::process::exit(exit::INTERRUPTED);
+                    std::process::exit(128 + FIRST_SIGNAL.load(Ordering::SeqCst));
                 }
+                FIRST_SIGNAL.store(signal, Ordering::SeqCst);
                 let _ = waker.wake();
             }
         })?;
@@ -59,4 +60,9 @@ pub fn interrupt_self() {
 
 pub fn set_connecting(connecting: bool) {
     CONNECTING.store(connecting, Ordering::SeqCst);
+}
+
+/// The signal that interrupted the run (SIGINT unless SIGTERM came first).
+pub fn first_signal() -> i32 {
+    FIRST_SIGNAL.load(Ordering::SeqCst)
 }

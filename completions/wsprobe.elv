@@ -34,7 +34,7 @@ set edit:completion:arg-completer[wsprobe] = {|@words|
             cand --ping-timeout 'Exit 1 when a keepalive ping gets no pong within this long (needs --ping-interval) [default: no limit]'
             cand --max-message-size 'Largest message (and frame) accepted from the server, in bytes'
             cand --cacert 'Trust the CA certificates in this PEM file (in addition to the system''s)'
-            cand --cert 'Client certificate (PEM, may include the chain); needs --key'
+            cand --cert 'Client certificate (PEM, may include the chain); needs --key. With --listen: the server certificate (serves wss://)'
             cand --key 'Private key for --cert (PEM: PKCS#8, RSA or EC)'
             cand -x 'Send MSG right after connecting, before stdin (repeatable, in order; @FILE sends a file, @- all of stdin, @@… a literal @…)'
             cand --execute 'Send MSG right after connecting, before stdin (repeatable, in order; @FILE sends a file, @- all of stdin, @@… a literal @…)'

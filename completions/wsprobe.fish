@@ -11,7 +11,7 @@ complete -c wsprobe -l ping-interval -d 'Send a keepalive ping this often (paylo
 complete -c wsprobe -l ping-timeout -d 'Exit 1 when a keepalive ping gets no pong within this long (needs --ping-interval) [default: no limit]' -r
 complete -c wsprobe -l max-message-size -d 'Largest message (and frame) accepted from the server, in bytes' -r
 complete -c wsprobe -l cacert -d 'Trust the CA certificates in this PEM file (in addition to the system\'s)' -r -F
-complete -c wsprobe -l cert -d 'Client certificate (PEM, may include the chain); needs --key' -r -F
+complete -c wsprobe -l cert -d 'Client certificate (PEM, may include the chain); needs --key. With --listen: the server certificate (serves wss://)' -r -F
 complete -c wsprobe -l key -d 'Private key for --cert (PEM: PKCS#8, RSA or EC)' -r -F
 complete -c wsprobe -s x -l execute -d 'Send MSG right after connecting, before stdin (repeatable, in order; @FILE sends a file, @- all of stdin, @@… a literal @…)' -r
 complete -c wsprobe -s n -l count -d 'End once N messages have been received (after the input is sent) [default: one per message sent]' -r

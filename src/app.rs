@@ -287,9 +287,16 @@ enum Dial {
 
 fn dial_for(cli: &Cli) -> Result<Dial> {
     if let Some(spec) = &cli.listen {
+        let tls = match (&cli.cert, &cli.key) {
+            (Some(cert), Some(key)) => Some(connect::tls_acceptor(cert, key)?),
+            _ => None,
+        };
         let listener = connect::listen_on(spec)?;
         if !cli.quiet {
-            eprintln!("wsprobe: listening on {}", connect::listen_url(&listener));
+            eprintln!(
+                "wsprobe: listening on {}",
+                connect::listen_url(&listener, tls.is_some())
+            );
         }
         let opts = ListenOptions {
             subprotocols: cli.subprotocols.clone(),
@@ -297,6 +304,7 @@ fn dial_for(cli: &Cli) -> Result<Dial> {
             handshake_timeout: cli.connect_timeout,
             max_message_size: cli.max_message_size,
             trace_frames: cli.verbose >= 2,
+            tls,
         };
         return Ok(Dial::Listen { listener, opts });
     }

@@ -126,7 +126,7 @@ pub struct Cli {
     #[arg(long, value_name = "FILE", help_heading = "TLS")]
     pub cacert: Option<PathBuf>,
 
-    /// Client certificate (PEM, may include the chain); needs --key
+    /// Client certificate (PEM, may include the chain); needs --key. With --listen: the server certificate (serves wss://)
     #[arg(long, value_name = "FILE", requires = "key", help_heading = "TLS")]
     pub cert: Option<PathBuf>,
 

@@ -239,3 +239,42 @@ fn bad_or_busy_addresses() {
         "a URL and --listen exclude each other"
     );
 }
+
+#[test]
+fn with_a_certificate_it_serves_wss() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca =
+        rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
+    let cert = dir.path().join("cert.pem");
+    let key = dir.path().join("key.pem");
+    std::fs::write(&cert, ca.cert.pem()).unwrap();
+    std::fs::write(&key, ca.key_pair.serialize_pem()).unwrap();
+    let (child, url) = listen(
+        &[
+            "--cert",
+            cert.to_str().unwrap(),
+            "--key",
+            key.to_str().unwrap(),
+            "-x",
+            "secure hello",
+        ],
+        Stdio::null(),
+    );
+    assert!(url.starts_with("wss://127.0.0.1:"), "{url}");
+    // wsprobe itself as the client, trusting the self-signed certificate.
+    let out = Command::new(env!("CARGO_BIN_EXE_wsprobe"))
+        .args([&url, "--cacert", cert.to_str().unwrap(), "-x", "hi"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "secure hello\n");
+    let (status, stdout, stderr) = finish(child);
+    assert_eq!(status, Some(0), "{stderr}");
+    assert_eq!(stdout, "hi\n");
+}

@@ -14,8 +14,8 @@ use super::{tcp, Connection, NetStream, Tapped};
 use crate::error::{Error, Result};
 use crate::event::HandshakeInfo;
 
-/// What the listening side offers, as plain data.
-#[derive(Debug, Clone)]
+/// What the listening side offers.
+#[derive(Clone)]
 pub struct ListenOptions {
     /// Subprotocols wsprobe accepts, in order of preference (`-s`).
     pub subprotocols: Vec<String>,
@@ -25,6 +25,8 @@ pub struct ListenOptions {
     pub handshake_timeout: Duration,
     pub max_message_size: usize,
     pub trace_frames: bool,
+    /// `--cert`/`--key`: serve wss:// with this identity.
+    pub tls: Option<native_tls::TlsAcceptor>,
 }
 
 /// `PORT`, `HOST:PORT` or `[IPv6]:PORT`; a bare port means 127.0.0.1 (listening
@@ -61,10 +63,11 @@ pub fn bind(spec: &str) -> Result<TcpListener> {
 }
 
 /// The URL clients use to reach this listener.
-pub fn url_of(listener: &TcpListener) -> String {
+pub fn url_of(listener: &TcpListener, tls: bool) -> String {
+    let scheme = if tls { "wss" } else { "ws" };
     match listener.local_addr() {
-        Ok(addr) => format!("ws://{addr}/"),
-        Err(_) => "ws://?/".to_string(),
+        Ok(addr) => format!("{scheme}://{addr}/"),
+        Err(_) => format!("{scheme}://?/"),
     }
 }
 
@@ -88,14 +91,27 @@ pub fn accept(
     tcp.set_read_timeout(Some(opts.handshake_timeout))
         .and_then(|_| tcp.set_write_timeout(Some(opts.handshake_timeout)))
         .map_err(|e| Error::Connect(format!("cannot configure the socket: {e}")))?;
-    let stream = Tapped::new(NetStream::Plain(tcp), opts.trace_frames);
+    let net = match &opts.tls {
+        Some(acceptor) => NetStream::Tls(Box::new(acceptor.accept(tcp).map_err(|e| {
+            Error::Tls(format!(
+                "TLS handshake with the client at {peer} failed: {}",
+                match e {
+                    native_tls::HandshakeError::WouldBlock(_) => "timed out".to_string(),
+                    native_tls::HandshakeError::Failure(e) => e.to_string(),
+                }
+            ))
+        })?)),
+        None => NetStream::Plain(tcp),
+    };
+    let stream = Tapped::new(net, opts.trace_frames);
     let config = WebSocketConfig::default()
         .read_buffer_size(64 * 1024)
         .write_buffer_size(128 * 1024)
         .max_message_size(Some(opts.max_message_size))
         .max_frame_size(Some(opts.max_message_size));
+    let scheme = if opts.tls.is_some() { "wss" } else { "ws" };
     let mut info = HandshakeInfo {
-        url: url_of(listener),
+        url: url_of(listener, opts.tls.is_some()),
         status: 101,
         reason: "Switching Protocols".into(),
         peer: Some(peer.to_string()),
@@ -106,7 +122,7 @@ pub fn accept(
     #[allow(clippy::result_large_err)]
     let callback = |request: &Request, mut response: Response| {
         info.url = format!(
-            "ws://{}{}",
+            "{scheme}://{}{}",
             listener
                 .local_addr()
                 .map(|a| a.to_string())
@@ -228,7 +244,8 @@ mod tests {
     fn listen_addresses() {
         let l = bind("0").unwrap();
         assert!(l.local_addr().unwrap().ip().is_loopback());
-        assert!(url_of(&l).starts_with("ws://127.0.0.1:"));
+        assert!(url_of(&l, false).starts_with("ws://127.0.0.1:"));
+        assert!(url_of(&l, true).starts_with("wss://127.0.0.1:"));
         let l = bind("127.0.0.1:0").unwrap();
         assert!(l.local_addr().unwrap().port() > 0);
         assert!(matches!(bind("not an address"), Err(Error::Usage(_))));

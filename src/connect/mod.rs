@@ -15,6 +15,7 @@ pub use proxy::{from_env as proxy_from_env, parse as parse_proxy, Proxy};
 pub use stream::NetStream;
 pub use tap::Tapped;
 pub use tcp::plain_io_message;
+pub use tls::acceptor as tls_acceptor;
 pub use tls::TlsOptions;
 pub use upgrade::UpgradeOptions;
 

@@ -71,6 +71,21 @@ pub fn connector(opts: &TlsOptions) -> Result<native_tls::TlsConnector> {
         .map_err(|e| Error::Tls(format!("cannot set up TLS: {e}")))
 }
 
+/// `--listen` with `--cert`/`--key`: the identity wsprobe serves wss:// with.
+pub fn acceptor(cert_path: &Path, key_path: &Path) -> Result<native_tls::TlsAcceptor> {
+    let cert = read_file(cert_path, "certificate")?;
+    let key = pkcs8_key(&read_file(key_path, "key")?, key_path)?;
+    let identity = native_tls::Identity::from_pkcs8(&cert, &key).map_err(|e| {
+        Error::Usage(format!(
+            "cannot use '{}' with '{}' as the server certificate: {e}",
+            cert_path.display(),
+            key_path.display()
+        ))
+    })?;
+    native_tls::TlsAcceptor::new(identity)
+        .map_err(|e| Error::Tls(format!("cannot set up TLS: {e}")))
+}
+
 /// native-tls wants PKCS#8; accept the traditional RSA/EC PEM forms too by
 /// re-encoding them with OpenSSL (already linked through native-tls).
 fn pkcs8_key(pem: &[u8], path: &Path) -> Result<Vec<u8>> {

@@ -10,6 +10,7 @@ use tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tungstenite::http::{HeaderName, HeaderValue, StatusCode};
 use tungstenite::protocol::WebSocketConfig;
 
+use super::upgrade::header_pairs;
 use super::{tcp, Connection, NetStream, Tapped};
 use crate::error::{Error, Result};
 use crate::event::HandshakeInfo;
@@ -129,16 +130,7 @@ pub fn accept(
                 .unwrap_or_default(),
             request.uri()
         );
-        info.request_headers = request
-            .headers()
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.to_string(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect();
+        info.request_headers = header_pairs(request.headers());
         let offered: Vec<String> = request
             .headers()
             .get_all("sec-websocket-protocol")
@@ -170,16 +162,7 @@ pub fn accept(
                 response.headers_mut().append(name, value);
             }
         }
-        info.response_headers = response
-            .headers()
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.to_string(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect();
+        info.response_headers = header_pairs(response.headers());
         Ok(response)
     };
     let ws = tungstenite::accept_hdr_with_config(stream, callback, Some(config)).map_err(|e| {

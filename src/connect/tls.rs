@@ -55,16 +55,7 @@ pub fn connector(opts: &TlsOptions) -> Result<native_tls::TlsConnector> {
         }
     }
     if let (Some(cert_path), Some(key_path)) = (&opts.cert, &opts.key) {
-        let cert = read_file(cert_path, "certificate")?;
-        let key = pkcs8_key(&read_file(key_path, "key")?, key_path)?;
-        let identity = native_tls::Identity::from_pkcs8(&cert, &key).map_err(|e| {
-            Error::Usage(format!(
-                "cannot use '{}' with '{}' as a client certificate: {e}",
-                cert_path.display(),
-                key_path.display()
-            ))
-        })?;
-        builder.identity(identity);
+        builder.identity(identity(cert_path, key_path, "a client certificate")?);
     }
     builder
         .build()
@@ -73,17 +64,22 @@ pub fn connector(opts: &TlsOptions) -> Result<native_tls::TlsConnector> {
 
 /// `--listen` with `--cert`/`--key`: the identity wsprobe serves wss:// with.
 pub fn acceptor(cert_path: &Path, key_path: &Path) -> Result<native_tls::TlsAcceptor> {
+    let identity = identity(cert_path, key_path, "the server certificate")?;
+    native_tls::TlsAcceptor::new(identity)
+        .map_err(|e| Error::Tls(format!("cannot set up TLS: {e}")))
+}
+
+/// A certificate (chain) and its key from PEM files; `role` names it in errors.
+fn identity(cert_path: &Path, key_path: &Path, role: &str) -> Result<native_tls::Identity> {
     let cert = read_file(cert_path, "certificate")?;
     let key = pkcs8_key(&read_file(key_path, "key")?, key_path)?;
-    let identity = native_tls::Identity::from_pkcs8(&cert, &key).map_err(|e| {
+    native_tls::Identity::from_pkcs8(&cert, &key).map_err(|e| {
         Error::Usage(format!(
-            "cannot use '{}' with '{}' as the server certificate: {e}",
+            "cannot use '{}' with '{}' as {role}: {e}",
             cert_path.display(),
             key_path.display()
         ))
-    })?;
-    native_tls::TlsAcceptor::new(identity)
-        .map_err(|e| Error::Tls(format!("cannot set up TLS: {e}")))
+    })
 }
 
 /// native-tls wants PKCS#8; accept the traditional RSA/EC PEM forms too by

@@ -14,8 +14,7 @@ use crate::input::repl::{self, ReplOptions};
 use crate::mailbox::{self, Outbox};
 use crate::output::human::{Human, HumanOptions, Shared, TimestampMode};
 use crate::output::{write_handshake, write_request, Jsonl, Plain, SharedPrinter, Sink, Tee};
-use crate::policy::Finish;
-use crate::policy::{Goals, Policy, Wait};
+use crate::policy::{Finish, Goals, Policy, Wait};
 use crate::session::{CloseCause, Outcome, Report, Session, SessionOptions, WAKER};
 use crate::{ending, input, signals, target};
 use colored::Colorize;
@@ -46,7 +45,7 @@ pub fn run(cli: Cli) -> Result<()> {
     let mode = choose_mode(&cli);
     // In pipe mode the sink exists before connecting, so that --jsonl can report
     // a failure to connect as an event too. The REPL's sink needs the REPL.
-    let mut sink: Option<Box<dyn Sink>> = match mode {
+    let sink: Option<Box<dyn Sink>> = match mode {
         Mode::Repl => None,
         Mode::Pipe if cli.jsonl => Some(Box::new(Jsonl::new(raw_stdout()?, cli.show_secrets))),
         Mode::Pipe => Some(Box::new(Plain::new(
@@ -55,18 +54,16 @@ pub fn run(cli: Cli) -> Result<()> {
             timestamp_mode(&cli),
         ))),
     };
-    let mut recorder = match &cli.record {
+    let recorder = match &cli.record {
         Some(path) => Some(open_record(path, cli.show_secrets)?),
         None => None,
     };
     // In pipe mode the recording starts now (so a failure to connect is recorded);
     // the REPL's sink is wrapped once it exists.
-    if let Some(record) = recorder.take() {
-        match sink.take() {
-            Some(primary) => sink = Some(Box::new(Tee::new(primary, record))),
-            None => recorder = Some(record),
-        }
-    }
+    let (mut sink, recorder) = match (sink, recorder) {
+        (Some(primary), Some(record)) => (Some(Box::new(Tee::new(primary, record)) as _), None),
+        other => other,
+    };
     let result = run_with(&cli, mode, &mut sink, recorder);
     if let Some(sink) = sink.as_mut() {
         if let Err(e) = &result {
@@ -338,24 +335,18 @@ fn dial_for(cli: &Cli) -> Result<Dial> {
 /// Connect once (or accept one client); with `-v`, show the handshake (or, when
 /// an upgrade is rejected, the request that was sent).
 fn open(cli: &Cli, dial: &Dial, deadline: Option<Instant>) -> Result<connect::Connection> {
+    signals::set_connecting(true);
     let result = match dial {
-        Dial::Client(prepared) => {
-            signals::set_connecting(true);
-            let result = connect::connect(prepared);
-            signals::set_connecting(false);
-            if let (true, Err(Error::Handshake(_))) = (cli.verbose > 0, &result) {
-                let view = prepared.request_view();
-                let _ = write_request(&mut io::stderr().lock(), &view, cli.show_secrets);
-            }
-            result
-        }
-        Dial::Listen { listener, opts } => {
-            signals::set_connecting(true);
-            let result = connect::accept_client(listener, opts, deadline);
-            signals::set_connecting(false);
-            result
-        }
+        Dial::Client(prepared) => connect::connect(prepared),
+        Dial::Listen { listener, opts } => connect::accept_client(listener, opts, deadline),
     };
+    signals::set_connecting(false);
+    if let (Dial::Client(prepared), true, Err(Error::Handshake(_))) =
+        (dial, cli.verbose > 0, &result)
+    {
+        let view = prepared.request_view();
+        let _ = write_request(&mut io::stderr().lock(), &view, cli.show_secrets);
+    }
     if let (true, Ok(connection)) = (cli.verbose > 0, &result) {
         let _ = write_handshake(&mut io::stderr().lock(), &connection.info, cli.show_secrets);
     }
@@ -367,11 +358,13 @@ fn open(cli: &Cli, dial: &Dial, deadline: Option<Instant>) -> Result<connect::Co
 /// and bad input end the run.
 fn reconnect_reason(outcome: &Outcome, peer: &str) -> Option<String> {
     match outcome {
-        Outcome::ClosedByServer { code, reason } => Some(match code {
-            Some(code) if reason.is_empty() => format!("the {peer} closed the connection ({code})"),
-            Some(code) => format!("the {peer} closed the connection ({code} {reason})"),
-            None => format!("the {peer} closed the connection"),
-        }),
+        Outcome::ClosedByServer { code: None, .. } => {
+            Some(format!("the {peer} closed the connection"))
+        }
+        Outcome::ClosedByServer { code, reason } => Some(format!(
+            "the {peer} closed the connection ({})",
+            ending::describe_close(*code, reason)
+        )),
         Outcome::Dropped => Some(format!(
             "the {peer} closed the connection without a Close frame"
         )),
@@ -461,12 +454,12 @@ impl Retry {
         if !self.enabled || self.limit.is_some_and(|n| self.attempt >= n) {
             return None;
         }
-        let delay = Duration::from_millis(500) * 2u32.saturating_pow(self.attempt.min(6));
+        let exponent = self.attempt.min(6);
         self.attempt += 1;
         if self.immediate {
             return Some(Duration::ZERO);
         }
-        Some(delay.min(Duration::from_secs(30)))
+        Some((Duration::from_millis(500) * 2u32.pow(exponent)).min(Duration::from_secs(30)))
     }
 }
 

@@ -73,7 +73,7 @@ pub fn conclude(report: Report, quiet: bool, peer: &str) -> Result<()> {
     }
 }
 
-fn describe_close(code: Option<u16>, reason: &str) -> String {
+pub fn describe_close(code: Option<u16>, reason: &str) -> String {
     match (code, reason.is_empty()) {
         (None, _) => "no close code".to_string(),
         (Some(code), true) => code.to_string(),

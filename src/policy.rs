@@ -105,11 +105,7 @@ impl Policy {
             return Some(Finish::TimedOut);
         }
         let ended = self.input_ended_at?;
-        if self.has_explicit_goal() {
-            if self.explicit_goal_met() {
-                return Some(Finish::GoalMet);
-            }
-        } else if self.goals.wait.is_none() && self.received >= self.sent {
+        if self.goal_met() {
             return Some(Finish::GoalMet);
         }
         match self.goals.wait {

@@ -231,9 +231,11 @@ impl<'a> Session<'a> {
         if signals::interrupted() {
             self.begin_close(CloseCause::Interrupted, 1000, "");
         }
-        // Flush first: if the socket drained since the last turn, this turn may
-        // take commands again.
-        self.flush_socket();
+        // A blocked socket may have drained since the last turn: flush first so
+        // that this turn can take commands again.
+        if self.write_blocked {
+            self.flush_socket();
+        }
         if matches!(self.phase, Phase::Open) {
             self.pull_commands();
         }

@@ -8,10 +8,9 @@ use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 use tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tungstenite::http::{HeaderName, HeaderValue, StatusCode};
-use tungstenite::protocol::WebSocketConfig;
 
 use super::upgrade::header_pairs;
-use super::{tcp, Connection, NetStream, Tapped};
+use super::{into_session_mode, tcp, websocket_config, Connection, NetStream, Tapped};
 use crate::error::{Error, Result};
 use crate::event::HandshakeInfo;
 
@@ -105,11 +104,7 @@ pub fn accept(
         None => NetStream::Plain(tcp),
     };
     let stream = Tapped::new(net, opts.trace_frames);
-    let config = WebSocketConfig::default()
-        .read_buffer_size(64 * 1024)
-        .write_buffer_size(128 * 1024)
-        .max_message_size(Some(opts.max_message_size))
-        .max_frame_size(Some(opts.max_message_size));
+    let config = websocket_config(opts.max_message_size);
     let scheme = if opts.tls.is_some() { "wss" } else { "ws" };
     let mut info = HandshakeInfo {
         url: url_of(listener, opts.tls.is_some()),
@@ -174,11 +169,7 @@ pub fn accept(
             }
         ))
     })?;
-    let tcp = ws.get_ref().tcp();
-    tcp.set_read_timeout(None)
-        .and_then(|_| tcp.set_write_timeout(None))
-        .and_then(|_| tcp.set_nonblocking(true))
-        .map_err(|e| Error::Runtime(format!("cannot configure the socket: {e}")))?;
+    into_session_mode(ws.get_ref().tcp())?;
     info.at = std::time::SystemTime::now();
     info.timings = Some(crate::event::Timings {
         dns: Duration::ZERO,

@@ -125,13 +125,7 @@ pub fn connect(prepared: &Prepared) -> Result<Connection> {
     };
     set_deadline(stream.tcp(), deadline)?;
     let stream = Tapped::new(stream, opts.trace_frames);
-    let config = WebSocketConfig::default()
-        .read_buffer_size(64 * 1024)
-        // Messages are queued until this much is buffered or the session flushes:
-        // the session flushes after each batch, so this only bounds a batch.
-        .write_buffer_size(128 * 1024)
-        .max_message_size(Some(opts.max_message_size))
-        .max_frame_size(Some(opts.max_message_size));
+    let config = websocket_config(opts.max_message_size);
     let (ws, mut info) = upgrade::upgrade(stream, target, request, config)?;
     let upgraded = Instant::now();
     info.peer = peer.map(|a| a.to_string());
@@ -144,13 +138,27 @@ pub fn connect(prepared: &Prepared) -> Result<Connection> {
         upgrade: upgraded - secured,
         total: upgraded - started,
     });
-    let tcp = ws.get_ref().tcp();
-    let nonblocking = tcp
-        .set_read_timeout(None)
-        .and_then(|_| tcp.set_write_timeout(None))
-        .and_then(|_| tcp.set_nonblocking(true));
-    nonblocking.map_err(|e| Error::Runtime(format!("cannot configure the socket: {e}")))?;
+    into_session_mode(ws.get_ref().tcp())?;
     Ok(Connection { ws, info })
+}
+
+/// The WebSocket settings of both ends, dialing or accepting.
+fn websocket_config(max_message_size: usize) -> WebSocketConfig {
+    WebSocketConfig::default()
+        .read_buffer_size(64 * 1024)
+        // Messages are queued until this much is buffered or the session flushes:
+        // the session flushes after each batch, so this only bounds a batch.
+        .write_buffer_size(128 * 1024)
+        .max_message_size(Some(max_message_size))
+        .max_frame_size(Some(max_message_size))
+}
+
+/// The handshake ran blocking with timeouts; the session polls a non-blocking socket.
+fn into_session_mode(tcp: &std::net::TcpStream) -> Result<()> {
+    tcp.set_read_timeout(None)
+        .and_then(|_| tcp.set_write_timeout(None))
+        .and_then(|_| tcp.set_nonblocking(true))
+        .map_err(|e| Error::Runtime(format!("cannot configure the socket: {e}")))
 }
 
 fn set_deadline(tcp: &std::net::TcpStream, deadline: Instant) -> Result<()> {

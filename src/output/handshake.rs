@@ -41,40 +41,29 @@ pub fn write_handshake(
         .map(|p| format!(" ({p})"))
         .unwrap_or_default();
     if let Some(proxy) = &info.proxy {
-        writeln!(out, "{}", format!("* via proxy {proxy}").dimmed())?;
+        note(out, format!("via proxy {proxy}"))?;
     }
     let connected = if info.listening {
         let client = info.peer.as_deref().unwrap_or("?");
-        format!("* client {client} connected to {}", info.url)
+        format!("client {client} connected to {}", info.url)
     } else {
-        format!("* connected to {}{peer}", info.url)
+        format!("connected to {}{peer}", info.url)
     };
-    writeln!(out, "{}", connected.dimmed())?;
+    note(out, connected)?;
     if let Some(cert) = &info.certificate {
-        writeln!(
+        note(out, format!("certificate subject: {}", cert.subject))?;
+        note(out, format!("certificate issuer:  {}", cert.issuer))?;
+        note(
             out,
-            "{}",
-            format!("* certificate subject: {}", cert.subject).dimmed()
-        )?;
-        writeln!(
-            out,
-            "{}",
-            format!("* certificate issuer:  {}", cert.issuer).dimmed()
-        )?;
-        writeln!(
-            out,
-            "{}",
             format!(
-                "* certificate valid:   {} to {}",
+                "certificate valid:   {} to {}",
                 cert.not_before, cert.not_after
-            )
-            .dimmed()
+            ),
         )?;
         if !cert.alt_names.is_empty() {
-            writeln!(
+            note(
                 out,
-                "{}",
-                format!("* certificate names:   {}", cert.alt_names.join(", ")).dimmed()
+                format!("certificate names:   {}", cert.alt_names.join(", ")),
             )?;
         }
     }
@@ -90,7 +79,7 @@ pub fn write_handshake(
         writeln!(out, "{}", format!("{mark} {name}: {value}").green())?;
     }
     let subprotocol = info.subprotocol.as_deref().unwrap_or("(none)");
-    writeln!(out, "{}", format!("* subprotocol: {subprotocol}").dimmed())?;
+    note(out, format!("subprotocol: {subprotocol}"))?;
     let extensions = info
         .response_headers
         .iter()
@@ -102,27 +91,32 @@ pub fn write_handshake(
     } else {
         extensions.join(", ")
     };
-    writeln!(out, "{}", format!("* extensions: {extensions}").dimmed())?;
+    note(out, format!("extensions: {extensions}"))?;
     if let Some(t) = &info.timings {
         let ms = |d: std::time::Duration| format!("{:.1} ms", d.as_secs_f64() * 1000.0);
         let line = if info.listening {
-            format!("* timings: upgrade {}", ms(t.upgrade))
+            format!("timings: upgrade {}", ms(t.upgrade))
         } else {
             let tls = t
                 .tls
                 .map(|d| format!(", TLS {}", ms(d)))
                 .unwrap_or_default();
             format!(
-                "* timings: DNS {}, TCP {}{tls}, upgrade {}, total {}",
+                "timings: DNS {}, TCP {}{tls}, upgrade {}, total {}",
                 ms(t.dns),
                 ms(t.tcp),
                 ms(t.upgrade),
                 ms(t.total)
             )
         };
-        writeln!(out, "{}", line.dimmed())?;
+        note(out, line)?;
     }
     out.flush()
+}
+
+/// A `* ` line: what wsprobe observed, as opposed to the bytes exchanged.
+fn note(out: &mut impl Write, text: String) -> io::Result<()> {
+    writeln!(out, "{}", format!("* {text}").dimmed())
 }
 
 #[cfg(test)]

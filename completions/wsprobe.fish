@@ -1,12 +1,12 @@
 complete -c wsprobe -s l -l listen -d 'Instead of connecting, wait for a client on [ADDRESS:]PORT (a bare port means 127.0.0.1) and talk to it like to a server; with --reconnect, serve clients one after another' -r
 complete -c wsprobe -s H -l header -d 'Add a request header to the upgrade request (repeatable)' -r
-complete -c wsprobe -s s -l subprotocol -d 'Offer a subprotocol in Sec-WebSocket-Protocol (repeatable, in order of preference)' -r
+complete -c wsprobe -s s -l subprotocol -d 'Offer a subprotocol in Sec-WebSocket-Protocol (repeatable, in order of preference; one name per flag)' -r
 complete -c wsprobe -l origin -d 'Send this Origin header [default: none]' -r
 complete -c wsprobe -l auth -d 'HTTP Basic credentials (also taken from the URL: ws://user:pass@host/)' -r
 complete -c wsprobe -l user-agent -d 'User-Agent header value' -r
-complete -c wsprobe -l connect-timeout -d 'Give up connecting after this long: DNS, TCP, TLS and the upgrade together' -r
+complete -c wsprobe -l connect-timeout -d 'Give up connecting after this long: DNS, TCP, proxy, TLS and the upgrade together, per attempt (exit 3)' -r
 complete -c wsprobe -l proxy -d 'Connect through a proxy: http://[user:pass@]host:port (CONNECT), socks5:// or socks5h:// [default: from ws_proxy/wss_proxy, http_proxy/https_proxy, all_proxy]' -r
-complete -c wsprobe -l reconnect -d 'When the server closes or the connection drops, connect again (backoff 0.5s to 30s, at most N tries in a row; no N: no limit) and re-send the -x messages; also retries the first connection' -r
+complete -c wsprobe -l reconnect -d 'When the server closes or the connection drops, connect again (backoff 0.5s to 30s, at most N tries in a row, N at least 1; --reconnect alone: no limit) and re-send the -x messages; also retries the first connection' -r
 complete -c wsprobe -l ping-interval -d 'Send a keepalive ping this often (payload \'wsprobe-keepalive\') [default: never]' -r
 complete -c wsprobe -l ping-timeout -d 'Exit 1 when a keepalive ping gets no pong within this long (needs --ping-interval) [default: no limit]' -r
 complete -c wsprobe -l max-message-size -d 'Largest message (and frame) accepted from the server, in bytes' -r
@@ -17,7 +17,7 @@ complete -c wsprobe -s x -l execute -d 'Send MSG right after connecting, before 
 complete -c wsprobe -s n -l count -d 'End once N messages have been received (after the input is sent) [default: one per message sent]' -r
 complete -c wsprobe -l expect -d 'End once a received message matches REGEX; repeatable, matched in order [default: none]' -r
 complete -c wsprobe -s w -l wait -d 'After the input ends, keep receiving for this long (\'forever\': until the server closes) [default: until one reply per message]' -r
-complete -c wsprobe -l timeout -d 'Hard deadline for the whole run; exit 6 if --count/--expect is unmet by then [default: none]' -r
+complete -c wsprobe -l timeout -d 'Hard deadline for the whole run, every phase included (connecting, reconnecting, a stalled stdout, the close); reaching it exits 6 (use --wait to stop successfully after a while) [default: none]' -r
 complete -c wsprobe -l close-code -d 'Close code wsprobe sends when it ends the run' -r
 complete -c wsprobe -l close-reason -d 'Close reason wsprobe sends when it ends the run (at most 123 bytes)' -r
 complete -c wsprobe -l timestamps -d 'Prefix each output line with the time: local (HH:MM:SS.mmm) or relative (seconds since connect)' -r -f -a "local\t''

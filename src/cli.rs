@@ -63,11 +63,12 @@ pub struct Cli {
     #[arg(short = 'H', long = "header", value_name = "'NAME: VALUE'", value_parser = parse_header, help_heading = "Connection")]
     pub headers: Vec<(String, String)>,
 
-    /// Offer a subprotocol in Sec-WebSocket-Protocol (repeatable, in order of preference)
+    /// Offer a subprotocol in Sec-WebSocket-Protocol (repeatable, in order of preference; one name per flag)
     #[arg(
         short = 's',
         long = "subprotocol",
         value_name = "NAME",
+        value_parser = parse_subprotocol,
         help_heading = "Connection"
     )]
     pub subprotocols: Vec<String>,
@@ -84,7 +85,7 @@ pub struct Cli {
     #[arg(long, value_name = "TEXT", default_value = concat!("wsprobe/", env!("CARGO_PKG_VERSION")), help_heading = "Connection")]
     pub user_agent: String,
 
-    /// Give up connecting after this long: DNS, TCP, TLS and the upgrade together
+    /// Give up connecting after this long: DNS, TCP, proxy, TLS and the upgrade together, per attempt (exit 3)
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration, help_heading = "Connection")]
     pub connect_timeout: Duration,
 
@@ -96,8 +97,8 @@ pub struct Cli {
     #[arg(long, conflicts_with = "proxy", help_heading = "Connection")]
     pub no_proxy: bool,
 
-    /// When the server closes or the connection drops, connect again (backoff 0.5s to 30s, at most N tries in a row; no N: no limit) and re-send the -x messages; also retries the first connection
-    #[arg(long, value_name = "N", num_args = 0..=1, require_equals = true, default_missing_value = "0", help_heading = "Connection")]
+    /// When the server closes or the connection drops, connect again (backoff 0.5s to 30s, at most N tries in a row, N at least 1; --reconnect alone: no limit) and re-send the -x messages; also retries the first connection
+    #[arg(long, value_name = "N", num_args = 0..=1, require_equals = true, default_missing_value = RECONNECT_UNLIMITED, value_parser = parse_reconnect, help_heading = "Connection")]
     pub reconnect: Option<u32>,
 
     /// Send a keepalive ping this often (payload 'wsprobe-keepalive') [default: never]
@@ -113,6 +114,7 @@ pub struct Cli {
         long,
         value_name = "BYTES",
         default_value_t = 64 << 20,
+        value_parser = parse_max_message_size,
         help_heading = "Connection"
     )]
     pub max_message_size: usize,
@@ -165,7 +167,7 @@ pub struct Cli {
     #[arg(short = 'w', long, value_name = "DURATION", value_parser = parse_wait, help_heading = "Ending the run")]
     pub wait: Option<Wait>,
 
-    /// Hard deadline for the whole run; exit 6 if --count/--expect is unmet by then [default: none]
+    /// Hard deadline for the whole run, every phase included (connecting, reconnecting, a stalled stdout, the close); reaching it exits 6 (use --wait to stop successfully after a while) [default: none]
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, help_heading = "Ending the run")]
     pub timeout: Option<Duration>,
 
@@ -256,16 +258,19 @@ pub enum ColorChoice {
     Never,
 }
 
+/// An HTTP token (RFC 7230 `tchar`s): what header names and subprotocol names are made of.
+fn is_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
 fn parse_header(s: &str) -> Result<(String, String), String> {
     let (name, value) = s
         .split_once(':')
         .ok_or_else(|| format!("'{s}' is not a header: expected 'Name: value'"))?;
     let name = name.trim();
-    let valid_name = !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
-    if !valid_name {
+    if !is_token(name) {
         return Err(format!("'{name}' is not a valid header name"));
     }
     let value = value.trim();
@@ -275,6 +280,52 @@ fn parse_header(s: &str) -> Result<(String, String), String> {
         ));
     }
     Ok((name.to_string(), value.to_string()))
+}
+
+/// `-s`: one subprotocol name, an HTTP token (RFC 6455 section 4.1): not empty, no
+/// spaces, commas or other separators.
+fn parse_subprotocol(s: &str) -> Result<String, String> {
+    if s.is_empty() {
+        Err("the subprotocol name is empty".to_string())
+    } else if is_token(s) {
+        Ok(s.to_string())
+    } else {
+        Err(
+            "not a subprotocol name: use letters, digits and !#$%&'*+-.^_`|~, without \
+             spaces or commas (repeat -s to offer several)"
+                .to_string(),
+        )
+    }
+}
+
+/// What a bare `--reconnect` stands for; [`parse_reconnect`] turns it into
+/// `Some(0)`, which the rest of the program reads as "no limit".
+const RECONNECT_UNLIMITED: &str = "unlimited";
+
+/// `--reconnect=N`: N attempts in a row, at least 1. A bare `--reconnect` (no limit)
+/// arrives here as [`RECONNECT_UNLIMITED`] and becomes 0.
+fn parse_reconnect(s: &str) -> Result<u32, String> {
+    if s == RECONNECT_UNLIMITED {
+        return Ok(0);
+    }
+    match s.trim().parse::<u32>() {
+        Ok(0) => Err(
+            "--reconnect=N needs N of at least 1; use --reconnect alone for no limit".to_string(),
+        ),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!(
+            "'{s}' is not a number of attempts (--reconnect=N, N at least 1; --reconnect alone: no limit)"
+        )),
+    }
+}
+
+/// `--max-message-size`: a number of bytes, at least 1.
+fn parse_max_message_size(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(0) => Err("must be at least 1".to_string()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("'{s}' is not a number of bytes")),
+    }
 }
 
 /// `500ms`, `2s`, `1m`, `1h 30m`; a bare number means seconds.
@@ -366,6 +417,67 @@ mod tests {
         assert!(parse_header("no colon").is_err());
         assert!(parse_header(": empty").is_err());
         assert!(parse_header("Bad Name: x").is_err());
+    }
+
+    #[test]
+    fn subprotocols() {
+        for good in [
+            "chat",
+            "chat.v2",
+            "graphql-ws",
+            "v1.json.api",
+            "a!#$%&'*+-.^_`|~",
+        ] {
+            assert_eq!(parse_subprotocol(good), Ok(good.to_string()));
+        }
+        assert_eq!(
+            parse_subprotocol(""),
+            Err("the subprotocol name is empty".to_string())
+        );
+        for bad in [
+            " ",
+            "a b",
+            "a,b",
+            "chat, superchat",
+            "a\tb",
+            "x\r\n",
+            "a;b",
+            "é",
+            "a/b",
+        ] {
+            assert!(parse_subprotocol(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn reconnect_limits() {
+        assert_eq!(parse_reconnect(RECONNECT_UNLIMITED), Ok(0));
+        assert_eq!(parse_reconnect("1"), Ok(1));
+        assert_eq!(parse_reconnect("3"), Ok(3));
+        assert!(parse_reconnect("0")
+            .unwrap_err()
+            .contains("use --reconnect alone for no limit"));
+        assert!(parse_reconnect("-1").is_err());
+        assert!(parse_reconnect("many").is_err());
+        let parse = |args: &[&str]| Cli::try_parse_from(args).map(|c| c.reconnect);
+        assert_eq!(parse(&["wsprobe", "u"]).unwrap(), None);
+        assert_eq!(parse(&["wsprobe", "u", "--reconnect"]).unwrap(), Some(0));
+        assert_eq!(parse(&["wsprobe", "u", "--reconnect=3"]).unwrap(), Some(3));
+        assert!(parse(&["wsprobe", "u", "--reconnect=0"]).is_err());
+    }
+
+    #[test]
+    fn max_message_sizes() {
+        assert_eq!(parse_max_message_size("1"), Ok(1));
+        assert_eq!(parse_max_message_size("1048576"), Ok(1 << 20));
+        assert_eq!(
+            parse_max_message_size("0"),
+            Err("must be at least 1".to_string())
+        );
+        assert!(parse_max_message_size("-1").is_err());
+        assert!(parse_max_message_size("1k").is_err());
+        let cli = Cli::try_parse_from(["wsprobe", "u"]).unwrap();
+        assert_eq!(cli.max_message_size, 64 << 20);
     }
 
     #[test]

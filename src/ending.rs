@@ -11,7 +11,7 @@ pub fn conclude(report: Report, quiet: bool, peer: &str) -> Result<()> {
     let Report {
         outcome,
         unmet,
-        unmet_at_timeout,
+        timeout,
     } = report;
     match outcome {
         Outcome::ClosedByUs { cause, answered } => {
@@ -22,10 +22,17 @@ pub fn conclude(report: Report, quiet: bool, peer: &str) -> Result<()> {
                         return Err(Error::Timeout(format!("--wait elapsed: {unmet}")));
                     }
                 }
+                // --timeout is a failure deadline (exit 6) even when nothing in
+                // particular was awaited; `--wait D` is the way to end a run
+                // successfully after D.
                 CloseCause::Finished(Finish::TimedOut) => {
-                    if let Some(unmet) = unmet_at_timeout {
-                        return Err(Error::Timeout(format!("timed out (--timeout): {unmet}")));
-                    }
+                    return Err(Error::Timeout(match unmet {
+                        Some(unmet) => format!("timed out ({}): {unmet}", timeout_flag(timeout)),
+                        None => format!(
+                            "timed out ({}) (to end a run successfully after a while, use --wait)",
+                            timeout_flag(timeout)
+                        ),
+                    }));
                 }
                 CloseCause::Interrupted => {
                     return Err(Error::Interrupted(crate::signals::first_signal()))
@@ -73,11 +80,21 @@ pub fn conclude(report: Report, quiet: bool, peer: &str) -> Result<()> {
     }
 }
 
+/// `1011 oops`: the code and the reason, with control characters in the reason
+/// (peer text) escaped so that the message stays one line.
 pub fn describe_close(code: Option<u16>, reason: &str) -> String {
     match (code, reason.is_empty()) {
         (None, _) => "no close code".to_string(),
         (Some(code), true) => code.to_string(),
-        (Some(code), false) => format!("{code} {reason}"),
+        (Some(code), false) => format!("{code} {}", crate::text::escape(reason)),
+    }
+}
+
+/// `--timeout 2s`, as messages name the flag.
+pub fn timeout_flag(timeout: Option<std::time::Duration>) -> String {
+    match timeout {
+        Some(t) => format!("--timeout {}", humantime::format_duration(t)),
+        None => "--timeout".to_string(),
     }
 }
 
@@ -89,8 +106,8 @@ mod tests {
     fn code(outcome: Outcome, unmet: Option<&str>, unmet_at_timeout: Option<&str>) -> i32 {
         let report = Report {
             outcome,
-            unmet: unmet.map(String::from),
-            unmet_at_timeout: unmet_at_timeout.map(String::from),
+            unmet: unmet.or(unmet_at_timeout).map(String::from),
+            timeout: None,
         };
         match conclude(report, true, "server") {
             Ok(()) => exit::SUCCESS,
@@ -132,7 +149,7 @@ mod tests {
         );
         assert_eq!(
             code(by_us(CloseCause::Finished(Finish::TimedOut)), None, None),
-            0
+            6
         );
         assert_eq!(
             code(
@@ -174,5 +191,6 @@ mod tests {
         assert_eq!(describe_close(Some(1011), "oops"), "1011 oops");
         assert_eq!(describe_close(Some(4000), ""), "4000");
         assert_eq!(describe_close(None, ""), "no close code");
+        assert_eq!(describe_close(Some(4001), "a\nb\x1b"), "4001 a\\nb\\x1b");
     }
 }

@@ -3,6 +3,7 @@
 
 use std::time::{Duration, SystemTime};
 use tungstenite::{Bytes, Message};
+use wsprobe::frame::FrameInfo;
 
 /// What an input source (stdin reader, `-x` list, REPL) asks the session to do.
 #[derive(Debug)]
@@ -125,6 +126,12 @@ pub enum Event<'a> {
         dir: Direction,
         code: Option<u16>,
         reason: &'a str,
+        at: SystemTime,
+    },
+    /// `-vv`: one frame header as it crossed the wire (after TLS).
+    Frame {
+        dir: Direction,
+        frame: &'a FrameInfo,
         at: SystemTime,
     },
     /// The connection ended and wsprobe will connect again (`--reconnect`).

@@ -11,9 +11,12 @@ mod mailbox;
 mod output;
 mod policy;
 mod redact;
+mod retry;
 mod session;
+mod settings;
 mod signals;
 mod target;
+mod text;
 
 use clap::Parser;
 use colored::Colorize;
@@ -30,7 +33,7 @@ fn main() {
         }
         return;
     }
-    let code = match app::run(cli) {
+    let code = match app::run(settings::Settings::from_cli(cli)) {
         Ok(()) => error::exit::SUCCESS,
         Err(e) => {
             if !matches!(e, error::Error::Interrupted(_)) {

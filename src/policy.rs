@@ -133,19 +133,14 @@ impl Policy {
         self.has_explicit_goal() && self.explicit_goal_met()
     }
 
-    /// What was still awaited when `--timeout` fired: the explicit condition, or
-    /// the replies of the default goal.
-    pub fn unmet_at_timeout(&self) -> Option<String> {
-        if self.has_explicit_goal() {
-            return self.unmet();
-        }
-        if self.goals.wait.is_none() && self.received < self.sent {
-            return Some(format!(
-                "received {} of {} replies (one per message sent)",
-                self.received, self.sent
-            ));
-        }
-        None
+    /// The `--timeout` deadline, if any.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
+
+    /// The `--timeout` value, if any.
+    pub fn timeout(&self) -> Option<Duration> {
+        self.goals.timeout
     }
 
     /// The next moment at which `verdict` may change without any message arriving.
@@ -160,9 +155,20 @@ impl Policy {
         }
     }
 
-    /// A description of the explicit condition that is not met, if any: the run
-    /// then fails with "timed out" (exit 6) however it ended.
+    /// What the run still waits for, if anything: the explicit `--count`/`--expect`
+    /// condition, or (without one and without `--wait`) the replies of the default
+    /// goal. A run that ends with something unmet fails with exit 6, however it
+    /// ended: `--timeout`, the peer closing, or the connection dropping.
     pub fn unmet(&self) -> Option<String> {
+        if !self.has_explicit_goal() {
+            if self.goals.wait.is_none() && self.received < self.sent {
+                return Some(format!(
+                    "received {} of {} replies (one per message sent)",
+                    self.received, self.sent
+                ));
+            }
+            return None;
+        }
         let mut parts = Vec::new();
         if let Some(n) = self.goals.count {
             if self.received < n {
@@ -318,12 +324,11 @@ mod tests {
         assert_eq!(p.verdict(t0 + 49 * MS), None);
         assert_eq!(p.verdict(t0 + 50 * MS), Some(Finish::TimedOut));
         // Nothing explicit was asked, but the default goal's reply is missing.
-        assert_eq!(p.unmet(), None);
         assert_eq!(
-            p.unmet_at_timeout().as_deref(),
+            p.unmet().as_deref(),
             Some("received 0 of 1 replies (one per message sent)")
         );
         p.on_received("reply");
-        assert_eq!(p.unmet_at_timeout(), None);
+        assert_eq!(p.unmet(), None);
     }
 }

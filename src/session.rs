@@ -1,11 +1,25 @@
-//! The session: one thread that owns the WebSocket, waits on socket readiness and on
-//! a waker, sends what input sources queue, reports what arrives, answers pings and
-//! performs the close handshake.
+//! The session: the one thread that owns the WebSocket. It waits on socket
+//! readiness and on a waker (input threads, the stdout writer and the signal
+//! handler wake it), sends what input sources queue, reports what arrives, answers
+//! pings and performs the close handshake. It lives for the whole run: across
+//! reconnections it keeps the inbox, the output, the policy and the poller, and it
+//! also waits out the pauses between connections.
 //!
-//! One turn of the loop: take commands (unless the socket is backed up), write them,
-//! flush once; read until the socket would block; ask the policy whether the run is
-//! over; flush stdout; then sleep until the socket or the waker says something
-//! changed, or until the next deadline.
+//! One turn of the loop does bounded work, so that the deadline and signals are
+//! looked at every few milliseconds whatever the peer or stdout does:
+//! take commands (unless the socket is backed up), write them, flush once; read
+//! at most a burst of messages and a budget of bytes; ask the policy whether the
+//! run is over; flush output; then sleep until the socket or the waker says
+//! something changed, or until the next deadline.
+//!
+//! Memory is bounded by configuration, not by the peer:
+//! - input waits in the bounded mailbox; no command is taken while the socket's
+//!   send buffer is full (a peer that does not read stops wsprobe's input);
+//! - while the send buffer is full, echoes are not read, and at most
+//!   [`PINGS_WHILE_BLOCKED`] pings (whose pongs queue up) before reading stops
+//!   until the peer reads again;
+//! - received messages wait for a slow stdout up to [`OUTPUT_BACKLOG`] bytes
+//!   (plus one turn's reading); past that, wsprobe stops reading the socket.
 
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
@@ -16,28 +30,44 @@ use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::protocol::CloseFrame;
 use tungstenite::{Bytes, Message, WebSocket};
 
-use crate::connect::Tapped;
+use crate::connect::{Connection, Tapped};
 use crate::error::{Error, Result};
 use crate::event::{Command, Direction, Event, Kind};
 use crate::mailbox::{Inbox, Received};
+use crate::output::stdout::Gauge;
 use crate::output::Sink;
 use crate::policy::{Finish, Policy};
 use crate::signals;
+use crate::text::escape;
 
 const SOCKET: Token = Token(0);
-/// The token input threads and the signal handler wake the session with.
+/// The token input threads, the stdout writer and the signal handler wake the
+/// session with.
 pub const WAKER: Token = Token(1);
 
-/// Read at most this many messages per turn, so that a server that floods us does
-/// not starve sending and deadline checks.
+/// Read at most this many messages per turn…
 const READ_BURST: usize = 4096;
+/// …and at most this many bytes (frames that never complete a message, e.g.
+/// endless empty continuations, count too).
+const READ_BUDGET: usize = 1 << 20;
+/// While the socket's send buffer is full, read at most this many pings (each
+/// queues a pong) before reading stops until the peer reads.
+pub const PINGS_WHILE_BLOCKED: usize = 1024;
+/// Received output waiting for a slow stdout, in bytes, before wsprobe stops
+/// reading the socket.
+pub const OUTPUT_BACKLOG: usize = 4 << 20;
+
+/// How long wsprobe waits for the peer's Close after sending its own…
+const CLOSE_WAIT: Duration = Duration::from_secs(3);
+/// …after a signal (the user wants out)…
+const CLOSE_WAIT_INTERRUPTED: Duration = Duration::from_secs(1);
+/// …and past the `--timeout` deadline, which is a hard wall.
+pub const GRACE: Duration = Duration::from_millis(250);
 
 #[derive(Debug, Clone)]
 pub struct SessionOptions {
     pub close_code: u16,
     pub close_reason: String,
-    /// How long to wait for the server's Close after sending ours.
-    pub close_timeout: Duration,
     /// `--echo`: send every data message received straight back.
     pub echo: bool,
     /// `--ping-interval`: send a keepalive ping this often.
@@ -46,13 +76,8 @@ pub struct SessionOptions {
     pub ping_timeout: Option<Duration>,
     /// Sent first on every connection (the `-x` messages; again after a reconnect).
     pub preamble: Vec<Message>,
-}
-
-/// What outlives one connection and is handed to the next (`--reconnect`).
-pub struct Parts {
-    pub poll: Poll,
-    pub inbox: Inbox,
-    pub policy: Policy,
+    /// The other side in messages: "server", or "client" with `--listen`.
+    pub peer: &'static str,
 }
 
 /// The payload of keepalive pings, so that views can tell them from the user's.
@@ -70,16 +95,17 @@ pub enum CloseCause {
     InputFailed(String),
     /// The user asked for it (REPL `/close`, `/quit`, Ctrl-D).
     Requested,
-    /// The server broke the protocol; we sent the matching close code.
+    /// The peer broke the protocol; we sent the matching close code.
     ProtocolError(String),
 }
 
 /// How the connection ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
-    /// wsprobe sent Close; `answered` tells whether the server's Close came back.
+    /// wsprobe sent Close; `answered` tells whether the peer's Close came back.
     ClosedByUs { cause: CloseCause, answered: bool },
-    /// The server sent Close first (wsprobe answered it).
+    /// The peer sent Close first (wsprobe answered it). The code is the one on the
+    /// wire.
     ClosedByServer { code: Option<u16>, reason: String },
     /// The TCP connection ended without a Close frame.
     Dropped,
@@ -91,20 +117,30 @@ pub enum Outcome {
 #[derive(Debug)]
 pub struct Report {
     pub outcome: Outcome,
-    /// The explicit `--count`/`--expect` condition that was not met, if any.
+    /// The goal that was not met, if any (explicit, or one reply per message).
     pub unmet: Option<String>,
-    /// What was awaited when `--timeout` fired (includes the default goal).
-    pub unmet_at_timeout: Option<String>,
+    /// `--timeout`, for messages.
+    pub timeout: Option<Duration>,
 }
 
+/// How a pause between connections ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum PauseEnd {
+    Elapsed,
+    /// `--timeout` passed.
+    TimedOut,
+    Interrupted,
+}
+
+/// The state of one connection.
 enum Phase {
     Open,
-    /// We sent Close and wait for the server's.
+    /// We sent Close and wait for the peer's.
     Closing {
         cause: CloseCause,
         deadline: Instant,
     },
-    /// The server sent Close; our answer is being flushed.
+    /// The peer sent Close; our answer is being flushed.
     PeerClosed {
         code: Option<u16>,
         reason: String,
@@ -115,156 +151,271 @@ enum Phase {
 enum ReadEnd {
     /// The socket would block: everything available was read.
     Drained,
-    /// The burst limit was hit; more may be waiting.
+    /// A limit of this turn was hit (or reading is paused); more may be waiting.
     More,
     Done(Outcome),
 }
 
-pub struct Session<'a> {
+/// One open connection and what only it has.
+struct Link {
     ws: WebSocket<Tapped>,
     fd: RawFd,
-    poll: Poll,
     interest: Interest,
-    inbox: Inbox,
-    inbox_open: bool,
-    sink: &'a mut dyn Sink,
-    show_outgoing: bool,
-    output_closed: bool,
-    policy: Policy,
-    opts: SessionOptions,
     phase: Phase,
     /// The socket's send buffer is full: stop taking commands until it drains.
     write_blocked: bool,
     write_error: Option<String>,
-    /// An explicit goal was met: later data messages are not shown.
-    goal_reached: bool,
-    /// Commands were left in the inbox because the socket backed up.
-    inbox_backlog: bool,
+    /// Pings read since the send buffer filled up.
+    pings_while_blocked: usize,
     /// When the next keepalive ping is due.
     next_ping: Option<Instant>,
     /// When the oldest unanswered keepalive ping was sent.
     ping_outstanding: Option<Instant>,
 }
 
-impl<'a> Session<'a> {
+pub struct Session {
+    poll: Poll,
+    events: Events,
+    inbox: Inbox,
+    inbox_open: bool,
+    /// Commands were left in the inbox because the socket backed up.
+    inbox_backlog: bool,
+    sink: Box<dyn Sink>,
+    show_outgoing: bool,
+    output_closed: bool,
+    /// stdout's writer thread, when stdout is written by one (pipe mode).
+    output: Option<Gauge>,
+    /// Reading waits for stdout to catch up.
+    output_backed_up: bool,
+    /// stdout failed: the connection is to be closed (with this cause).
+    output_failure: Option<CloseCause>,
+    policy: Policy,
+    opts: SessionOptions,
+    /// An explicit goal was met: later data messages are not shown.
+    goal_reached: bool,
+    /// The run's hard wall: `--timeout` plus the close grace.
+    wall: Option<Instant>,
+}
+
+impl Session {
     pub fn new(
-        ws: WebSocket<Tapped>,
         poll: Poll,
         inbox: Inbox,
-        sink: &'a mut dyn Sink,
+        sink: Box<dyn Sink>,
+        output: Option<Gauge>,
         policy: Policy,
         opts: SessionOptions,
-    ) -> Result<Self> {
-        let fd = ws.get_ref().tcp().as_raw_fd();
-        poll.registry()
-            .register(&mut SourceFd(&fd), SOCKET, Interest::READABLE)
-            .map_err(|e| Error::Runtime(format!("cannot watch the socket: {e}")))?;
+    ) -> Session {
+        let wall = policy.deadline().map(|d| d + GRACE);
         let show_outgoing = sink.wants_outgoing();
-        let next_ping = opts.ping_interval.map(|i| Instant::now() + i);
-        Ok(Session {
-            ws,
-            fd,
+        Session {
             poll,
-            interest: Interest::READABLE,
+            events: Events::with_capacity(8),
             inbox,
             inbox_open: true,
+            inbox_backlog: false,
             sink,
             show_outgoing,
             output_closed: false,
+            output,
+            output_backed_up: false,
+            output_failure: None,
             policy,
             opts,
+            goal_reached: false,
+            wall,
+        }
+    }
+
+    /// Show events through another sink from now on (the REPL's, once it exists).
+    pub fn set_sink(&mut self, sink: Box<dyn Sink>) {
+        self.show_outgoing = sink.wants_outgoing();
+        self.sink = sink;
+    }
+
+    /// What is known once the endpoint is: the `-x` messages (sent first on every
+    /// connection) and what the peer is called.
+    pub fn configure(&mut self, preamble: Vec<Message>, peer: &'static str) {
+        self.opts.preamble = preamble;
+        self.opts.peer = peer;
+    }
+
+    /// Write out what the sink holds.
+    pub fn flush(&mut self) {
+        self.flush_output();
+    }
+
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// Report an event that does not come from a connection (reconnects, errors).
+    pub fn report(&mut self, event: &Event) {
+        self.emit(event);
+        self.flush_output();
+    }
+
+    /// Run one connection until it is over.
+    pub fn run_connection(&mut self, connection: Connection) -> Result<Report> {
+        self.emit(&Event::Open(&connection.info));
+        let ws = connection.ws;
+        let fd = ws.get_ref().tcp().as_raw_fd();
+        self.poll
+            .registry()
+            .register(&mut SourceFd(&fd), SOCKET, Interest::READABLE)
+            .map_err(|e| Error::Runtime(format!("cannot watch the socket: {e}")))?;
+        let mut link = Link {
+            ws,
+            fd,
+            interest: Interest::READABLE,
             phase: Phase::Open,
             write_blocked: false,
             write_error: None,
-            goal_reached: false,
-            inbox_backlog: false,
-            next_ping,
+            pings_while_blocked: 0,
+            next_ping: self.opts.ping_interval.map(|i| Instant::now() + i),
             ping_outstanding: None,
+        };
+        let result = self.drive(&mut link);
+        let _ = self.poll.registry().deregister(&mut SourceFd(&link.fd));
+        self.flush_output();
+        result.map(|outcome| Report {
+            outcome,
+            unmet: self.policy.unmet(),
+            timeout: self.policy.timeout(),
         })
     }
 
-    pub fn run(&mut self) -> Result<Report> {
-        let mut events = Events::with_capacity(8);
-        for message in std::mem::take(&mut self.opts.preamble) {
-            self.send(message);
+    fn drive(&mut self, link: &mut Link) -> Result<Outcome> {
+        for message in self.opts.preamble.clone() {
+            self.send(link, message);
         }
         loop {
-            let (outcome, more) = self.turn()?;
+            let (outcome, more) = self.turn(link)?;
             if let Some(outcome) = outcome {
-                self.flush_output();
-                return Ok(Report {
-                    outcome,
-                    unmet: self.policy.unmet(),
-                    unmet_at_timeout: self.policy.unmet_at_timeout(),
-                });
+                return Ok(outcome);
             }
             let backlog =
-                self.inbox_backlog && !self.write_blocked && matches!(self.phase, Phase::Open);
+                self.inbox_backlog && !link.write_blocked && matches!(link.phase, Phase::Open);
             let timeout = if more || backlog {
                 Some(Duration::ZERO)
             } else {
-                self.next_deadline()
+                self.next_deadline(link)
                     .map(|d| d.saturating_duration_since(Instant::now()))
             };
-            self.update_interest()?;
-            if let Err(e) = self.poll.poll(&mut events, timeout) {
-                if e.kind() != io::ErrorKind::Interrupted {
-                    return Err(Error::Runtime(format!("cannot wait for the socket: {e}")));
-                }
-            }
+            self.update_interest(link)?;
+            self.wait(timeout)?;
         }
     }
 
-    /// Give back what the next connection reuses.
-    pub fn into_parts(self) -> Parts {
-        let _ = self.poll.registry().deregister(&mut SourceFd(&self.fd));
-        Parts {
-            poll: self.poll,
-            inbox: self.inbox,
-            policy: self.policy,
+    fn wait(&mut self, timeout: Option<Duration>) -> Result<()> {
+        match self.poll.poll(&mut self.events, timeout) {
+            Err(e) if e.kind() != io::ErrorKind::Interrupted => {
+                Err(Error::Runtime(format!("cannot wait for the socket: {e}")))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Wait between connections until `until`, waking for signals and for the
+    /// `--timeout` deadline. Input that arrives meanwhile waits in the inbox.
+    pub fn pause(&mut self, until: Instant) -> Result<PauseEnd> {
+        loop {
+            if signals::interrupted() {
+                return Ok(PauseEnd::Interrupted);
+            }
+            let now = Instant::now();
+            if self.policy.verdict(now) == Some(Finish::TimedOut) {
+                return Ok(PauseEnd::TimedOut);
+            }
+            if now >= until {
+                return Ok(PauseEnd::Elapsed);
+            }
+            let wake = self.policy.deadline().map_or(until, |d| d.min(until));
+            self.wait(Some(wake.saturating_duration_since(now)))?;
+        }
+    }
+
+    /// Once the run is over: wait until stdout's reader has taken everything, but
+    /// no longer than the `--timeout` wall, and only briefly after a signal (a
+    /// second signal exits at once anyway).
+    pub fn drain_output(&mut self) {
+        self.flush_output();
+        let Some(gauge) = self.output.clone() else {
+            return;
+        };
+        let mut until = self.wall;
+        loop {
+            if self.output_closed || gauge.wake_at(0) == 0 {
+                return;
+            }
+            if signals::interrupted() {
+                let soon = Instant::now() + GRACE;
+                until = Some(until.map_or(soon, |u| u.min(soon)));
+            }
+            let now = Instant::now();
+            if until.is_some_and(|u| now >= u) {
+                return;
+            }
+            let timeout = until.map(|u| u.saturating_duration_since(now));
+            // Wake at least every 250 ms to see a signal that raced the wait.
+            let timeout = Some(timeout.map_or(GRACE, |t| t.min(GRACE)));
+            if self.wait(timeout).is_err() {
+                return;
+            }
+            self.flush_output();
         }
     }
 
     /// One turn of the loop; returns the outcome once the connection is over, and
-    /// whether more input may be waiting right now (then we must not sleep).
-    fn turn(&mut self) -> Result<(Option<Outcome>, bool)> {
+    /// whether more may be waiting right now (then we must not sleep).
+    fn turn(&mut self, link: &mut Link) -> Result<(Option<Outcome>, bool)> {
         if signals::interrupted() {
-            self.begin_close(CloseCause::Interrupted, 1000, "");
+            self.begin_close(link, CloseCause::Interrupted, 1000, "");
         }
         // A blocked socket may have drained since the last turn: flush first so
         // that this turn can take commands again.
-        if self.write_blocked {
-            self.flush_socket();
+        if link.write_blocked {
+            self.flush_socket(link);
         }
-        if matches!(self.phase, Phase::Open) {
-            self.pull_commands();
+        if matches!(link.phase, Phase::Open) {
+            self.pull_commands(link);
         }
-        self.flush_socket();
-        let more = match self.read_burst()? {
+        self.flush_socket(link);
+        self.check_output();
+        let more = match self.read_burst(link)? {
             ReadEnd::Done(outcome) => return Ok((Some(outcome), false)),
             ReadEnd::Drained => false,
             ReadEnd::More => true,
         };
-        if let Some(error) = &self.write_error {
-            if matches!(self.phase, Phase::Open) {
+        if let Some(error) = &link.write_error {
+            if matches!(link.phase, Phase::Open) {
                 let outcome = Outcome::Lost(format!("connection lost while sending: {error}"));
                 return Ok((Some(outcome), false));
             }
         }
-        if matches!(self.phase, Phase::Open) {
-            self.keepalive()?;
+        if matches!(link.phase, Phase::Open) {
+            self.keepalive(link)?;
             if let Some(finish) = self.policy.verdict(Instant::now()) {
                 let reason = self.opts.close_reason.clone();
-                self.begin_close(CloseCause::Finished(finish), self.opts.close_code, &reason);
+                self.begin_close(
+                    link,
+                    CloseCause::Finished(finish),
+                    self.opts.close_code,
+                    &reason,
+                );
             }
         }
-        self.flush_socket();
+        self.flush_socket(link);
         self.flush_output();
+        if let Some(cause) = self.output_failure.take() {
+            self.begin_close(link, cause, 1000, "");
+            self.flush_socket(link);
+        }
         let now = Instant::now();
-        match &self.phase {
+        match &link.phase {
             Phase::Open => Ok((None, more)),
             Phase::Closing { cause, deadline } => {
-                if now >= *deadline || self.write_error.is_some() {
+                if now >= *deadline || link.write_error.is_some() {
                     let outcome = Outcome::ClosedByUs {
                         cause: cause.clone(),
                         answered: false,
@@ -279,7 +430,7 @@ impl<'a> Session<'a> {
                 reason,
                 deadline,
             } => {
-                let answered = !self.write_blocked || self.write_error.is_some();
+                let answered = !link.write_blocked || link.write_error.is_some();
                 if answered || now >= *deadline {
                     let outcome = Outcome::ClosedByServer {
                         code: *code,
@@ -295,11 +446,12 @@ impl<'a> Session<'a> {
 
     /// Send a keepalive ping when one is due; fail when the last one went
     /// unanswered for `--ping-timeout`.
-    fn keepalive(&mut self) -> Result<()> {
+    fn keepalive(&mut self, link: &mut Link) -> Result<()> {
         let now = Instant::now();
-        if let (Some(sent), Some(limit)) = (self.ping_outstanding, self.opts.ping_timeout) {
+        if let (Some(sent), Some(limit)) = (link.ping_outstanding, self.opts.ping_timeout) {
             if now >= sent + limit {
                 return Err(self.fail(
+                    link,
                     1001,
                     "ping timeout",
                     format!(
@@ -309,22 +461,22 @@ impl<'a> Session<'a> {
                 ));
             }
         }
-        if let (Some(due), Some(interval)) = (self.next_ping, self.opts.ping_interval) {
-            if now >= due && !self.write_blocked {
-                self.send(Message::Ping(Bytes::from_static(KEEPALIVE_PAYLOAD)));
-                self.next_ping = Some(now + interval);
-                self.ping_outstanding.get_or_insert(now);
+        if let (Some(due), Some(interval)) = (link.next_ping, self.opts.ping_interval) {
+            if now >= due && !link.write_blocked {
+                self.send(link, Message::Ping(Bytes::from_static(KEEPALIVE_PAYLOAD)));
+                link.next_ping = Some(now + interval);
+                link.ping_outstanding.get_or_insert(now);
             }
         }
         Ok(())
     }
 
-    fn next_deadline(&self) -> Option<Instant> {
-        match &self.phase {
+    fn next_deadline(&self, link: &Link) -> Option<Instant> {
+        match &link.phase {
             Phase::Open => [
                 self.policy.next_deadline(),
-                self.next_ping,
-                self.ping_outstanding
+                link.next_ping,
+                link.ping_outstanding
                     .zip(self.opts.ping_timeout)
                     .map(|(sent, limit)| sent + limit),
             ]
@@ -335,18 +487,18 @@ impl<'a> Session<'a> {
         }
     }
 
-    fn update_interest(&mut self) -> Result<()> {
-        let wanted = if self.write_blocked {
+    fn update_interest(&mut self, link: &mut Link) -> Result<()> {
+        let wanted = if link.write_blocked {
             Interest::READABLE | Interest::WRITABLE
         } else {
             Interest::READABLE
         };
-        if wanted != self.interest {
+        if wanted != link.interest {
             self.poll
                 .registry()
-                .reregister(&mut SourceFd(&self.fd), SOCKET, wanted)
+                .reregister(&mut SourceFd(&link.fd), SOCKET, wanted)
                 .map_err(|e| Error::Runtime(format!("cannot watch the socket: {e}")))?;
-            self.interest = wanted;
+            link.interest = wanted;
         }
         Ok(())
     }
@@ -356,24 +508,24 @@ impl<'a> Session<'a> {
     /// Take queued commands until the inbox is empty or the socket backs up. When
     /// it stops early, `inbox_backlog` keeps the loop from sleeping once the socket
     /// drains: the producers are blocked on the full channel and will not wake us.
-    fn pull_commands(&mut self) {
-        if !self.inbox_open || self.write_blocked || self.write_error.is_some() {
+    fn pull_commands(&mut self, link: &mut Link) {
+        if !self.inbox_open || link.write_blocked || link.write_error.is_some() {
             return;
         }
         self.inbox.arm();
         self.inbox_backlog = false;
         loop {
-            if self.write_blocked || self.write_error.is_some() {
+            if link.write_blocked || link.write_error.is_some() {
                 self.inbox_backlog = true;
                 break;
             }
-            if !matches!(self.phase, Phase::Open) {
+            if !matches!(link.phase, Phase::Open) {
                 break;
             }
             match self.inbox.try_recv() {
                 Received::Command(Command::Send(batch)) => {
                     for message in batch {
-                        self.send(message);
+                        self.send(link, message);
                     }
                 }
                 Received::Command(Command::InputEnded) => {
@@ -381,11 +533,11 @@ impl<'a> Session<'a> {
                 }
                 Received::Command(Command::InputFailed(e)) => {
                     self.policy.on_input_end(Instant::now());
-                    self.begin_close(CloseCause::InputFailed(e), 1000, "");
+                    self.begin_close(link, CloseCause::InputFailed(e), 1000, "");
                 }
                 Received::Command(Command::Close { code, reason }) => {
                     self.policy.on_input_end(Instant::now());
-                    self.begin_close(CloseCause::Requested, code, &reason);
+                    self.begin_close(link, CloseCause::Requested, code, &reason);
                 }
                 Received::Empty => break,
                 Received::Disconnected => {
@@ -397,7 +549,7 @@ impl<'a> Session<'a> {
         }
     }
 
-    fn send(&mut self, message: Message) {
+    fn send(&mut self, link: &mut Link, message: Message) {
         let kind = match &message {
             Message::Text(_) => Some(Kind::Text),
             Message::Binary(_) => Some(Kind::Binary),
@@ -419,36 +571,46 @@ impl<'a> Session<'a> {
                 });
             }
         }
-        match self.ws.write(message) {
+        match link.ws.write(message) {
             Ok(()) => {}
             // The frame is queued; the socket is full.
             Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {
-                self.write_blocked = true;
+                self.set_write_blocked(link, true);
             }
-            Err(e) => self.write_error = Some(describe(&e)),
+            Err(e) => link.write_error = Some(describe(&e)),
         }
+        self.report_frames(link);
     }
 
-    fn flush_socket(&mut self) {
-        if self.write_error.is_some() {
+    fn set_write_blocked(&mut self, link: &mut Link, blocked: bool) {
+        if !blocked {
+            link.pings_while_blocked = 0;
+        }
+        link.write_blocked = blocked;
+    }
+
+    fn flush_socket(&mut self, link: &mut Link) {
+        if link.write_error.is_some() {
             return;
         }
-        match self.ws.flush() {
-            Ok(()) => self.write_blocked = false,
+        match link.ws.flush() {
+            Ok(()) => self.set_write_blocked(link, false),
             Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {
-                self.write_blocked = true;
+                self.set_write_blocked(link, true);
             }
             // After the close handshake there is nothing left to flush.
             Err(tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed) => {
-                self.write_blocked = false;
+                self.set_write_blocked(link, false);
             }
-            Err(e) => self.write_error = Some(describe(&e)),
+            Err(e) => link.write_error = Some(describe(&e)),
         }
+        self.report_frames(link);
     }
 
-    /// Send our Close (once) and start waiting for the server's.
-    fn begin_close(&mut self, cause: CloseCause, code: u16, reason: &str) {
-        if !matches!(self.phase, Phase::Open) {
+    /// Send our Close (once) and start waiting for the peer's: a few seconds
+    /// normally, one after a signal, and never past the `--timeout` wall.
+    fn begin_close(&mut self, link: &mut Link, cause: CloseCause, code: u16, reason: &str) {
+        if !matches!(link.phase, Phase::Open) {
             return;
         }
         let frame = CloseFrame {
@@ -461,37 +623,69 @@ impl<'a> Session<'a> {
             reason,
             at: SystemTime::now(),
         });
-        if self.write_error.is_none() {
-            match self.ws.close(Some(frame)) {
+        if link.write_error.is_none() {
+            match link.ws.close(Some(frame)) {
                 Ok(()) => {}
                 Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.write_blocked = true;
+                    self.set_write_blocked(link, true);
                 }
-                Err(e) => self.write_error = Some(describe(&e)),
+                Err(e) => link.write_error = Some(describe(&e)),
             }
+            self.report_frames(link);
         }
-        self.phase = Phase::Closing {
-            cause,
-            deadline: Instant::now() + self.opts.close_timeout,
+        let now = Instant::now();
+        let wait = match cause {
+            // While stdout is stalled the answer cannot be read: do not pretend.
+            _ if self.output_backed_up => GRACE,
+            CloseCause::Interrupted => CLOSE_WAIT_INTERRUPTED,
+            CloseCause::Finished(Finish::TimedOut) => GRACE,
+            _ => CLOSE_WAIT,
         };
+        link.phase = Phase::Closing {
+            cause,
+            deadline: self.walled(now + wait),
+        };
+    }
+
+    /// `at`, but not past the `--timeout` wall.
+    fn walled(&self, at: Instant) -> Instant {
+        self.wall.map_or(at, |wall| wall.min(at))
     }
 
     // ---- receiving --------------------------------------------------------------
 
-    fn read_burst(&mut self) -> Result<ReadEnd> {
-        if matches!(self.phase, Phase::PeerClosed { .. }) {
+    /// Whether reading must wait this turn, and why not otherwise.
+    fn read_paused(&self, link: &Link) -> bool {
+        if self.output_backed_up {
+            return true;
+        }
+        if !link.write_blocked {
+            return false;
+        }
+        // Echoing into a full socket would grow memory without bound, and so
+        // would the pongs of a peer that pings without reading.
+        (self.opts.echo && matches!(link.phase, Phase::Open))
+            || link.pings_while_blocked >= PINGS_WHILE_BLOCKED
+    }
+
+    fn read_burst(&mut self, link: &mut Link) -> Result<ReadEnd> {
+        if matches!(link.phase, Phase::PeerClosed { .. }) {
             return Ok(ReadEnd::Drained);
         }
-        if self.opts.echo && self.write_blocked && matches!(self.phase, Phase::Open) {
-            // Echoing into a full socket would grow memory without bound: let the
-            // server's writes wait until ours drain.
+        if self.read_paused(link) {
+            // The socket's writability or stdout's writer wakes us.
             return Ok(ReadEnd::Drained);
         }
+        link.ws.get_mut().refill(READ_BUDGET);
         for _ in 0..READ_BURST {
-            let message = match self.ws.read() {
+            let message = match link.ws.read() {
                 Ok(message) => message,
-                Err(e) => return self.read_error(e),
+                Err(e) => {
+                    self.report_frames(link);
+                    return self.read_error(link, e);
+                }
             };
+            self.report_frames(link);
             let at = SystemTime::now();
             if self.goal_reached && matches!(message, Message::Text(_) | Message::Binary(_)) {
                 // --count/--expect ended the run at an earlier message: what comes
@@ -506,7 +700,7 @@ impl<'a> Session<'a> {
                     let payload = Bytes::from(text);
                     self.emit_in(Kind::Text, &payload, at);
                     if let Some(text) = echo {
-                        self.echo(Message::Text(text));
+                        self.echo(link, Message::Text(text));
                     }
                 }
                 Message::Binary(payload) => {
@@ -517,12 +711,15 @@ impl<'a> Session<'a> {
                     }
                     self.emit_in(Kind::Binary, &payload, at);
                     if self.opts.echo {
-                        self.echo(Message::Binary(payload));
+                        self.echo(link, Message::Binary(payload));
                     }
                 }
                 Message::Ping(payload) => {
+                    if link.write_blocked {
+                        link.pings_while_blocked += 1;
+                    }
                     self.emit_in(Kind::Ping, &payload, at);
-                    if matches!(self.phase, Phase::Open) && self.show_outgoing {
+                    if matches!(link.phase, Phase::Open) && self.show_outgoing {
                         // tungstenite queued the pong; show it as part of the session.
                         self.emit(&Event::Message {
                             dir: Direction::Out,
@@ -531,77 +728,103 @@ impl<'a> Session<'a> {
                             at: SystemTime::now(),
                         });
                     }
+                    if self.read_paused(link) {
+                        return Ok(ReadEnd::Drained);
+                    }
                 }
                 Message::Pong(payload) => {
                     // Any pong shows the peer is alive.
-                    self.ping_outstanding = None;
+                    link.ping_outstanding = None;
                     self.emit_in(Kind::Pong, &payload, at);
                 }
-                Message::Close(frame) => {
-                    let (code, reason) = match &frame {
-                        Some(f) => (Some(u16::from(f.code)), f.reason.as_str().to_string()),
-                        None => (None, String::new()),
-                    };
-                    self.emit(&Event::Close {
-                        dir: Direction::In,
-                        code,
-                        reason: &reason,
-                        at,
-                    });
-                    match &self.phase {
-                        Phase::Closing { cause, .. } => {
-                            return Ok(ReadEnd::Done(Outcome::ClosedByUs {
-                                cause: cause.clone(),
-                                answered: true,
-                            }))
-                        }
-                        _ => {
-                            // tungstenite has queued our answer (the same code, or 1002
-                            // for a code that may not be sent); `turn` flushes it.
-                            let answer = code.map(|c| {
-                                if CloseCode::from(c).is_allowed() {
-                                    c
-                                } else {
-                                    1002
-                                }
-                            });
-                            self.emit(&Event::Close {
-                                dir: Direction::Out,
-                                code: answer,
-                                reason: &reason,
-                                at: SystemTime::now(),
-                            });
-                            self.phase = Phase::PeerClosed {
-                                code,
-                                reason,
-                                deadline: Instant::now() + self.opts.close_timeout,
-                            };
-                            return Ok(ReadEnd::Drained);
-                        }
-                    }
-                }
+                Message::Close(frame) => return self.close_received(link, frame, at),
                 Message::Frame(_) => {}
             }
             if data && self.policy.explicit_goal_reached() {
                 self.goal_reached = true;
             }
-            if data && matches!(self.phase, Phase::Open) && self.policy.goal_met() {
+            if data && matches!(link.phase, Phase::Open) && self.policy.goal_met() {
                 let reason = self.opts.close_reason.clone();
                 self.begin_close(
+                    link,
                     CloseCause::Finished(Finish::GoalMet),
                     self.opts.close_code,
                     &reason,
                 );
             }
+            if self.output_backed_up {
+                return Ok(ReadEnd::Drained);
+            }
         }
         Ok(ReadEnd::More)
     }
 
+    /// The peer's Close: the end of the connection (or the answer to ours).
+    fn close_received(
+        &mut self,
+        link: &mut Link,
+        frame: Option<CloseFrame>,
+        at: SystemTime,
+    ) -> Result<ReadEnd> {
+        // tungstenite replaces a code that may not be sent with 1002; the tap saw
+        // what was on the wire.
+        let (code, reason) = match link.ws.get_ref().last_close() {
+            Some((code, reason)) => (*code, reason.clone()),
+            None => match &frame {
+                Some(f) => (Some(u16::from(f.code)), f.reason.as_str().to_string()),
+                None => (None, String::new()),
+            },
+        };
+        self.emit(&Event::Close {
+            dir: Direction::In,
+            code,
+            reason: &reason,
+            at,
+        });
+        if let Some(code) = code.filter(|c| !wsprobe::slash::is_sendable_close_code(*c)) {
+            let peer = self.opts.peer;
+            let message = format!(
+                "the {peer} sent an invalid close code {code} (a code that may not appear on the wire, RFC 6455 §7.4)"
+            );
+            if matches!(link.phase, Phase::Open) {
+                // tungstenite has queued Close 1002 as the answer.
+                self.emit(&Event::Close {
+                    dir: Direction::Out,
+                    code: Some(1002),
+                    reason: "Protocol violation",
+                    at: SystemTime::now(),
+                });
+                self.flush_socket(link);
+            }
+            self.flush_output();
+            return Err(Error::Runtime(message));
+        }
+        if let Phase::Closing { cause, .. } = &link.phase {
+            return Ok(ReadEnd::Done(Outcome::ClosedByUs {
+                cause: cause.clone(),
+                answered: true,
+            }));
+        }
+        // tungstenite has queued our answer (the same code); `turn` flushes it.
+        self.emit(&Event::Close {
+            dir: Direction::Out,
+            code,
+            reason: &reason,
+            at: SystemTime::now(),
+        });
+        link.phase = Phase::PeerClosed {
+            code,
+            reason,
+            deadline: self.walled(Instant::now() + CLOSE_WAIT),
+        };
+        Ok(ReadEnd::Drained)
+    }
+
     /// Send back what came in, unless we are closing (a message that arrives after
     /// our Close must not be answered).
-    fn echo(&mut self, message: Message) {
-        if matches!(self.phase, Phase::Open) && self.write_error.is_none() {
-            self.send(message);
+    fn echo(&mut self, link: &mut Link, message: Message) {
+        if matches!(link.phase, Phase::Open) && link.write_error.is_none() {
+            self.send(link, message);
         }
     }
 
@@ -614,15 +837,22 @@ impl<'a> Session<'a> {
         });
     }
 
-    fn read_error(&mut self, e: tungstenite::Error) -> Result<ReadEnd> {
+    fn read_error(&mut self, link: &mut Link, e: tungstenite::Error) -> Result<ReadEnd> {
         use tungstenite::error::ProtocolError as P;
         use tungstenite::Error as E;
-        let closing_cause = match &self.phase {
+        let closing_cause = match &link.phase {
             Phase::Closing { cause, .. } => Some(cause.clone()),
             _ => None,
         };
+        let peer = self.opts.peer;
         match e {
-            E::Io(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(ReadEnd::Drained),
+            E::Io(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                if link.ws.get_ref().exhausted() {
+                    Ok(ReadEnd::More)
+                } else {
+                    Ok(ReadEnd::Drained)
+                }
+            }
             E::Io(e) if e.kind() == io::ErrorKind::Interrupted => Ok(ReadEnd::More),
             E::ConnectionClosed
             | E::AlreadyClosed
@@ -637,18 +867,24 @@ impl<'a> Session<'a> {
             }
             E::Utf8(_) => {
                 // The frame was consumed whole, so the stream is still in step: close
-                // properly and let the server answer.
-                self.begin_close(
-                    CloseCause::ProtocolError(
-                        "the server sent a text message that is not valid UTF-8".into(),
-                    ),
-                    1007,
-                    "invalid UTF-8",
-                );
+                // properly and let the peer answer.
+                let what = match link.ws.get_ref().last_close() {
+                    Some((code, reason)) if reason.contains('\u{fffd}') => {
+                        self.emit(&Event::Close {
+                            dir: Direction::In,
+                            code: *code,
+                            reason,
+                            at: SystemTime::now(),
+                        });
+                        format!("the {peer} sent a Close frame whose reason is not valid UTF-8")
+                    }
+                    _ => format!("the {peer} sent a text message that is not valid UTF-8"),
+                };
+                self.begin_close(link, CloseCause::ProtocolError(what), 1007, "invalid UTF-8");
                 Ok(ReadEnd::Drained)
             }
             E::Io(e) => match closing_cause {
-                // A reset after we sent Close: the server just did not bother to answer.
+                // A reset after we sent Close: the peer just did not bother to answer.
                 Some(cause) => Ok(ReadEnd::Done(Outcome::ClosedByUs {
                     cause,
                     answered: false,
@@ -659,34 +895,64 @@ impl<'a> Session<'a> {
                 )))),
             },
             E::Capacity(c) => Err(self.fail(
+                link,
                 1009,
                 "message too big",
                 format!("{c} (see --max-message-size)"),
             )),
             E::Protocol(p) => Err(self.fail(
+                link,
                 1002,
                 "protocol error",
-                format!("protocol error from the server: {p}"),
+                format!("protocol error from the {peer}: {}", escape(&p.to_string())),
             )),
             other => Err(Error::Runtime(describe(&other))),
         }
     }
 
     /// The stream can no longer be trusted: send a Close as a courtesy and stop.
-    fn fail(&mut self, code: u16, reason: &str, message: String) -> Error {
-        if matches!(self.phase, Phase::Open) && self.write_error.is_none() {
+    fn fail(&mut self, link: &mut Link, code: u16, reason: &str, message: String) -> Error {
+        if matches!(link.phase, Phase::Open) && link.write_error.is_none() {
             let frame = CloseFrame {
                 code: CloseCode::from(code),
                 reason: reason.to_string().into(),
             };
-            let _ = self.ws.close(Some(frame));
-            let _ = self.ws.flush();
+            let _ = link.ws.close(Some(frame));
+            let _ = link.ws.flush();
+            self.report_frames(link);
         }
         self.flush_output();
         Error::Runtime(message)
     }
 
     // ---- output -----------------------------------------------------------------
+
+    /// `-vv`: the frame headers the tap saw since the last call, as events.
+    fn report_frames(&mut self, link: &mut Link) {
+        if !link.ws.get_ref().tracing() {
+            return;
+        }
+        let at = SystemTime::now();
+        for (dir, frame) in link.ws.get_mut().take_traced() {
+            self.emit(&Event::Frame {
+                dir,
+                frame: &frame,
+                at,
+            });
+        }
+    }
+
+    /// Whether stdout's reader keeps up; when it does not, reading pauses until the
+    /// writer thread wakes us with the backlog halved.
+    fn check_output(&mut self) {
+        let Some(gauge) = &self.output else {
+            return;
+        };
+        // Pause above the limit, resume below half of it (hysteresis: the writer
+        // wakes us once, not per buffer).
+        self.output_backed_up = (self.output_backed_up || gauge.unwritten() > OUTPUT_BACKLOG)
+            && gauge.wake_at(OUTPUT_BACKLOG / 2) > OUTPUT_BACKLOG / 2;
+    }
 
     fn emit(&mut self, event: &Event) {
         if self.output_closed {
@@ -704,16 +970,17 @@ impl<'a> Session<'a> {
         if let Err(e) = self.sink.flush() {
             self.output_failed(e);
         }
+        self.check_output();
     }
 
     fn output_failed(&mut self, e: io::Error) {
         self.output_closed = true;
-        let cause = if e.kind() == io::ErrorKind::BrokenPipe {
+        self.output_backed_up = false;
+        self.output_failure = Some(if e.kind() == io::ErrorKind::BrokenPipe {
             CloseCause::OutputClosed
         } else {
             CloseCause::OutputFailed(format!("cannot write to stdout: {e}"))
-        };
-        self.begin_close(cause, 1000, "");
+        });
     }
 }
 

@@ -44,15 +44,15 @@ pub fn parse(raw: &str) -> Result<Target, String> {
     if trimmed.is_empty() {
         return Err("the URL is empty".to_string());
     }
-    let with_scheme = if trimmed.contains("://") {
-        trimmed.to_string()
-    } else if trimmed.starts_with(':') {
-        format!("ws://localhost{trimmed}")
-    } else {
-        format!("ws://{trimmed}")
+    let (scheme, rest) = match split_scheme(trimmed) {
+        Some(parts) => parts,
+        None if trimmed.starts_with(':') => ("ws", format!("localhost{trimmed}")),
+        None => match local_port(trimmed) {
+            Some(port) => ("ws", format!("localhost:{}", port?)),
+            None => ("ws", trimmed.to_string()),
+        },
     };
-    let mut url = Url::parse(&with_scheme).map_err(|e| format!("invalid URL '{input}': {e}"))?;
-    let tls = match url.scheme() {
+    let tls = match scheme.to_ascii_lowercase().as_str() {
         "ws" | "http" => false,
         "wss" | "https" => true,
         other => {
@@ -61,14 +61,19 @@ pub fn parse(raw: &str) -> Result<Target, String> {
             ))
         }
     };
-    let scheme = if tls { "wss" } else { "ws" };
-    if url.scheme() != scheme {
-        // http(s) -> ws(s). `set_scheme` refuses to switch between "special" and
-        // non-special schemes, so rebuild the URL from its string form instead.
-        let rest = &with_scheme[with_scheme.find("://").map_or(0, |i| i + 3)..];
-        url = Url::parse(&format!("{scheme}://{rest}"))
-            .map_err(|e| format!("invalid URL '{input}': {e}"))?;
+    // The url crate skips extra slashes after a special scheme (`ws:///path` is
+    // `ws://path/`) and reads `ws://:80` as having an empty host: look at the
+    // authority as typed.
+    let authority = &rest[..rest.find(['/', '?', '#', '\\']).unwrap_or(rest.len())];
+    let host_and_port = &authority[authority.rfind('@').map_or(0, |i| i + 1)..];
+    if host_and_port.is_empty() || host_and_port.starts_with(':') {
+        return Err(format!("invalid URL '{input}': no host"));
     }
+    // http(s) -> ws(s): `Url::set_scheme` refuses to switch between them, so the
+    // URL is built with the WebSocket scheme from the start.
+    let ws_scheme = if tls { "wss" } else { "ws" };
+    let mut url = Url::parse(&format!("{ws_scheme}://{rest}"))
+        .map_err(|e| format!("invalid URL '{input}': {e}"))?;
     let host = match url.host() {
         Some(Host::Domain(d)) if !d.is_empty() => d.to_string(),
         Some(Host::Ipv4(a)) => a.to_string(),
@@ -95,6 +100,35 @@ pub fn parse(raw: &str) -> Result<Target, String> {
         host,
         port,
         userinfo,
+    })
+}
+
+/// `scheme://rest` -> `(scheme, rest)`, when what comes before `://` is a scheme
+/// (RFC 3986: a letter, then letters, digits, `+`, `-`, `.`). Otherwise the input has
+/// no scheme, even with a `://` further on (`host/cb?next=http://x`).
+fn split_scheme(s: &str) -> Option<(&str, String)> {
+    let (scheme, rest) = s.split_once("://")?;
+    let mut chars = scheme.chars();
+    let valid = chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
+    valid.then(|| (scheme, rest.to_string()))
+}
+
+/// A scheme-less URL whose host is only digits (`9001`, `9001/chat`) names a local
+/// port, like `:9001` (and like `--listen 9001`), rather than the IPv4 address that
+/// number would spell. `None` when the host is not all digits; `Some(Err)` for a
+/// number that is not a port.
+fn local_port(s: &str) -> Option<Result<String, String>> {
+    let end = s.find(['/', '?', '#']).unwrap_or(s.len());
+    let (digits, path) = s.split_at(end);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(match digits.parse::<u16>() {
+        Ok(port) if port > 0 => Ok(format!("{port}{path}")),
+        _ => Err(format!(
+            "invalid URL '{s}': a bare number means a local port (like :PORT), from 1 to 65535"
+        )),
     })
 }
 
@@ -212,6 +246,80 @@ mod tests {
         assert!(!e.contains("s3cret"), "{e}");
         let e = parse("ws://bob:s3cret@/").unwrap_err();
         assert!(!e.contains("s3cret"), "{e}");
+    }
+
+    #[test]
+    fn bare_number_is_a_local_port() {
+        assert_eq!(url("9001"), "ws://localhost:9001/");
+        assert_eq!(url("1"), "ws://localhost:1/");
+        assert_eq!(url("65535"), "ws://localhost:65535/");
+        assert_eq!(url("09001"), "ws://localhost:9001/");
+        assert_eq!(url(" 9001 "), "ws://localhost:9001/");
+        assert_eq!(url("9001/chat?x=1"), "ws://localhost:9001/chat?x=1");
+        let t = parse("9001").unwrap();
+        assert_eq!((t.host.as_str(), t.port, t.tls), ("localhost", 9001, false));
+        assert_eq!(t.host_header(), "localhost:9001");
+        // With a scheme, a number is still a host (the url crate's IPv4 forms).
+        assert_eq!(url("ws://9001/"), "ws://0.0.35.41/");
+        for bad in [
+            "0",
+            "65536",
+            "99999",
+            "123456789012345678901234567890",
+            "0/x",
+        ] {
+            let e = parse(bad).unwrap_err();
+            assert_eq!(
+                e,
+                format!(
+                    "invalid URL '{bad}': a bare number means a local port (like :PORT), from 1 to 65535"
+                )
+            );
+        }
+    }
+
+    #[test]
+    fn empty_host_is_rejected() {
+        for bad in [
+            "ws:///path",
+            "ws:///",
+            "wss:///",
+            "http:///a",
+            "HTTPS:///a",
+            "ws:////x",
+            "ws://?q",
+            "ws://#f",
+            "ws://\\x",
+            "ws://",
+            "http://:80",
+            "ws://:80/x",
+            "ws://user@/x",
+        ] {
+            assert_eq!(
+                parse(bad),
+                Err(format!("invalid URL '{bad}': no host")),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(
+            parse("ws://bob:s3cret@/"),
+            Err("invalid URL 'ws://bob:<redacted>@/': no host".to_string())
+        );
+        // `:PORT` without a scheme still means localhost.
+        assert_eq!(url(":81/x"), "ws://localhost:81/x");
+    }
+
+    #[test]
+    fn scheme_is_only_what_can_be_a_scheme() {
+        // A `://` in the query does not make the part before it a scheme.
+        assert_eq!(
+            url("example.com/cb?next=http://x/"),
+            "ws://example.com/cb?next=http://x/"
+        );
+        assert_eq!(
+            url("ws+x://h/"),
+            "unsupported URL scheme 'ws+x' in 'ws+x://h/' (use ws://, wss://, http:// or https://)"
+        );
     }
 
     #[test]

@@ -61,14 +61,30 @@ fn server_close_4000_exits_7() {
 }
 
 #[test]
-fn server_close_1000_before_reply_exits_0() {
-    // The server ends the session first, normally, without replying.
+fn server_close_1000_before_reply_is_an_unmet_goal() {
+    // The server ends the session first, normally, without replying: the default
+    // goal (one reply per message) is not met, as with --count 1.
     let srv = Server::start(|c: &mut Conn| {
         c.recv();
         c.close(1000, "done");
     });
-    wsprobe(&[&srv.url(), "-x", "hi"], "").code(0).stdout("");
+    wsprobe(&[&srv.url(), "-x", "hi"], "")
+        .code(6)
+        .stdout("")
+        .stderr_contains("received 0 of 1 replies")
+        .one_error_line();
     assert_eq!(srv.next().texts(), ["hi"]);
+}
+
+#[test]
+fn server_close_1000_ends_a_wait_forever_run_with_0() {
+    let srv = Server::start(|c: &mut Conn| {
+        c.recv();
+        c.close(1000, "done");
+    });
+    wsprobe(&[&srv.url(), "-x", "hi", "--wait", "forever"], "")
+        .code(0)
+        .stdout("");
 }
 
 #[test]
@@ -77,20 +93,23 @@ fn tcp_close_without_close_frame_exits_7() {
         c.recv();
         c.shutdown();
     });
-    let r = wsprobe(&[&srv.url(), "-x", "hi"], "");
+    let r = wsprobe(&[&srv.url(), "-x", "hi", "--wait", "forever"], "");
     r.code(7).stdout("").no_panic();
     assert_eq!(srv.next().texts(), ["hi"]);
 }
 
 #[test]
-fn tcp_close_after_some_messages_exits_7_keeping_output() {
+fn tcp_close_before_the_replies_exits_6_keeping_output() {
     let srv = Server::start(|c: &mut Conn| {
         c.recv();
         c.send_text("partial");
         c.shutdown();
     });
     let r = wsprobe(&[&srv.url(), "-x", "one", "-x", "two"], "");
-    r.code(7).stdout("partial\n");
+    r.code(6)
+        .stdout("partial\n")
+        .stderr_contains("without a Close frame")
+        .stderr_contains("received 1 of 2 replies");
 }
 
 #[test]
@@ -131,7 +150,7 @@ fn connection_reset_exits_1() {
         reset(s);
         req
     });
-    let r = wsprobe(&[&raw.url(), "-x", "hi"], "");
+    let r = wsprobe(&[&raw.url(), "-x", "hi", "--wait", "forever"], "");
     r.code(1).stdout("").no_panic();
     raw.next();
 }

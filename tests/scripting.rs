@@ -373,10 +373,12 @@ fn timeout_is_a_hard_deadline_even_while_input_is_open() {
     let mut live = Live::spawn(&[&url, "--timeout", "500ms"], LiveStdout::Lines);
     live.send_stdin(b"x\n");
     assert_eq!(live.line().as_deref(), Some(&b"x\n"[..]));
-    // stdin stays open: only the deadline can end the run.
+    // stdin stays open: only the deadline can end the run, and reaching it is a
+    // failure (exit 6) even though every reply came.
     let (status, stderr) = live.wait(DEADLINE);
     let elapsed = start.elapsed();
-    assert_eq!(status.code(), Some(0), "stderr: {stderr:?}");
+    assert_eq!(status.code(), Some(6), "stderr: {stderr:?}");
+    assert!(stderr.contains("timed out (--timeout 500ms)"), "{stderr:?}");
     assert!(elapsed >= Duration::from_millis(500), "{elapsed:?}");
     let obs = srv.next();
     assert_eq!(obs.texts(), ["x"]);
@@ -384,10 +386,12 @@ fn timeout_is_a_hard_deadline_even_while_input_is_open() {
 }
 
 #[test]
-fn timeout_cuts_wait_forever_short() {
+fn timeout_cuts_wait_forever_short_and_fails() {
     let srv = Server::start(push_then_drain(&["only"]));
     let r = wsprobe(&[&srv.url(), "--wait", "forever", "--timeout", "500ms"], "");
-    r.code(0).stdout("only\n");
+    // Output before the deadline is kept; reaching --timeout is exit 6 (--wait D
+    // is the way to stop successfully after D).
+    r.code(6).stdout("only\n").one_error_line();
     assert!(r.elapsed >= Duration::from_millis(500), "{r}");
     assert!(r.elapsed < Duration::from_secs(20), "{r}");
     assert_eq!(srv.next().close_code(), 1000);

@@ -10,7 +10,7 @@ use tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tungstenite::http::{HeaderName, HeaderValue, StatusCode};
 
 use super::upgrade::header_pairs;
-use super::{into_session_mode, tcp, websocket_config, Connection, NetStream, Tapped};
+use super::{into_session_mode, tcp, websocket_config, Connection, NetStream, Socket, Tapped};
 use crate::error::{Error, Result};
 use crate::event::HandshakeInfo;
 
@@ -88,11 +88,14 @@ pub fn accept(
     })?;
     let started = Instant::now();
     let _ = tcp.set_nodelay(true);
-    tcp.set_read_timeout(Some(opts.handshake_timeout))
-        .and_then(|_| tcp.set_write_timeout(Some(opts.handshake_timeout)))
-        .map_err(|e| Error::Connect(format!("cannot configure the socket: {e}")))?;
+    // The client's TLS handshake and upgrade request get --connect-timeout, and
+    // no more than what is left of --timeout.
+    let handshake_deadline = deadline.map_or(started + opts.handshake_timeout, |d| {
+        d.min(started + opts.handshake_timeout)
+    });
+    let socket = Socket::new(tcp, Some(handshake_deadline));
     let net = match &opts.tls {
-        Some(acceptor) => NetStream::Tls(Box::new(acceptor.accept(tcp).map_err(|e| {
+        Some(acceptor) => NetStream::Tls(Box::new(acceptor.accept(socket).map_err(|e| {
             Error::Tls(format!(
                 "TLS handshake with the client at {peer} failed: {}",
                 match e {
@@ -101,9 +104,9 @@ pub fn accept(
                 }
             ))
         })?)),
-        None => NetStream::Plain(tcp),
+        None => NetStream::Plain(socket),
     };
-    let stream = Tapped::new(net, opts.trace_frames);
+    let stream = Tapped::before_upgrade(net, opts.trace_frames);
     let config = websocket_config(opts.max_message_size);
     let scheme = if opts.tls.is_some() { "wss" } else { "ws" };
     let mut info = HandshakeInfo {
@@ -169,6 +172,8 @@ pub fn accept(
             }
         ))
     })?;
+    let mut ws = ws;
+    ws.get_mut().set_deadline(None);
     into_session_mode(ws.get_ref().tcp())?;
     info.at = std::time::SystemTime::now();
     info.timings = Some(crate::event::Timings {

@@ -1,17 +1,22 @@
-//! Dialing a WebSocket server: DNS, TCP, TLS and the upgrade, all within the connect
-//! deadline, done in blocking mode; the stream is then switched to non-blocking for
-//! the session.
+//! Dialing a WebSocket server: DNS, TCP, proxy, TLS and the upgrade, all within one
+//! deadline (`--connect-timeout`, or `--timeout` when that comes first), done in
+//! blocking mode; the stream is then switched to non-blocking for the session.
 
+mod deadline;
 mod listen;
 mod proxy;
+mod socket;
 mod stream;
 mod tap;
 mod tcp;
 mod tls;
 mod upgrade;
 
+pub use deadline::Deadline;
+
 pub use listen::{accept as accept_client, bind as listen_on, url_of as listen_url, ListenOptions};
 pub use proxy::{from_env as proxy_from_env, parse as parse_proxy, Proxy};
+use socket::Socket;
 pub use stream::NetStream;
 pub use tap::Tapped;
 pub use tcp::plain_io_message;
@@ -20,7 +25,7 @@ pub use tls::TlsOptions;
 pub use upgrade::UpgradeOptions;
 
 use std::time::{Duration, Instant};
-use tungstenite::protocol::WebSocketConfig;
+use tungstenite::protocol::{Role, WebSocketConfig};
 use tungstenite::WebSocket;
 
 use crate::error::{Error, Result};
@@ -83,39 +88,43 @@ impl Prepared {
     }
 }
 
-/// Open a connection; called again for each reconnection.
-pub fn connect(prepared: &Prepared) -> Result<Connection> {
+/// Open a connection; called again for each reconnection. Every step runs under
+/// one deadline: `--connect-timeout` from now, or the run's `--timeout` (`run`:
+/// when it passes, and its value) if that comes first.
+pub fn connect(prepared: &Prepared, run: Option<(Instant, Duration)>) -> Result<Connection> {
     let Prepared {
         target, tls, opts, ..
     } = prepared;
     // A request is used up by the handshake; it was checked in `prepare`.
     let request = upgrade::build_request(target, &opts.upgrade)?;
     let started = Instant::now();
-    let deadline = started + opts.connect_timeout;
+    let deadline = Deadline::for_attempt(started, opts.connect_timeout, run);
     let (tcp, resolved) = match &opts.proxy {
         Some(proxy) => {
-            let addrs = tcp::resolve(&proxy.host, proxy.port, deadline)?;
+            let addrs = tcp::resolve(&proxy.host, proxy.port, &deadline)?;
             let resolved = Instant::now();
             let label = format!("the proxy {}", proxy.display());
-            let mut tcp = tcp::dial(&addrs, &label, deadline)?;
-            set_deadline(&tcp, deadline)?;
-            proxy::tunnel(&mut tcp, proxy, &target.host, target.port, deadline)?;
-            (tcp, resolved)
+            let tcp = tcp::dial(&addrs, &label, &deadline)?;
+            let mut socket = Socket::new(tcp, Some(deadline.at()));
+            proxy::tunnel(&mut socket, proxy, &target.host, target.port, &deadline)?;
+            (socket, resolved)
         }
         None => {
-            let addrs = tcp::resolve(&target.host, target.port, deadline)?;
+            let addrs = tcp::resolve(&target.host, target.port, &deadline)?;
             let resolved = Instant::now();
-            (
-                tcp::dial(&addrs, &target.host_header(), deadline)?,
-                resolved,
-            )
+            let tcp = tcp::dial(&addrs, &target.host_header(), &deadline)?;
+            (Socket::new(tcp, Some(deadline.at())), resolved)
         }
     };
-    let peer = tcp.peer_addr().ok();
+    let peer = tcp.tcp().peer_addr().ok();
     let dialed = Instant::now();
-    set_deadline(&tcp, deadline)?;
-    let stream = match &tls {
-        Some(connector) => NetStream::Tls(Box::new(tls::handshake(connector, &target.host, tcp)?)),
+    let mut stream = match &tls {
+        Some(connector) => NetStream::Tls(Box::new(tls::handshake(
+            connector,
+            &target.host,
+            tcp,
+            &deadline,
+        )?)),
         None => NetStream::Plain(tcp),
     };
     let secured = Instant::now();
@@ -123,11 +132,17 @@ pub fn connect(prepared: &Prepared) -> Result<Connection> {
         NetStream::Tls(s) => tls::describe_peer(s),
         NetStream::Plain(_) => None,
     };
-    set_deadline(stream.tcp(), deadline)?;
-    let stream = Tapped::new(stream, opts.trace_frames);
-    let config = websocket_config(opts.max_message_size);
-    let (ws, mut info) = upgrade::upgrade(stream, target, request, config)?;
+    let (first_frames, mut info) = upgrade::upgrade(&mut stream, target, &request, &deadline)?;
     let upgraded = Instant::now();
+    stream.set_deadline(None);
+    into_session_mode(stream.tcp())?;
+    let stream = Tapped::after_upgrade(stream, opts.trace_frames, &first_frames);
+    let ws = WebSocket::from_partially_read(
+        stream,
+        first_frames,
+        Role::Client,
+        Some(websocket_config(opts.max_message_size)),
+    );
     info.peer = peer.map(|a| a.to_string());
     info.proxy = opts.proxy.as_ref().map(Proxy::display);
     info.certificate = certificate;
@@ -138,7 +153,6 @@ pub fn connect(prepared: &Prepared) -> Result<Connection> {
         upgrade: upgraded - secured,
         total: upgraded - started,
     });
-    into_session_mode(ws.get_ref().tcp())?;
     Ok(Connection { ws, info })
 }
 
@@ -159,16 +173,4 @@ fn into_session_mode(tcp: &std::net::TcpStream) -> Result<()> {
         .and_then(|_| tcp.set_write_timeout(None))
         .and_then(|_| tcp.set_nonblocking(true))
         .map_err(|e| Error::Runtime(format!("cannot configure the socket: {e}")))
-}
-
-fn set_deadline(tcp: &std::net::TcpStream, deadline: Instant) -> Result<()> {
-    let remaining = deadline.saturating_duration_since(Instant::now());
-    if remaining.is_zero() {
-        return Err(Error::Connect(
-            "timed out connecting (--connect-timeout)".to_string(),
-        ));
-    }
-    tcp.set_read_timeout(Some(remaining))
-        .and_then(|_| tcp.set_write_timeout(Some(remaining)))
-        .map_err(|e| Error::Connect(format!("cannot configure the socket: {e}")))
 }

@@ -4,10 +4,9 @@
 
 use base64::Engine as _;
 use std::io::{Read, Write};
-use std::net::{IpAddr, TcpStream};
-use std::time::Instant;
+use std::net::IpAddr;
 
-use super::tcp;
+use super::{tcp, Deadline};
 use crate::error::{Error, Result};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -175,11 +174,11 @@ pub fn bypass(no_proxy: &str, host: &str) -> bool {
 /// Open the tunnel to `host:port` over a connection to the proxy. The stream has
 /// the connect deadline as its read and write timeouts.
 pub fn tunnel(
-    stream: &mut TcpStream,
+    stream: &mut (impl Read + Write),
     proxy: &Proxy,
     host: &str,
     port: u16,
-    deadline: Instant,
+    deadline: &Deadline,
 ) -> Result<()> {
     let result = match proxy.kind {
         ProxyKind::HttpConnect => http_connect(stream, proxy, host, port),
@@ -192,10 +191,7 @@ pub fn tunnel(
                 std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
             ) =>
         {
-            Error::Connect(format!(
-                "timed out waiting for the proxy {} (--connect-timeout)",
-                proxy.display()
-            ))
+            deadline.expired(&format!("waiting for the proxy {}", proxy.display()))
         }
         Failure::Io(e) => Error::Connect(format!(
             "the proxy {} failed: {}",
@@ -231,7 +227,7 @@ fn authority(host: &str, port: u16) -> String {
 }
 
 fn http_connect(
-    stream: &mut TcpStream,
+    stream: &mut (impl Read + Write),
     proxy: &Proxy,
     host: &str,
     port: u16,
@@ -280,12 +276,12 @@ fn http_connect(
 }
 
 fn socks5(
-    stream: &mut TcpStream,
+    stream: &mut (impl Read + Write),
     proxy: &Proxy,
     host: &str,
     port: u16,
     remote_dns: bool,
-    deadline: Instant,
+    deadline: &Deadline,
 ) -> std::result::Result<(), Failure> {
     let methods: &[u8] = if proxy.credentials.is_some() {
         &[0x00, 0x02]

@@ -2,19 +2,30 @@
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
+use std::time::Instant;
+
+use super::socket::Socket;
 
 #[derive(Debug)]
 pub enum NetStream {
-    Plain(TcpStream),
-    Tls(Box<native_tls::TlsStream<TcpStream>>),
+    Plain(Socket),
+    Tls(Box<native_tls::TlsStream<Socket>>),
 }
 
 impl NetStream {
     /// The TCP socket underneath, for readiness polling and socket options.
     pub fn tcp(&self) -> &TcpStream {
         match self {
-            NetStream::Plain(s) => s,
-            NetStream::Tls(s) => s.get_ref(),
+            NetStream::Plain(s) => s.tcp(),
+            NetStream::Tls(s) => s.get_ref().tcp(),
+        }
+    }
+
+    /// Bound every read and write by `deadline` (while connecting), or not (`None`).
+    pub fn set_deadline(&mut self, deadline: Option<Instant>) {
+        match self {
+            NetStream::Plain(s) => s.set_deadline(deadline),
+            NetStream::Tls(s) => s.get_mut().set_deadline(deadline),
         }
     }
 }

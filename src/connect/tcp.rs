@@ -4,13 +4,13 @@ use std::io;
 use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::mpsc;
 use std::thread;
-use std::time::Instant;
 
+use super::Deadline;
 use crate::error::{Error, Result};
 
 /// Resolve `host:port`. The system resolver has no timeout, so it runs on its own
 /// thread and we stop waiting for it at the deadline.
-pub fn resolve(host: &str, port: u16, deadline: Instant) -> Result<Vec<SocketAddr>> {
+pub fn resolve(host: &str, port: u16, deadline: &Deadline) -> Result<Vec<SocketAddr>> {
     if let Ok(ip) = host.parse::<IpAddr>() {
         return Ok(vec![SocketAddr::new(ip, port)]);
     }
@@ -22,8 +22,7 @@ pub fn resolve(host: &str, port: u16, deadline: Instant) -> Result<Vec<SocketAdd
             let _ = tx.send((name.as_str(), port).to_socket_addrs().map(Vec::from_iter));
         })
         .map_err(|e| Error::Connect(format!("cannot start the resolver thread: {e}")))?;
-    let remaining = deadline.saturating_duration_since(Instant::now());
-    match rx.recv_timeout(remaining) {
+    match rx.recv_timeout(deadline.remaining()) {
         Ok(Ok(addrs)) if !addrs.is_empty() => Ok(addrs),
         Ok(Ok(_)) => Err(Error::Connect(format!(
             "cannot resolve '{host}': no addresses"
@@ -32,9 +31,7 @@ pub fn resolve(host: &str, port: u16, deadline: Instant) -> Result<Vec<SocketAdd
             "cannot resolve '{host}': {}",
             resolver_message(&e)
         ))),
-        Err(_) => Err(Error::Connect(format!(
-            "timed out resolving '{host}' (--connect-timeout)"
-        ))),
+        Err(_) => Err(deadline.expired(&format!("resolving '{host}'"))),
     }
 }
 
@@ -46,10 +43,10 @@ fn resolver_message(e: &io::Error) -> String {
 }
 
 /// Try each address in order until one accepts.
-pub fn dial(addrs: &[SocketAddr], host: &str, deadline: Instant) -> Result<TcpStream> {
+pub fn dial(addrs: &[SocketAddr], host: &str, deadline: &Deadline) -> Result<TcpStream> {
     let mut last_error = None;
     for addr in addrs {
-        let remaining = deadline.saturating_duration_since(Instant::now());
+        let remaining = deadline.remaining();
         if remaining.is_zero() {
             break;
         }
@@ -71,18 +68,15 @@ pub fn dial(addrs: &[SocketAddr], host: &str, deadline: Instant) -> Result<TcpSt
         }
     };
     Err(match last_error {
-        Some((addr, e)) if e.kind() == io::ErrorKind::TimedOut => Error::Connect(format!(
-            "timed out connecting to {} (--connect-timeout)",
-            named(addr)
-        )),
+        Some((addr, e)) if e.kind() == io::ErrorKind::TimedOut => {
+            deadline.expired(&format!("connecting to {}", named(addr)))
+        }
         Some((addr, e)) => Error::Connect(format!(
             "cannot connect to {}: {}",
             named(addr),
             plain_io_message(&e)
         )),
-        None => Error::Connect(format!(
-            "timed out connecting to {host} (--connect-timeout)"
-        )),
+        None => deadline.expired(&format!("connecting to {host}")),
     })
 }
 

@@ -2,7 +2,8 @@
 //! user's options and turning handshake failures into messages a person can act on.
 
 use std::fs;
-use std::net::TcpStream;
+
+use super::{Deadline, Socket};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
@@ -98,17 +99,22 @@ fn pkcs8_key(pem: &[u8], path: &Path) -> Result<Vec<u8>> {
         })
 }
 
-/// Run the TLS handshake on a connected socket (which has the connect deadline as
-/// its read/write timeouts).
+/// Run the TLS handshake on a connected socket that enforces the dial's deadline.
 pub fn handshake(
     connector: &native_tls::TlsConnector,
     host: &str,
-    tcp: TcpStream,
-) -> Result<native_tls::TlsStream<TcpStream>> {
-    connector.connect(host, tcp).map_err(|e| match e {
-        native_tls::HandshakeError::WouldBlock(_) => Error::Connect(format!(
-            "timed out during the TLS handshake with {host} (--connect-timeout)"
-        )),
+    socket: Socket,
+    deadline: &Deadline,
+) -> Result<native_tls::TlsStream<Socket>> {
+    connector.connect(host, socket).map_err(|e| match e {
+        native_tls::HandshakeError::WouldBlock(_) => {
+            deadline.expired(&format!("in the TLS handshake with {host}"))
+        }
+        // The socket fails its calls once the deadline has passed: that is the
+        // cause, whatever OpenSSL made of it.
+        native_tls::HandshakeError::Failure(_) if deadline.passed() => {
+            deadline.expired(&format!("in the TLS handshake with {host}"))
+        }
         native_tls::HandshakeError::Failure(e) => Error::Tls(describe_failure(host, &e)),
     })
 }
@@ -154,7 +160,9 @@ fn describe_failure(host: &str, e: &native_tls::Error) -> String {
 
 /// Subject, issuer, validity and alternative names of the server's certificate,
 /// parsed from the DER that native-tls hands out (with OpenSSL's X.509 parser).
-pub fn describe_peer(stream: &native_tls::TlsStream<TcpStream>) -> Option<CertificateInfo> {
+pub fn describe_peer<S: std::io::Read + std::io::Write>(
+    stream: &native_tls::TlsStream<S>,
+) -> Option<CertificateInfo> {
     let der = stream.peer_certificate().ok()??.to_der().ok()?;
     let cert = openssl::x509::X509::from_der(&der).ok()?;
     let name = |n: &openssl::x509::X509NameRef| {

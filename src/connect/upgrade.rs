@@ -1,14 +1,14 @@
-//! The HTTP upgrade: building the request from the user's options and checking the
-//! server's answer.
+//! The HTTP upgrade: building the request from the user's options, sending it, and
+//! reading and checking the server's answer ourselves (with httparse, under the
+//! dial's deadline); tungstenite then runs the WebSocket protocol on the stream.
 
 use base64::Engine as _;
 use std::io::{Read, Write};
 use tungstenite::client::IntoClientRequest;
 use tungstenite::handshake::client::Request;
 use tungstenite::http::{HeaderName, HeaderValue};
-use tungstenite::protocol::WebSocketConfig;
-use tungstenite::{HandshakeError, WebSocket};
 
+use super::{Deadline, NetStream};
 use crate::error::{Error, Result};
 use crate::event::HandshakeInfo;
 use crate::target::Target;
@@ -93,48 +93,339 @@ pub fn header_pairs(headers: &tungstenite::http::HeaderMap) -> Vec<(String, Stri
         .collect()
 }
 
-/// Run the upgrade on a connected stream (blocking, with the connect deadline as
-/// read/write timeouts).
-pub fn upgrade<S: Read + Write>(
-    stream: S,
-    target: &Target,
-    request: Request,
-    config: WebSocketConfig,
-) -> Result<(WebSocket<S>, HandshakeInfo)> {
-    let request_headers = wire_names(header_pairs(request.headers()));
-    let offered = request
-        .headers()
-        .get("sec-websocket-protocol")
-        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-        .unwrap_or_default();
-    match tungstenite::client::client_with_config(request, stream, Some(config)) {
-        Ok((ws, response)) => {
-            let subprotocol = response
-                .headers()
-                .get("sec-websocket-protocol")
-                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
-            let info = HandshakeInfo {
-                url: target.url.to_string(),
-                status: response.status().as_u16(),
-                reason: response
-                    .status()
-                    .canonical_reason()
-                    .unwrap_or("")
-                    .to_string(),
-                subprotocol,
-                request_headers,
-                response_headers: header_pairs(response.headers()),
-                at: std::time::SystemTime::now(),
-                ..HandshakeInfo::default()
-            };
-            Ok((ws, info))
-        }
-        Err(HandshakeError::Interrupted(_)) => Err(Error::Connect(format!(
-            "timed out waiting for the upgrade response from {} (--connect-timeout)",
-            target.host_header()
-        ))),
-        Err(HandshakeError::Failure(e)) => Err(describe_failure(target, &offered, e)),
+/// What the response to the upgrade said, owned (the parser borrows the buffer).
+struct Response {
+    status: u16,
+    headers: Vec<(String, Vec<u8>)>,
+    /// Bytes of the status line and headers, up to the blank line.
+    head_len: usize,
+}
+
+impl Response {
+    fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
     }
+
+    /// Every value of a header, split at commas (a list header may be repeated).
+    fn list(&self, name: &str) -> Vec<String> {
+        self.headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .flat_map(|(_, v)| {
+                String::from_utf8_lossy(v)
+                    .split(',')
+                    .map(|part| part.trim().to_string())
+                    .filter(|part| !part.is_empty())
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
+    /// Header names in lower case (as HTTP/2-style maps show them), values as text.
+    fn pairs(&self) -> Vec<(String, String)> {
+        self.headers
+            .iter()
+            .map(|(n, v)| {
+                (
+                    n.to_ascii_lowercase(),
+                    String::from_utf8_lossy(v).into_owned(),
+                )
+            })
+            .collect()
+    }
+}
+
+/// A response head larger than this is not a WebSocket server's answer.
+const MAX_HEAD: usize = 64 * 1024;
+/// How much of a rejection's body is read to show its start.
+const MAX_BODY: usize = 4 * 1024;
+
+/// Run the upgrade on a connected stream: send the request, read the response head
+/// under the dial's deadline (each read gets only the time that is left, so a
+/// server that drips its answer cannot stretch it), and check it. Returns the
+/// bytes that followed the head (the first frames) and what was negotiated.
+pub fn upgrade(
+    stream: &mut NetStream,
+    target: &Target,
+    request: &Request,
+    deadline: &Deadline,
+) -> Result<(Vec<u8>, HandshakeInfo)> {
+    let waiting = || {
+        format!(
+            "waiting for the upgrade response from {}",
+            target.host_header()
+        )
+    };
+    let io_error = |e: std::io::Error| {
+        if deadline.passed()
+            || matches!(
+                e.kind(),
+                std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
+            )
+        {
+            deadline.expired(&waiting())
+        } else {
+            io_failure(target, e)
+        }
+    };
+    stream
+        .write_all(&request_bytes(request))
+        .and_then(|_| stream.flush())
+        .map_err(io_error)?;
+    let mut buf = Vec::with_capacity(4096);
+    let mut chunk = [0u8; 4096];
+    let response = loop {
+        if !target.tls && looks_like_tls(&buf) {
+            return Err(Error::Handshake(format!(
+                "the server answered with TLS, not HTTP: it expects wss:// ({})",
+                wss_url(target)
+            )));
+        }
+        if let Some(response) = parse_head(&buf)? {
+            break response;
+        }
+        if buf.len() > MAX_HEAD {
+            return Err(Error::Handshake(format!(
+                "the server's answer to the upgrade has no end of headers after {} KiB",
+                MAX_HEAD / 1024
+            )));
+        }
+        match stream.read(&mut chunk) {
+            Ok(0) => return Err(closed_early(target, buf.is_empty())),
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) if buf.is_empty() && !target.tls && is_reset(&e) => {
+                return Err(closed_early(target, true))
+            }
+            Err(e) => return Err(io_error(e)),
+        }
+    };
+    if response.status != 101 {
+        read_some_body(stream, &mut buf, &response, deadline);
+        return Err(rejection(&response, &buf[response.head_len..]));
+    }
+    let info = check_switch(target, request, &response)?;
+    buf.drain(..response.head_len);
+    Ok((buf, info))
+}
+
+/// `GET /path HTTP/1.1` and the headers, as they go on the wire.
+fn request_bytes(request: &Request) -> Vec<u8> {
+    let path = request.uri().path_and_query().map_or("/", |p| p.as_str());
+    let mut out = format!("GET {path} HTTP/1.1\r\n").into_bytes();
+    for (name, value) in request.headers() {
+        let shown = wire_names(vec![(name.as_str().to_string(), String::new())]);
+        out.extend_from_slice(shown[0].0.as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+    out
+}
+
+/// The response head, once it is complete in `buf`.
+fn parse_head(buf: &[u8]) -> Result<Option<Response>> {
+    let mut headers = [httparse::EMPTY_HEADER; 100];
+    let mut parsed = httparse::Response::new(&mut headers);
+    match parsed.parse(buf) {
+        Ok(httparse::Status::Complete(head_len)) => Ok(Some(Response {
+            status: parsed.code.unwrap_or(0),
+            headers: parsed
+                .headers
+                .iter()
+                .map(|h| (h.name.to_string(), h.value.to_vec()))
+                .collect(),
+            head_len,
+        })),
+        Ok(httparse::Status::Partial) => Ok(None),
+        Err(e) => Err(Error::Handshake(format!(
+            "the server's answer to the upgrade is not valid HTTP ({e}): {}",
+            body_excerpt(buf, 80)
+        ))),
+    }
+}
+
+fn is_reset(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::ConnectionAborted
+    )
+}
+
+/// A TLS record (handshake or alert, version 3.x) where HTTP was expected.
+fn looks_like_tls(buf: &[u8]) -> bool {
+    buf.len() >= 2 && matches!(buf[0], 0x15 | 0x16) && buf[1] == 0x03
+}
+
+fn wss_url(target: &Target) -> String {
+    let mut url = target.url.clone();
+    let _ = url.set_scheme("wss");
+    url.to_string()
+}
+
+/// The connection ended before a complete answer.
+fn closed_early(target: &Target, nothing: bool) -> Error {
+    if target.tls {
+        return Error::Tls(format!(
+            "TLS: {} closed the connection right after the TLS handshake; if it requires a client certificate, use --cert FILE --key FILE",
+            target.host_header()
+        ));
+    }
+    if nothing {
+        Error::Handshake(format!(
+            "the server closed the connection without answering the upgrade (if this port speaks TLS, use {})",
+            wss_url(target)
+        ))
+    } else {
+        Error::Handshake(
+            "the server closed the connection in the middle of its upgrade response".into(),
+        )
+    }
+}
+
+/// Read a little of a rejection's body when the server announced one, for the
+/// message; bounded in size and by a short wait (the body is a courtesy).
+fn read_some_body(
+    stream: &mut NetStream,
+    buf: &mut Vec<u8>,
+    response: &Response,
+    deadline: &Deadline,
+) {
+    let announced = response
+        .header("content-length")
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .unwrap_or(0)
+        .min(MAX_BODY);
+    let wanted = response.head_len + announced;
+    let until = deadline
+        .at()
+        .min(std::time::Instant::now() + std::time::Duration::from_millis(250));
+    stream.set_deadline(Some(until));
+    let mut chunk = [0u8; 1024];
+    while buf.len() < wanted {
+        match stream.read(&mut chunk) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+    stream.set_deadline(Some(deadline.at()));
+}
+
+/// A non-101 answer: the status, the Location of a redirect, the start of the body
+/// and, below that one line, the response headers (credentials redacted).
+fn rejection(response: &Response, body: &[u8]) -> Error {
+    let reason = tungstenite::http::StatusCode::from_u16(response.status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .unwrap_or("");
+    let mut message = format!(
+        "the server rejected the WebSocket upgrade: HTTP {} {reason}",
+        response.status
+    );
+    if let Some(location) = response.header("location") {
+        message.push_str(&format!(" (Location: {})", crate::text::escape(&location)));
+    }
+    if !body.is_empty() {
+        message.push_str(&format!(": {}", body_excerpt(body, 200)));
+    }
+    for (name, value) in response.pairs() {
+        let value = crate::redact::header_value(&name, &value, false);
+        message.push_str(&format!("\n  < {name}: {}", crate::text::escape(value)));
+    }
+    Error::Handshake(message)
+}
+
+/// Check a 101 as RFC 6455 §4.1 asks: the upgrade headers, the accept key, and no
+/// subprotocol or extension that was not offered.
+fn check_switch(target: &Target, request: &Request, response: &Response) -> Result<HandshakeInfo> {
+    let invalid = |what: &str| Error::Handshake(format!("invalid upgrade response: {what}"));
+    if !response
+        .header("upgrade")
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("websocket"))
+    {
+        return Err(invalid("no 'Upgrade: websocket' header"));
+    }
+    if !response
+        .list("connection")
+        .iter()
+        .any(|token| token.eq_ignore_ascii_case("upgrade"))
+    {
+        return Err(invalid("no 'Connection: Upgrade' header"));
+    }
+    let key = request
+        .headers()
+        .get("sec-websocket-key")
+        .map(|v| v.as_bytes())
+        .unwrap_or_default();
+    if response
+        .header("sec-websocket-accept")
+        .as_deref()
+        .map(str::trim)
+        != Some(tungstenite::handshake::derive_accept_key(key).as_str())
+    {
+        return Err(Error::Handshake(
+            "the server's Sec-WebSocket-Accept does not match the key sent: not a WebSocket server, or a broken proxy".into(),
+        ));
+    }
+    let offered: Vec<String> = request
+        .headers()
+        .get_all("sec-websocket-protocol")
+        .iter()
+        .flat_map(|v| {
+            String::from_utf8_lossy(v.as_bytes())
+                .split(',')
+                .map(|p| p.trim().to_string())
+                .collect::<Vec<_>>()
+        })
+        .filter(|p| !p.is_empty())
+        .collect();
+    let subprotocol = response
+        .header("sec-websocket-protocol")
+        .map(|p| p.trim().to_string());
+    match &subprotocol {
+        Some(chosen) if offered.is_empty() => {
+            return Err(Error::Handshake(format!(
+                "the server selected the subprotocol '{}', but none was offered (use -s NAME to offer one)",
+                crate::text::escape(chosen)
+            )))
+        }
+        Some(chosen) if !offered.contains(chosen) => {
+            return Err(Error::Handshake(format!(
+                "the server selected the subprotocol '{}', which was not offered (offered: {})",
+                crate::text::escape(chosen),
+                offered.join(", ")
+            )))
+        }
+        None if !offered.is_empty() => {
+            return Err(Error::Handshake(format!(
+                "the server accepted none of the offered subprotocols ({})",
+                offered.join(", ")
+            )))
+        }
+        _ => {}
+    }
+    // wsprobe offers no extension: a server that turns one on would send frames
+    // this client cannot read (RFC 6455 §9.1: the client must fail the connection).
+    if let Some(extension) = response.list("sec-websocket-extensions").first() {
+        return Err(Error::Handshake(format!(
+            "the server accepted the extension '{}', which was not offered (wsprobe offered no extensions)",
+            crate::text::escape(extension)
+        )));
+    }
+    Ok(HandshakeInfo {
+        url: target.url.to_string(),
+        status: 101,
+        reason: "Switching Protocols".to_string(),
+        subprotocol,
+        request_headers: wire_names(header_pairs(request.headers())),
+        response_headers: response.pairs(),
+        at: std::time::SystemTime::now(),
+        ..HandshakeInfo::default()
+    })
 }
 
 /// Header names as tungstenite writes them on the wire (it title-cases the ones it
@@ -161,99 +452,40 @@ pub fn wire_names(headers: Vec<(String, String)>) -> Vec<(String, String)> {
         .collect()
 }
 
-fn describe_failure(target: &Target, offered: &str, e: tungstenite::Error) -> Error {
-    use tungstenite::error::ProtocolError as P;
-    use tungstenite::error::SubProtocolError as S;
-    use tungstenite::Error as E;
-    match e {
-        E::Http(response) => {
-            let status = response.status();
-            let mut message = format!(
-                "the server rejected the WebSocket upgrade: HTTP {} {}",
-                status.as_u16(),
-                status.canonical_reason().unwrap_or("")
-            );
-            if let Some(location) = response.headers().get("location") {
-                message.push_str(&format!(
-                    " (Location: {})",
-                    String::from_utf8_lossy(location.as_bytes())
-                ));
-            }
-            if let Some(body) = response.body().as_deref().filter(|b| !b.is_empty()) {
-                message.push_str(&format!(": {}", body_excerpt(body, 200)));
-            }
-            // The headers often explain a rejection (WWW-Authenticate, Retry-After):
-            // shown below the one-line summary, credentials redacted.
-            for (name, value) in header_pairs(response.headers()) {
-                let value = crate::redact::header_value(&name, &value, false);
-                message.push_str(&format!("\n  < {name}: {value}"));
-            }
-            Error::Handshake(message)
-        }
-        E::Protocol(P::SecWebSocketAcceptKeyMismatch) => Error::Handshake(
-            "the server's Sec-WebSocket-Accept does not match the key sent: not a WebSocket server, or a broken proxy".into(),
-        ),
-        E::Protocol(P::SecWebSocketSubProtocolError(kind)) => Error::Handshake(match kind {
-            S::ServerSentSubProtocolNoneRequested => {
-                "the server selected a subprotocol, but none was offered (use -s NAME to offer one)".to_string()
-            }
-            S::InvalidSubProtocol => format!(
-                "the server selected a subprotocol that was not offered (offered: {offered})"
-            ),
-            S::NoSubProtocol => format!(
-                "the server accepted none of the offered subprotocols ({offered})"
-            ),
-        }),
-        E::Protocol(p) => Error::Handshake(format!("invalid upgrade response: {p}")),
-        E::Io(io) => match io.kind() {
-            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => {
-                Error::Connect(format!(
-                    "timed out waiting for the upgrade response from {} (--connect-timeout)",
-                    target.host_header()
-                ))
-            }
-            // Under TLS 1.3 the client's side of the handshake ends before the
-            // server has checked it: a server that refuses the client (most often
-            // for a missing certificate) sends an alert and closes, and depending on
-            // timing the client sees the alert or only the reset. Either is a TLS
-            // failure, not an HTTP rejection.
-            std::io::ErrorKind::UnexpectedEof
-            | std::io::ErrorKind::ConnectionReset
-            | std::io::ErrorKind::ConnectionAborted
-                if target.tls =>
-            {
-                Error::Tls(format!(
-                    "TLS: {} closed the connection right after the TLS handshake ({}); if it requires a client certificate, use --cert FILE --key FILE",
-                    target.host_header(),
-                    super::tcp::plain_io_message(&io)
-                ))
-            }
-            std::io::ErrorKind::UnexpectedEof
-            | std::io::ErrorKind::ConnectionReset
-            | std::io::ErrorKind::ConnectionAborted => Error::Handshake(format!(
-                "the server closed the connection during the upgrade ({})",
-                super::tcp::plain_io_message(&io)
-            )),
-            // Under TLS 1.3 a server's rejection (e.g. of a missing client
-            // certificate) arrives as an alert on the first read after the handshake.
-            _ if target.tls && io.to_string().contains("alert") => Error::Tls(format!(
-                "TLS: {} rejected the connection: {}{}",
+/// An I/O error while upgrading.
+fn io_failure(target: &Target, io: std::io::Error) -> Error {
+    use std::io::ErrorKind as K;
+    let text = io.to_string();
+    match io.kind() {
+        // Under TLS 1.3 the client's side of the handshake ends before the server
+        // has checked it: a server that refuses the client (most often for a
+        // missing certificate) sends an alert and closes, and depending on timing
+        // the client sees the alert or only the reset. Either is a TLS failure.
+        K::UnexpectedEof | K::ConnectionReset | K::ConnectionAborted if target.tls => {
+            Error::Tls(format!(
+                "TLS: {} closed the connection right after the TLS handshake ({}); if it requires a client certificate, use --cert FILE --key FILE",
                 target.host_header(),
-                alert_text(&io.to_string()),
-                if io.to_string().contains("certificate required") {
-                    " (it requires a client certificate: use --cert FILE --key FILE)"
-                } else {
-                    ""
-                }
-            )),
-            _ => Error::Connect(format!(
-                "I/O error during the upgrade: {}",
                 super::tcp::plain_io_message(&io)
-            )),
-        },
-        E::Tls(t) => Error::Tls(format!("TLS error during the upgrade: {t}")),
-        E::Url(u) => Error::Usage(format!("invalid URL: {u}")),
-        other => Error::Handshake(format!("WebSocket upgrade failed: {other}")),
+            ))
+        }
+        K::UnexpectedEof | K::ConnectionReset | K::ConnectionAborted => Error::Handshake(format!(
+            "the server closed the connection during the upgrade ({})",
+            super::tcp::plain_io_message(&io)
+        )),
+        _ if target.tls && text.contains("alert") => Error::Tls(format!(
+            "TLS: {} rejected the connection: {}{}",
+            target.host_header(),
+            alert_text(&text),
+            if text.contains("certificate required") {
+                " (it requires a client certificate: use --cert FILE --key FILE)"
+            } else {
+                ""
+            }
+        )),
+        _ => Error::Connect(format!(
+            "I/O error during the upgrade: {}",
+            super::tcp::plain_io_message(&io)
+        )),
     }
 }
 

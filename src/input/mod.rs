@@ -5,21 +5,34 @@
 pub mod lines;
 pub mod repl;
 
-use std::io::{self, IsTerminal, Read};
+use std::io::{self, Read};
 use std::thread;
 use tungstenite::{Bytes, Message};
 
-use crate::cli::Cli;
 use crate::connect;
 use crate::error::{Error, Result};
 use crate::event::Command;
 use crate::mailbox::Outbox;
 use lines::LineOptions;
 
+/// What the input sources of pipe mode and `-x` need to know.
+#[derive(Debug, Clone, Default)]
+pub struct InputOptions {
+    /// The `-x` arguments, as typed.
+    pub execute: Vec<String>,
+    /// `--binary`: send binary messages.
+    pub binary: bool,
+    /// Split stdin at this byte (`\n`, or NUL with `-0`).
+    pub separator: u8,
+    /// Whether stdin is an input of this run (not with `-x @-`, `--echo`, or `-x`
+    /// with a terminal on stdin).
+    pub read_stdin: bool,
+}
+
 /// The `-x` messages: literal text, `@FILE` (the file's contents as one message),
 /// `@-` (all of stdin as one message); `@@…` is a literal starting with `@`.
-pub fn execute_messages(cli: &Cli) -> Result<Vec<Message>> {
-    cli.execute
+pub fn execute_messages(opts: &InputOptions) -> Result<Vec<Message>> {
+    opts.execute
         .iter()
         .map(|arg| {
             let (bytes, source) = match arg.strip_prefix('@') {
@@ -36,7 +49,7 @@ pub fn execute_messages(cli: &Cli) -> Result<Vec<Message>> {
                 ),
                 None => (arg.as_bytes().to_vec(), None),
             };
-            if cli.binary {
+            if opts.binary {
                 return Ok(Message::Binary(Bytes::from(bytes)));
             }
             String::from_utf8(bytes)
@@ -62,19 +75,14 @@ fn read_all_stdin() -> Result<Vec<u8>> {
 
 /// Start reading stdin, when it is an input of this run. (The `-x` messages are
 /// sent by the session itself, first on every connection.)
-pub fn start_pipe(cli: &Cli, outbox: Outbox) -> Result<()> {
-    // With -x, a terminal on stdin is not read (the messages are the input); with
-    // -x @- stdin was the message; --echo has no input of its own.
-    let read_stdin = !cli.execute.iter().any(|m| m == "@-")
-        && !cli.echo
-        && (!io::stdin().is_terminal() || cli.execute.is_empty());
-    if !read_stdin {
+pub fn start_pipe(opts: &InputOptions, outbox: Outbox) -> Result<()> {
+    if !opts.read_stdin {
         let _ = outbox.send(Command::InputEnded);
         return Ok(());
     }
     let opts = LineOptions {
-        separator: if cli.null { 0 } else { b'\n' },
-        binary: cli.binary,
+        separator: opts.separator,
+        binary: opts.binary,
     };
     thread::Builder::new()
         .name("stdin".into())

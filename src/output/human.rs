@@ -224,7 +224,7 @@ impl<W: Write> Sink for Human<W> {
                     *shown = (*info).clone();
                 }
             }
-            Event::Error { .. } => {}
+            Event::Error { .. } | Event::Frame { .. } => {}
             Event::Reconnect {
                 attempt,
                 delay,

@@ -8,7 +8,7 @@
 
 use base64::Engine as _;
 use serde_json::{json, Map, Value};
-use std::io::{self, BufWriter, Write};
+use std::io::{self, Write};
 use std::time::SystemTime;
 
 use super::Sink;
@@ -16,16 +16,13 @@ use crate::event::{Direction, Event, Kind};
 use crate::redact;
 
 pub struct Jsonl<W: Write> {
-    out: BufWriter<W>,
+    out: W,
     show_secrets: bool,
 }
 
 impl<W: Write> Jsonl<W> {
     pub fn new(out: W, show_secrets: bool) -> Self {
-        Jsonl {
-            out: BufWriter::with_capacity(64 * 1024, out),
-            show_secrets,
-        }
+        Jsonl { out, show_secrets }
     }
 
     fn write(&mut self, value: &Value) -> io::Result<()> {
@@ -115,6 +112,23 @@ impl<W: Write> Sink for Jsonl<W> {
                 "code": code,
                 "reason": reason,
             }),
+            Event::Frame { dir: d, frame, at } => {
+                let mut value = json!({
+                    "time": time(*at),
+                    "dir": dir(*d),
+                    "type": "frame",
+                    "opcode": frame.opcode_name(),
+                    "fin": frame.fin,
+                    "rsv": frame.rsv,
+                    "masked": frame.masked,
+                    "len": frame.len,
+                });
+                if let Some((code, reason)) = &frame.close {
+                    value["code"] = json!(code);
+                    value["reason"] = json!(reason);
+                }
+                value
+            }
             Event::Reconnect {
                 attempt,
                 delay,

@@ -1,18 +1,22 @@
 //! Output sinks: where the session's events go. Each renderer turns `Event`s into
-//! bytes on stdout; the session decides when to flush.
+//! bytes on a buffered writer (stdout's writer thread, the REPL's printer, a
+//! recording file); the session decides when to flush.
 
 mod handshake;
 pub mod human;
 mod jsonl;
 mod plain;
 mod printer;
+pub mod stdout;
 mod tee;
+mod trace;
 
 pub use handshake::{write_handshake, write_request};
 pub use jsonl::Jsonl;
 pub use plain::Plain;
 pub use printer::SharedPrinter;
 pub use tee::Tee;
+pub use trace::Trace;
 
 use std::io;
 

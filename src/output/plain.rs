@@ -5,7 +5,7 @@
 //! standard base64, so they survive a text pipeline and can be told apart from text.
 
 use base64::Engine as _;
-use std::io::{self, BufWriter, Write};
+use std::io::{self, Write};
 
 use std::time::SystemTime;
 
@@ -14,7 +14,7 @@ use super::Sink;
 use crate::event::{Direction, Event, Kind};
 
 pub struct Plain<W: Write> {
-    out: BufWriter<W>,
+    out: W,
     separator: u8,
     timestamps: Option<TimestampMode>,
     started: SystemTime,
@@ -23,7 +23,7 @@ pub struct Plain<W: Write> {
 impl<W: Write> Plain<W> {
     pub fn new(out: W, separator: u8, timestamps: Option<TimestampMode>) -> Self {
         Plain {
-            out: BufWriter::with_capacity(64 * 1024, out),
+            out,
             separator,
             timestamps,
             started: SystemTime::now(),

@@ -1,0 +1,206 @@
+//! The run's settings, derived once from the command line (as ripgrep turns its
+//! low-level arguments into high-level ones): each part of wsprobe gets its own
+//! plain option struct and never sees `Cli`. Only this file and `cli.rs` know the
+//! flags' fields; what can fail (URLs, files, proxies) is checked by the app, so
+//! that `--jsonl` can report it.
+
+use std::io::{self, IsTerminal};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::cli::{Cli, TimestampArg};
+use crate::connect::TlsOptions;
+use crate::input::repl;
+use crate::input::InputOptions;
+use crate::output::human::{HumanOptions, TimestampMode};
+use crate::policy::{Goals, Wait};
+use crate::session::SessionOptions;
+
+/// How this run talks to the user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// stdin and stdout are a terminal: the interactive REPL.
+    Repl,
+    /// Lines in, lines out (or `--jsonl`).
+    Pipe,
+}
+
+/// Where connections come from, as typed (checked when the run starts).
+#[derive(Debug, Clone)]
+pub enum Endpoint {
+    Client(ClientSettings),
+    Listen(ListenSettings),
+}
+
+#[derive(Debug, Clone)]
+pub struct ClientSettings {
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub subprotocols: Vec<String>,
+    pub origin: Option<String>,
+    /// `--auth USER:PASS`, unparsed.
+    pub auth: Option<String>,
+    pub user_agent: String,
+    pub tls: TlsOptions,
+    /// `--proxy`, unparsed.
+    pub proxy: Option<String>,
+    /// `--no-proxy`: ignore the proxy environment variables.
+    pub no_proxy: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct ListenSettings {
+    /// `[ADDRESS:]PORT`, unparsed.
+    pub spec: String,
+    pub subprotocols: Vec<String>,
+    pub headers: Vec<(String, String)>,
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+}
+
+/// What shows the run.
+#[derive(Debug, Clone)]
+pub struct OutputOptions {
+    pub jsonl: bool,
+    pub record: Option<PathBuf>,
+    pub show_secrets: bool,
+    pub timestamps: Option<TimestampMode>,
+    /// `-v`: the handshake; `-vv`: also every frame.
+    pub verbose: u8,
+    pub quiet: bool,
+    /// The byte after each message in pipe mode (`\n`, or NUL with `-0`).
+    pub separator: u8,
+}
+
+/// The REPL's own settings.
+#[derive(Debug, Clone)]
+pub struct ReplSettings {
+    pub history: Option<PathBuf>,
+    pub binary: bool,
+    pub pretty: bool,
+    pub human: HumanOptions,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub mode: Mode,
+    pub endpoint: Endpoint,
+    pub connect_timeout: Duration,
+    pub max_message_size: usize,
+    /// `--reconnect[=N]`: None when off; `Some(None)` for no limit.
+    pub reconnect: Option<Option<u32>>,
+    pub input: InputOptions,
+    pub output: OutputOptions,
+    pub repl: ReplSettings,
+    pub goals: Goals,
+    /// Everything but the `-x` messages and the peer's name, known once connected.
+    pub session: SessionOptions,
+}
+
+impl Settings {
+    pub fn from_cli(cli: Cli) -> Settings {
+        let mode = choose_mode(&cli);
+        let timestamps = cli.timestamps.map(|t| match t {
+            TimestampArg::Local => TimestampMode::Local,
+            TimestampArg::Relative => TimestampMode::Relative,
+        });
+        let separator = if cli.null { 0 } else { b'\n' };
+        let mut goals = Goals {
+            count: cli.count,
+            expect: cli.expect.clone(),
+            wait: cli.wait,
+            timeout: cli.timeout,
+        };
+        if (cli.echo || mode == Mode::Repl) && goals.wait.is_none() {
+            // Echo mode and the REPL run until the peer or the user ends them.
+            goals.wait = Some(Wait::Forever);
+        }
+        // With -x, a terminal on stdin is not read (the messages are the input);
+        // with -x @- stdin was the message; --echo has no input of its own.
+        let read_stdin = !cli.execute.iter().any(|m| m == "@-")
+            && !cli.echo
+            && (!io::stdin().is_terminal() || cli.execute.is_empty());
+        let endpoint = match &cli.listen {
+            Some(spec) => Endpoint::Listen(ListenSettings {
+                spec: spec.clone(),
+                subprotocols: cli.subprotocols.clone(),
+                headers: cli.headers.clone(),
+                cert: cli.cert.clone(),
+                key: cli.key.clone(),
+            }),
+            None => Endpoint::Client(ClientSettings {
+                url: cli.url.clone().unwrap_or_default(),
+                headers: cli.headers.clone(),
+                subprotocols: cli.subprotocols.clone(),
+                origin: cli.origin.clone(),
+                auth: cli.auth.clone(),
+                user_agent: cli.user_agent.clone(),
+                tls: TlsOptions {
+                    insecure: cli.insecure,
+                    cacert: cli.cacert.clone(),
+                    cert: cli.cert.clone(),
+                    key: cli.key.clone(),
+                },
+                proxy: cli.proxy.clone(),
+                no_proxy: cli.no_proxy,
+            }),
+        };
+        Settings {
+            mode,
+            endpoint,
+            connect_timeout: cli.connect_timeout,
+            max_message_size: cli.max_message_size,
+            // The CLI's Some(0) is a bare `--reconnect`: no limit.
+            reconnect: cli.reconnect.map(|n| (n > 0).then_some(n)),
+            input: InputOptions {
+                execute: cli.execute.clone(),
+                binary: cli.binary,
+                separator,
+                read_stdin,
+            },
+            output: OutputOptions {
+                jsonl: cli.jsonl,
+                record: cli.record.clone(),
+                show_secrets: cli.show_secrets,
+                timestamps,
+                verbose: cli.verbose,
+                quiet: cli.quiet,
+                separator,
+            },
+            repl: ReplSettings {
+                history: if cli.no_history {
+                    None
+                } else {
+                    repl::default_history_path()
+                },
+                binary: cli.binary,
+                pretty: !cli.no_pretty,
+                human: HumanOptions {
+                    show_ping_pong: cli.show_ping_pong,
+                    max_display: cli.max_display,
+                    timestamps,
+                },
+            },
+            goals,
+            session: SessionOptions {
+                close_code: cli.close_code,
+                close_reason: cli.close_reason,
+                echo: cli.echo,
+                ping_interval: cli.ping_interval,
+                ping_timeout: cli.ping_timeout,
+                preamble: Vec::new(),
+                peer: "server",
+            },
+        }
+    }
+}
+
+fn choose_mode(cli: &Cli) -> Mode {
+    let terminal = io::stdin().is_terminal() && io::stdout().is_terminal();
+    let wants_repl = cli.execute.is_empty() || cli.interactive;
+    if terminal && wants_repl && !cli.jsonl && !cli.echo {
+        Mode::Repl
+    } else {
+        Mode::Pipe
+    }
+}

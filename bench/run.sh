@@ -35,7 +35,7 @@ if [[ ${1:-} != --no-build ]]; then
     echo "building (release)..." >&2
     cargo build --release --bins --examples >&2
 fi
-WSPROBE=$PWD/target/release/wsprobe
+WSPROBE=${WSPROBE:-$PWD/target/release/wsprobe}
 SERVER=$PWD/target/release/examples/echo-server
 for bin in "$WSPROBE" "$SERVER"; do
     [[ -x $bin ]] || { echo "missing $bin: run without --no-build" >&2; exit 1; }

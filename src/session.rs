@@ -49,13 +49,13 @@ pub const WAKER: Token = Token(1);
 const READ_BURST: usize = 4096;
 /// …and at most this many bytes (frames that never complete a message, e.g.
 /// endless empty continuations, count too).
-const READ_BUDGET: usize = 1 << 20;
+const READ_BUDGET: usize = 256 << 10;
 /// While the socket's send buffer is full, read at most this many pings (each
 /// queues a pong) before reading stops until the peer reads.
 pub const PINGS_WHILE_BLOCKED: usize = 1024;
 /// Received output waiting for a slow stdout, in bytes, before wsprobe stops
 /// reading the socket.
-pub const OUTPUT_BACKLOG: usize = 4 << 20;
+pub const OUTPUT_BACKLOG: usize = 256 << 10;
 
 /// How long wsprobe waits for the peer's Close after sending its own…
 const CLOSE_WAIT: Duration = Duration::from_secs(3);

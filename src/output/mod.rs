@@ -18,9 +18,22 @@ pub use printer::SharedPrinter;
 pub use tee::Tee;
 pub use trace::Trace;
 
-use std::io;
+use std::io::{self, Write};
+use tungstenite::Bytes;
 
 use crate::event::Event;
+
+/// A buffered writer that can also take a whole payload without copying it (the
+/// stdout writer thread queues large payloads as they are).
+pub trait Out: Write {
+    fn write_payload(&mut self, payload: Bytes) -> io::Result<()> {
+        self.write_all(&payload)
+    }
+}
+
+impl Out for Vec<u8> {}
+impl Out for &mut Vec<u8> {}
+impl<W: Write> Out for io::BufWriter<W> {}
 
 pub trait Sink {
     /// Render one event. An error of kind `BrokenPipe` means the reader went away

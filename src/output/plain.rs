@@ -5,22 +5,23 @@
 //! standard base64, so they survive a text pipeline and can be told apart from text.
 
 use base64::Engine as _;
-use std::io::{self, Write};
+use std::io;
 
 use std::time::SystemTime;
 
 use super::human::{local_time, TimestampMode};
-use super::Sink;
+use super::{Out, Sink};
 use crate::event::{Direction, Event, Kind};
+use tungstenite::Bytes;
 
-pub struct Plain<W: Write> {
+pub struct Plain<W: Out> {
     out: W,
     separator: u8,
     timestamps: Option<TimestampMode>,
     started: SystemTime,
 }
 
-impl<W: Write> Plain<W> {
+impl<W: Out> Plain<W> {
     pub fn new(out: W, separator: u8, timestamps: Option<TimestampMode>) -> Self {
         Plain {
             out,
@@ -31,7 +32,7 @@ impl<W: Write> Plain<W> {
     }
 }
 
-impl<W: Write> Sink for Plain<W> {
+impl<W: Out> Sink for Plain<W> {
     fn event(&mut self, event: &Event) -> io::Result<()> {
         if let Event::Message {
             dir: Direction::In,
@@ -52,11 +53,11 @@ impl<W: Write> Sink for Plain<W> {
                 }
             }
             match kind {
-                Kind::Text => self.out.write_all(payload)?,
+                Kind::Text => self.out.write_payload((*payload).clone())?,
                 Kind::Binary => {
                     self.out.write_all(b"base64:")?;
                     let encoded = base64::engine::general_purpose::STANDARD.encode(payload);
-                    self.out.write_all(encoded.as_bytes())?;
+                    self.out.write_payload(Bytes::from(encoded))?;
                 }
                 Kind::Ping | Kind::Pong => return Ok(()),
             }

@@ -13,15 +13,34 @@ use std::fs::File;
 use std::io::{self, Write};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread;
+use tungstenite::Bytes;
 
 /// Hand a buffer to the thread once it holds this much, so that large outputs
 /// stream while the session works.
 const CHUNK: usize = 64 * 1024;
 /// Empty buffers kept for reuse.
 const SPARE: usize = 2;
+/// Payloads at least this large are handed over as they are, not copied.
+const SHARE_FROM: usize = 16 * 1024;
+
+/// What waits to be written: a buffer of small writes, or one large payload
+/// shared with the session (no copy).
+enum Chunk {
+    Owned(Vec<u8>),
+    Shared(Bytes),
+}
+
+impl Chunk {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Chunk::Owned(v) => v,
+            Chunk::Shared(b) => b,
+        }
+    }
+}
 
 struct State {
-    queue: VecDeque<Vec<u8>>,
+    queue: VecDeque<Chunk>,
     /// Bytes handed over and not yet written (queued or being written).
     unwritten: usize,
     spare: Vec<Vec<u8>>,
@@ -64,9 +83,11 @@ pub struct Gauge {
 pub fn spawn(file: File, waker: Arc<Waker>) -> io::Result<(Stdout, Gauge)> {
     let shared = Arc::new(Shared {
         state: Mutex::new(State {
-            queue: VecDeque::new(),
+            // Allocated here, so that the writer thread never allocates (glibc
+            // would give it an arena of its own).
+            queue: VecDeque::with_capacity(64),
             unwritten: 0,
-            spare: Vec::new(),
+            spare: Vec::with_capacity(SPARE),
             failed: None,
             wake_at: None,
         }),
@@ -101,9 +122,9 @@ fn write_out(mut file: File, shared: &Shared) {
                     .unwrap_or_else(|poisoned| poisoned.into_inner());
             }
         };
-        let result = file.write_all(&chunk);
+        let result = file.write_all(chunk.bytes());
         let mut state = shared.lock();
-        state.unwritten -= chunk.len();
+        state.unwritten -= chunk.bytes().len();
         if let Err(e) = result {
             // Nothing more can be written: drop what waits, and tell the session.
             state.failed = Some((e.kind(), e.to_string()));
@@ -113,10 +134,9 @@ fn write_out(mut file: File, shared: &Shared) {
             let _ = shared.waker.wake();
             return;
         }
-        if state.spare.len() < SPARE {
-            let mut chunk = chunk;
-            chunk.clear();
-            state.spare.push(chunk);
+        if let (Chunk::Owned(mut buf), true) = (chunk, state.spare.len() < SPARE) {
+            buf.clear();
+            state.spare.push(buf);
         }
         if state.wake_at.is_some_and(|at| state.unwritten <= at) {
             state.wake_at = None;
@@ -127,24 +147,40 @@ fn write_out(mut file: File, shared: &Shared) {
 }
 
 impl Stdout {
-    fn hand_over(&mut self) -> io::Result<()> {
+    /// Queue the buffer (and then `payload`, if any) for the writer thread.
+    fn hand_over(&mut self, payload: Option<Bytes>) -> io::Result<()> {
         let mut state = self.shared.lock();
         if let Some((kind, message)) = &state.failed {
             return Err(io::Error::new(*kind, message.clone()));
         }
-        if self.buf.is_empty() {
+        if self.buf.is_empty() && payload.is_none() {
             return Ok(());
         }
-        let next = state
-            .spare
-            .pop()
-            .unwrap_or_else(|| Vec::with_capacity(CHUNK));
-        let full = std::mem::replace(&mut self.buf, next);
-        state.unwritten += full.len();
-        state.queue.push_back(full);
+        if !self.buf.is_empty() {
+            let next = state
+                .spare
+                .pop()
+                .unwrap_or_else(|| Vec::with_capacity(CHUNK));
+            let full = std::mem::replace(&mut self.buf, next);
+            state.unwritten += full.len();
+            state.queue.push_back(Chunk::Owned(full));
+        }
+        if let Some(payload) = payload {
+            state.unwritten += payload.len();
+            state.queue.push_back(Chunk::Shared(payload));
+        }
         drop(state);
         self.shared.work.notify_one();
         Ok(())
+    }
+}
+
+impl super::Out for Stdout {
+    fn write_payload(&mut self, payload: Bytes) -> io::Result<()> {
+        if payload.len() < SHARE_FROM {
+            return self.write_all(&payload);
+        }
+        self.hand_over(Some(payload))
     }
 }
 
@@ -152,13 +188,13 @@ impl Write for Stdout {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
         self.buf.extend_from_slice(data);
         if self.buf.len() >= CHUNK {
-            self.hand_over()?;
+            self.hand_over(None)?;
         }
         Ok(data.len())
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.hand_over()
+        self.hand_over(None)
     }
 }
 

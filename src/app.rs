@@ -344,11 +344,11 @@ impl<'s> Run<'s> {
                 Ok(None)
             }
             Mode::Repl => {
+                // The REPL shows -vv frames itself, above the prompt.
                 let (handle, human) = start_repl(self.settings, info, outbox)?;
-                let shown = traced(human, self.settings.output.verbose);
                 session.set_sink(match recorder {
-                    Some(record) => Box::new(Tee::new(shown, record)),
-                    None => shown,
+                    Some(record) => Box::new(Tee::new(human, record)),
+                    None => human,
                 });
                 Ok(Some(handle))
             }

@@ -224,7 +224,14 @@ impl<W: Write> Sink for Human<W> {
                     *shown = (*info).clone();
                 }
             }
-            Event::Error { .. } | Event::Frame { .. } => {}
+            Event::Error { .. } => {}
+            // -vv in the REPL: above the prompt like everything else, not on a
+            // stderr that would tear the line being typed.
+            Event::Frame { dir, frame, at } => {
+                self.prefix(*at);
+                let line = super::trace::trace_line(*dir, frame);
+                let _ = writeln!(self.buf, "{}", line.dimmed());
+            }
             Event::Reconnect {
                 attempt,
                 delay,

@@ -9,7 +9,7 @@ mod plain;
 mod printer;
 pub mod stdout;
 mod tee;
-mod trace;
+pub mod trace;
 
 pub use handshake::{write_handshake, write_request};
 pub use jsonl::Jsonl;

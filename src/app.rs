@@ -23,7 +23,7 @@ use crate::error::{Error, Result};
 use crate::event::{Event, HandshakeInfo};
 use crate::input::repl::{self, ReplOptions};
 use crate::mailbox::{self, Outbox};
-use crate::output::human::{Human, Shared};
+use crate::output::human::{Human, ReplState};
 use crate::output::stdout;
 use crate::output::{
     write_handshake, write_request, Jsonl, Plain, SharedPrinter, Sink, Tee, Trace,
@@ -37,12 +37,13 @@ use colored::Colorize;
 
 pub fn run(settings: Settings) -> Result<()> {
     let started = Instant::now();
-    let poll = Poll::new().map_err(|e| Error::Runtime(format!("cannot create a poller: {e}")))?;
+    let poll =
+        Poll::new().map_err(|e| Error::Runtime(format!("cannot create a poller: {e}").into()))?;
     let waker = Waker::new(poll.registry(), WAKER)
         .map(Arc::new)
-        .map_err(|e| Error::Runtime(format!("cannot create a waker: {e}")))?;
+        .map_err(|e| Error::Runtime(format!("cannot create a waker: {e}").into()))?;
     signals::install(waker.clone())
-        .map_err(|e| Error::Runtime(format!("cannot install signal handlers: {e}")))?;
+        .map_err(|e| Error::Runtime(format!("cannot install signal handlers: {e}").into()))?;
     let (outbox, inbox) = mailbox::channel(waker.clone());
     let output = &settings.output;
     let recorder = match &output.record {
@@ -53,8 +54,9 @@ pub fn run(settings: Settings) -> Result<()> {
     // --record report a failure to connect too. The REPL's sink needs the REPL.
     let (sink, gauge, recorder): (Box<dyn Sink>, _, _) = match settings.mode {
         Mode::Pipe => {
-            let (out, gauge) = stdout::spawn(raw_stdout()?, waker)
-                .map_err(|e| Error::Runtime(format!("cannot start the stdout writer: {e}")))?;
+            let (out, gauge) = stdout::spawn(raw_stdout()?, waker).map_err(|e| {
+                Error::Runtime(format!("cannot start the stdout writer: {e}").into())
+            })?;
             let primary: Box<dyn Sink> = if output.jsonl {
                 Box::new(Jsonl::new(out, output.show_secrets))
             } else {
@@ -117,16 +119,19 @@ fn raw_stdout() -> Result<std::fs::File> {
         .as_fd()
         .try_clone_to_owned()
         .map(std::fs::File::from)
-        .map_err(|e| Error::Runtime(format!("cannot use stdout: {e}")))
+        .map_err(|e| Error::Runtime(format!("cannot use stdout: {e}").into()))
 }
 
 fn open_record(path: &std::path::Path, show_secrets: bool) -> Result<Box<dyn Sink>> {
     let file = std::fs::File::create(path).map_err(|e| {
-        Error::Usage(format!(
-            "cannot create '{}' (--record): {}",
-            path.display(),
-            connect::plain_io_message(&e)
-        ))
+        Error::Usage(
+            format!(
+                "cannot create '{}' (--record): {}",
+                path.display(),
+                connect::plain_io_message(&e)
+            )
+            .into(),
+        )
     })?;
     Ok(Box::new(Jsonl::new(
         io::BufWriter::with_capacity(64 * 1024, file),
@@ -236,7 +241,7 @@ impl<'s> Run<'s> {
                         PauseEnd::TimedOut => State::Done(Err(Error::Timeout(format!(
                             "timed out ({}) while waiting to connect again (--reconnect); the last attempt failed: {reason}",
                             ending::timeout_flag(self.settings.goals.timeout)
-                        )))),
+                        ).into()))),
                     }
                 }
                 State::Done(result) => break result,
@@ -256,14 +261,17 @@ impl<'s> Run<'s> {
     /// `--timeout` passed while disconnected, after a connection was open.
     fn timed_out_between(&self, session: &Session, failure: Option<Error>) -> Result<Report> {
         let policy = session.policy();
-        Err(Error::Timeout(format!(
-            "timed out ({}) while reconnecting{}{}",
-            ending::timeout_flag(policy.timeout()),
-            policy.unmet().map(|u| format!(": {u}")).unwrap_or_default(),
-            failure
-                .map(|e| format!("; the last attempt failed: {e}"))
-                .unwrap_or_default()
-        )))
+        Err(Error::Timeout(
+            format!(
+                "timed out ({}) while reconnecting{}{}",
+                ending::timeout_flag(policy.timeout()),
+                policy.unmet().map(|u| format!(": {u}")).unwrap_or_default(),
+                failure
+                    .map(|e| format!("; the last attempt failed: {e}"))
+                    .unwrap_or_default()
+            )
+            .into(),
+        ))
     }
 
     fn announce_backoff(
@@ -399,14 +407,14 @@ impl Dial {
     }
 
     fn client(settings: &Settings, client: &ClientSettings) -> Result<Dial> {
-        let target = target::parse(&client.url).map_err(Error::Usage)?;
+        let target = target::parse(&client.url).map_err(|m| Error::Usage(m.into()))?;
         let auth = client.auth.as_deref().map(parse_auth).transpose()?;
         let proxy = match &client.proxy {
-            Some(url) => Some(connect::parse_proxy(url).map_err(Error::Usage)?),
+            Some(url) => Some(connect::parse_proxy(url).map_err(|m| Error::Usage(m.into()))?),
             None if client.no_proxy => None,
             None => {
                 connect::proxy_from_env(target.tls, &target.host, |name| std::env::var(name).ok())
-                    .map_err(Error::Usage)?
+                    .map_err(|m| Error::Usage(m.into()))?
             }
         };
         let options = ConnectOptions {
@@ -450,10 +458,13 @@ fn reconnect_reason(outcome: &Outcome, peer: &str) -> Option<String> {
 fn parse_auth(s: &str) -> Result<(String, String)> {
     match s.split_once(':') {
         Some((user, pass)) => Ok((user.to_string(), pass.to_string())),
-        None => Err(Error::Usage(format!(
-            "--auth expects USER:PASSWORD, got '{}'",
-            crate::redact::secret_hint(s)
-        ))),
+        None => Err(Error::Usage(
+            format!(
+                "--auth expects USER:PASSWORD, got '{}'",
+                crate::redact::secret_hint(s)
+            )
+            .into(),
+        )),
     }
 }
 
@@ -470,7 +481,7 @@ fn start_repl(
     outbox: Outbox,
 ) -> Result<(ReplEnd, Box<dyn Sink>)> {
     let color = colored::control::SHOULD_COLORIZE.should_colorize();
-    let shared = Shared::new(settings.repl.pretty);
+    let shared = ReplState::new(settings.repl.pretty);
     // Printed before the editor takes the terminal.
     let subprotocol = info
         .subprotocol
@@ -501,7 +512,7 @@ fn start_repl(
         *current = info.clone();
     }
     let handle = repl::start(options, shared.clone(), outbox, color)
-        .map_err(|e| Error::Runtime(format!("cannot start the interactive editor: {e}")))?;
+        .map_err(|e| Error::Runtime(format!("cannot start the interactive editor: {e}").into()))?;
     let printer = SharedPrinter::new(handle.printer);
     let human = Human::new(printer.clone(), settings.repl.human.clone(), shared);
     let end = ReplEnd {

@@ -19,29 +19,34 @@ pub fn conclude(report: Report, quiet: bool, peer: &str) -> Result<()> {
                 CloseCause::Finished(Finish::GoalMet) => {}
                 CloseCause::Finished(Finish::WaitOver) => {
                     if let Some(unmet) = unmet {
-                        return Err(Error::Timeout(format!("--wait elapsed: {unmet}")));
+                        return Err(Error::Timeout(format!("--wait elapsed: {unmet}").into()));
                     }
                 }
                 // --timeout is a failure deadline (exit 6) even when nothing in
                 // particular was awaited; `--wait D` is the way to end a run
                 // successfully after D.
                 CloseCause::Finished(Finish::TimedOut) => {
-                    return Err(Error::Timeout(match unmet {
-                        Some(unmet) => format!("timed out ({}): {unmet}", timeout_flag(timeout)),
-                        None => format!(
+                    return Err(Error::Timeout(
+                        match unmet {
+                            Some(unmet) => {
+                                format!("timed out ({}): {unmet}", timeout_flag(timeout))
+                            }
+                            None => format!(
                             "timed out ({}) (to end a run successfully after a while, use --wait)",
                             timeout_flag(timeout)
                         ),
-                    }));
+                        }
+                        .into(),
+                    ));
                 }
                 CloseCause::Interrupted => {
                     return Err(Error::Interrupted(crate::signals::first_signal()))
                 }
                 CloseCause::OutputClosed | CloseCause::Requested => {}
                 CloseCause::OutputFailed(m) | CloseCause::ProtocolError(m) => {
-                    return Err(Error::Runtime(m))
+                    return Err(Error::Runtime(m.into()))
                 }
-                CloseCause::InputFailed(m) => return Err(Error::Usage(m)),
+                CloseCause::InputFailed(m) => return Err(Error::Usage(m.into())),
             }
             if !answered && !quiet {
                 eprintln!("wsprobe: warning: the {peer} did not answer the Close frame");
@@ -53,28 +58,28 @@ pub fn conclude(report: Report, quiet: bool, peer: &str) -> Result<()> {
             if let Some(unmet) = unmet {
                 return Err(Error::Timeout(format!(
                     "the {peer} closed the connection ({described}) before the goal was met: {unmet}"
-                )));
+                ).into()));
             }
             match code {
                 None | Some(1000) | Some(1001) => Ok(()),
-                Some(_) => Err(Error::ServerClosed(format!(
-                    "the {peer} closed the connection: {described}"
-                ))),
+                Some(_) => Err(Error::ServerClosed(
+                    format!("the {peer} closed the connection: {described}").into(),
+                )),
             }
         }
         Outcome::Lost(message) => match unmet {
-            Some(unmet) => Err(Error::Timeout(format!(
-                "{message} before the goal was met: {unmet}"
-            ))),
-            None => Err(Error::Runtime(message)),
+            Some(unmet) => Err(Error::Timeout(
+                format!("{message} before the goal was met: {unmet}").into(),
+            )),
+            None => Err(Error::Runtime(message.into())),
         },
         Outcome::Dropped => {
             let what = format!("the {peer} closed the connection without a Close frame");
             match unmet {
-                Some(unmet) => Err(Error::Timeout(format!(
-                    "{what} before the goal was met: {unmet}"
-                ))),
-                None => Err(Error::ServerClosed(what)),
+                Some(unmet) => Err(Error::Timeout(
+                    format!("{what} before the goal was met: {unmet}").into(),
+                )),
+                None => Err(Error::ServerClosed(what.into())),
             }
         }
     }

@@ -1,5 +1,7 @@
-//! The one error type of wsprobe: what went wrong, its one-line message and its exit code.
+//! The one error type of wsprobe: what went wrong, its one-line message, the
+//! underlying cause (`source()`) and its exit code.
 
+use std::error::Error as StdError;
 use std::fmt;
 
 /// Exit codes, as documented in the README. Each variant of [`Error`] maps to exactly one.
@@ -14,24 +16,52 @@ pub mod exit {
     pub const SERVER_CLOSE: i32 = 7;
 }
 
+/// A one-line message for the user and, where one exists, the error that caused
+/// it (an `io::Error`, a TLS error…), for `source()`.
+pub struct Message {
+    text: String,
+    cause: Option<Box<dyn StdError + Send + Sync + 'static>>,
+}
+
+impl From<String> for Message {
+    fn from(text: String) -> Message {
+        Message { text, cause: None }
+    }
+}
+
+impl From<&str> for Message {
+    fn from(text: &str) -> Message {
+        Message::from(text.to_string())
+    }
+}
+
+impl fmt::Debug for Message {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Message")
+            .field("text", &self.text)
+            .field("cause", &self.cause)
+            .finish()
+    }
+}
+
 /// Everything that can end a run unsuccessfully. Messages are complete sentences
 /// without a trailing period; `main` prefixes them with `wsprobe: `.
 #[derive(Debug)]
 pub enum Error {
     /// Bad flag value, bad URL, unreadable file, invalid input (exit 2).
-    Usage(String),
+    Usage(Message),
     /// DNS, refused, connect timeout (exit 3).
-    Connect(String),
+    Connect(Message),
     /// Certificate, hostname or TLS handshake failure (exit 4).
-    Tls(String),
+    Tls(Message),
     /// The server answered the upgrade with something other than a valid 101 (exit 5).
-    Handshake(String),
-    /// `--timeout` fired, or a `--count`/`--expect` goal was not met before the end (exit 6).
-    Timeout(String),
+    Handshake(Message),
+    /// `--timeout` fired, or the goal was not met before the end (exit 6).
+    Timeout(Message),
     /// The server closed with an error code, or without a Close frame (exit 7).
-    ServerClosed(String),
+    ServerClosed(Message),
     /// A protocol or I/O error after the connection was established (exit 1).
-    Runtime(String),
+    Runtime(Message),
     /// Ctrl-C (SIGINT) or SIGTERM, carried here as the signal number; the close
     /// handshake has been done (exit 128 + signal: 130, 143).
     Interrupted(i32),
@@ -50,10 +80,16 @@ impl Error {
             Error::Interrupted(signal) => 128 + signal,
         }
     }
-}
 
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    /// The same error, caused by `cause` (kept for `source()`).
+    pub fn because(mut self, cause: impl StdError + Send + Sync + 'static) -> Error {
+        if let Some(m) = self.message_mut() {
+            m.cause = Some(Box::new(cause));
+        }
+        self
+    }
+
+    fn message_mut(&mut self) -> Option<&mut Message> {
         match self {
             Error::Usage(m)
             | Error::Connect(m)
@@ -61,12 +97,60 @@ impl fmt::Display for Error {
             | Error::Handshake(m)
             | Error::Timeout(m)
             | Error::ServerClosed(m)
-            | Error::Runtime(m) => f.write_str(m),
-            Error::Interrupted(_) => f.write_str("interrupted"),
+            | Error::Runtime(m) => Some(m),
+            Error::Interrupted(_) => None,
+        }
+    }
+
+    fn message(&self) -> Option<&Message> {
+        match self {
+            Error::Usage(m)
+            | Error::Connect(m)
+            | Error::Tls(m)
+            | Error::Handshake(m)
+            | Error::Timeout(m)
+            | Error::ServerClosed(m)
+            | Error::Runtime(m) => Some(m),
+            Error::Interrupted(_) => None,
         }
     }
 }
 
-impl std::error::Error for Error {}
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.message() {
+            Some(m) => f.write_str(&m.text),
+            None => f.write_str("interrupted"),
+        }
+    }
+}
+
+impl StdError for Error {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        self.message()?
+            .cause
+            .as_deref()
+            .map(|e| e as &(dyn StdError + 'static))
+    }
+}
 
 pub type Result<T> = std::result::Result<T, Error>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cause_is_kept_and_the_message_is_unchanged() {
+        let io = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        let e = Error::Connect("cannot connect to h: connection refused".into()).because(io);
+        assert_eq!(e.to_string(), "cannot connect to h: connection refused");
+        assert_eq!(e.exit_code(), exit::CONNECT);
+        let cause = e.source().and_then(|s| s.downcast_ref::<std::io::Error>());
+        assert_eq!(
+            cause.map(|c| c.kind()),
+            Some(std::io::ErrorKind::ConnectionRefused)
+        );
+        assert!(Error::Usage("x".into()).source().is_none());
+    }
+}

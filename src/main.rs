@@ -1,5 +1,7 @@
 //! wsprobe's entry point: parse the command line, run, turn the result into an exit code.
 
+#![forbid(unsafe_code)]
+
 mod app;
 mod cli;
 mod connect;
@@ -21,17 +23,18 @@ mod text;
 use clap::Parser;
 use colored::Colorize;
 use std::io::IsTerminal;
+use std::process::ExitCode;
 
-fn main() {
+fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     configure_colors(cli.color);
     if cli.version {
         println!("wsprobe {}", env!("CARGO_PKG_VERSION"));
         if cli.verbose > 0 {
-            println!("TLS: native-tls with {}", openssl::version::version());
+            println!("TLS: native-tls with {}", connect::tls_library_version());
             println!("WebSocket: tungstenite 0.30");
         }
-        return;
+        return ExitCode::SUCCESS;
     }
     let code = match app::run(settings::Settings::from_cli(cli)) {
         Ok(()) => error::exit::SUCCESS,
@@ -42,7 +45,8 @@ fn main() {
             e.exit_code()
         }
     };
-    std::process::exit(code);
+    // Every code is 0-255 (128 + SIGINT/SIGTERM at most).
+    ExitCode::from(u8::try_from(code).unwrap_or(1))
 }
 
 fn configure_colors(choice: cli::ColorChoice) {

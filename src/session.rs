@@ -263,7 +263,7 @@ impl Session {
         self.poll
             .registry()
             .register(&mut SourceFd(&fd), SOCKET, Interest::READABLE)
-            .map_err(|e| Error::Runtime(format!("cannot watch the socket: {e}")))?;
+            .map_err(|e| Error::Runtime(format!("cannot watch the socket: {e}").into()))?;
         let mut link = Link {
             ws,
             fd,
@@ -309,9 +309,9 @@ impl Session {
 
     fn wait(&mut self, timeout: Option<Duration>) -> Result<()> {
         match self.poll.poll(&mut self.events, timeout) {
-            Err(e) if e.kind() != io::ErrorKind::Interrupted => {
-                Err(Error::Runtime(format!("cannot wait for the socket: {e}")))
-            }
+            Err(e) if e.kind() != io::ErrorKind::Interrupted => Err(Error::Runtime(
+                format!("cannot wait for the socket: {e}").into(),
+            )),
             _ => Ok(()),
         }
     }
@@ -497,7 +497,7 @@ impl Session {
             self.poll
                 .registry()
                 .reregister(&mut SourceFd(&link.fd), SOCKET, wanted)
-                .map_err(|e| Error::Runtime(format!("cannot watch the socket: {e}")))?;
+                .map_err(|e| Error::Runtime(format!("cannot watch the socket: {e}").into()))?;
             link.interest = wanted;
         }
         Ok(())
@@ -797,7 +797,7 @@ impl Session {
                 self.flush_socket(link);
             }
             self.flush_output();
-            return Err(Error::Runtime(message));
+            return Err(Error::Runtime(message.into()));
         }
         if let Phase::Closing { cause, .. } = &link.phase {
             return Ok(ReadEnd::Done(Outcome::ClosedByUs {
@@ -906,7 +906,7 @@ impl Session {
                 "protocol error",
                 format!("protocol error from the {peer}: {}", escape(&p.to_string())),
             )),
-            other => Err(Error::Runtime(describe(&other))),
+            other => Err(Error::Runtime(describe(&other).into())),
         }
     }
 
@@ -922,7 +922,7 @@ impl Session {
             self.report_frames(link);
         }
         self.flush_output();
-        Error::Runtime(message)
+        Error::Runtime(message.into())
     }
 
     // ---- output -----------------------------------------------------------------

@@ -52,10 +52,7 @@ pub fn set_ending() {
 
 /// Interrupt the line editor's blocking read (it handles SIGINT while reading).
 pub fn interrupt_self() {
-    // SAFETY: kill(2) with our own pid and a valid signal has no memory effects.
-    unsafe {
-        libc::kill(libc::getpid(), libc::SIGINT);
-    }
+    let _ = signal_hook::low_level::raise(SIGINT);
 }
 
 pub fn set_connecting(connecting: bool) {

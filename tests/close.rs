@@ -3,10 +3,8 @@
 //! and the ending flags (`--count`, `--wait`, `--timeout`, `--close-code`,
 //! `--close-reason`).
 
-mod support;
-
+use crate::support::*;
 use std::time::Duration;
-use support::*;
 
 /// A server that sends `texts` at once, then closes with `code`/`reason`.
 /// wsprobe is run with `--wait 30s` so that it is the server's Close, not

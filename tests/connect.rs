@@ -2,10 +2,8 @@
 //! origin, auth, user agent) as the server sees it, and the exit codes for
 //! usage errors (2), failed connections (3) and rejected handshakes (5).
 
-mod support;
-
+use crate::support::*;
 use std::time::Duration;
-use support::*;
 
 /// Runs `wsprobe URL -x hi` against an echo server and checks the reply and
 /// the clean close; returns what the server observed.
@@ -18,6 +16,21 @@ fn hi_through(url: &str, server: &Server, extra: &[&str]) -> Observed {
     assert_eq!(obs.texts(), ["hi"], "{obs:?}");
     assert_eq!(obs.close, Some((1000, String::new())), "{obs:?}");
     obs
+}
+
+/// [`hi_through`] an echo server at the URL `url(port)`; returns what the
+/// server observed and its port.
+#[track_caller]
+fn hi_at(url: impl Fn(u16) -> String) -> (Observed, u16) {
+    let srv = Server::start(echo);
+    (hi_through(&url(srv.port()), &srv, &[]), srv.port())
+}
+
+/// [`hi_through`] an echo server's URL with `extra` flags.
+#[track_caller]
+fn hi_with(extra: &[&str]) -> Observed {
+    let srv = Server::start(echo);
+    hi_through(&srv.url(), &srv, extra)
 }
 
 #[test]
@@ -35,38 +48,27 @@ fn ws_url_with_path_and_query() {
 
 #[test]
 fn ws_url_without_path_requests_root() {
-    let srv = Server::start(echo);
-    let url = format!("ws://127.0.0.1:{}", srv.port());
-    let obs = hi_through(&url, &srv, &[]);
+    let (obs, _) = hi_at(|port| format!("ws://127.0.0.1:{port}"));
     assert_eq!(obs.path, "/");
 }
 
 #[test]
 fn http_scheme_means_ws() {
-    let srv = Server::start(echo);
-    let url = format!("http://127.0.0.1:{}/h", srv.port());
-    let obs = hi_through(&url, &srv, &[]);
+    let (obs, _) = hi_at(|port| format!("http://127.0.0.1:{port}/h"));
     assert_eq!(obs.path, "/h");
 }
 
 #[test]
 fn host_port_without_scheme_means_ws() {
-    let srv = Server::start(echo);
-    let url = format!("127.0.0.1:{}/bare", srv.port());
-    let obs = hi_through(&url, &srv, &[]);
+    let (obs, _) = hi_at(|port| format!("127.0.0.1:{port}/bare"));
     assert_eq!(obs.path, "/bare");
 }
 
 #[test]
 fn colon_port_means_localhost() {
-    let srv = Server::start(echo);
-    let url = format!(":{}/local", srv.port());
-    let obs = hi_through(&url, &srv, &[]);
+    let (obs, port) = hi_at(|port| format!(":{port}/local"));
     assert_eq!(obs.path, "/local");
-    assert_eq!(
-        obs.header("host"),
-        Some(&*format!("localhost:{}", srv.port()))
-    );
+    assert_eq!(obs.header("host"), Some(&*format!("localhost:{port}")));
 }
 
 #[test]
@@ -124,21 +126,16 @@ fn unknown_flag_is_usage_error() {
 
 #[test]
 fn custom_headers_are_sent() {
-    let srv = Server::start(echo);
-    let obs = hi_through(
-        &srv.url(),
-        &srv,
-        &[
-            "-H",
-            "X-Trace-Id: abc-123",
-            "--header",
-            "X-Spaces:   padded value",
-            "-H",
-            "X-Multi: one",
-            "-H",
-            "X-Multi: two",
-        ],
-    );
+    let obs = hi_with(&[
+        "-H",
+        "X-Trace-Id: abc-123",
+        "--header",
+        "X-Spaces:   padded value",
+        "-H",
+        "X-Multi: one",
+        "-H",
+        "X-Multi: two",
+    ]);
     assert_eq!(obs.header("x-trace-id"), Some("abc-123"));
     assert_eq!(obs.header("x-spaces"), Some("padded value"));
     assert_eq!(obs.header_list("x-multi"), ["one", "two"]);
@@ -146,8 +143,7 @@ fn custom_headers_are_sent() {
 
 #[test]
 fn header_value_may_contain_colons() {
-    let srv = Server::start(echo);
-    let obs = hi_through(&srv.url(), &srv, &["-H", "X-Time: 12:34:56"]);
+    let obs = hi_with(&["-H", "X-Time: 12:34:56"]);
     assert_eq!(obs.header("x-time"), Some("12:34:56"));
 }
 
@@ -178,8 +174,7 @@ fn subprotocols_are_offered_in_order() {
 
 #[test]
 fn no_subprotocol_header_unless_asked() {
-    let srv = Server::start(echo);
-    let obs = hi_through(&srv.url(), &srv, &[]);
+    let obs = hi_with(&[]);
     assert_eq!(obs.header("sec-websocket-protocol"), None);
 }
 
@@ -210,52 +205,42 @@ fn server_selecting_subprotocol_when_none_offered_is_rejected() {
 
 #[test]
 fn origin_header() {
-    let srv = Server::start(echo);
-    let obs = hi_through(&srv.url(), &srv, &["--origin", "https://app.example.com"]);
+    let obs = hi_with(&["--origin", "https://app.example.com"]);
     assert_eq!(obs.header("origin"), Some("https://app.example.com"));
 }
 
 #[test]
 fn no_origin_header_unless_asked() {
-    let srv = Server::start(echo);
-    let obs = hi_through(&srv.url(), &srv, &[]);
+    let obs = hi_with(&[]);
     assert_eq!(obs.header("origin"), None);
 }
 
 #[test]
 fn auth_flag_sends_basic_authorization() {
-    let srv = Server::start(echo);
-    let obs = hi_through(&srv.url(), &srv, &["--auth", "alice:s3cr:et"]);
+    let obs = hi_with(&["--auth", "alice:s3cr:et"]);
     let expected = format!("Basic {}", b64(b"alice:s3cr:et"));
     assert_eq!(obs.header("authorization"), Some(&*expected));
 }
 
 #[test]
 fn url_userinfo_sends_basic_authorization() {
-    let srv = Server::start(echo);
-    let url = format!("ws://bob:hunter2@127.0.0.1:{}/private", srv.port());
-    let obs = hi_through(&url, &srv, &[]);
+    let (obs, port) = hi_at(|port| format!("ws://bob:hunter2@127.0.0.1:{port}/private"));
     let expected = format!("Basic {}", b64(b"bob:hunter2"));
     assert_eq!(obs.header("authorization"), Some(&*expected));
     assert_eq!(obs.path, "/private");
     // The credentials are not part of the Host header.
-    assert_eq!(
-        obs.header("host"),
-        Some(&*format!("127.0.0.1:{}", srv.port()))
-    );
+    assert_eq!(obs.header("host"), Some(&*format!("127.0.0.1:{port}")));
 }
 
 #[test]
 fn no_authorization_unless_asked() {
-    let srv = Server::start(echo);
-    let obs = hi_through(&srv.url(), &srv, &[]);
+    let obs = hi_with(&[]);
     assert_eq!(obs.header("authorization"), None);
 }
 
 #[test]
 fn default_user_agent() {
-    let srv = Server::start(echo);
-    let obs = hi_through(&srv.url(), &srv, &[]);
+    let obs = hi_with(&[]);
     assert_eq!(
         obs.header("user-agent"),
         Some(&*format!("wsprobe/{VERSION}"))
@@ -264,8 +249,7 @@ fn default_user_agent() {
 
 #[test]
 fn custom_user_agent() {
-    let srv = Server::start(echo);
-    let obs = hi_through(&srv.url(), &srv, &["--user-agent", "probe-test/9.9 (ci)"]);
+    let obs = hi_with(&["--user-agent", "probe-test/9.9 (ci)"]);
     assert_eq!(obs.header("user-agent"), Some("probe-test/9.9 (ci)"));
     assert_eq!(obs.header_list("user-agent").len(), 1, "{obs:?}");
 }

@@ -3,13 +3,9 @@
 //! rejected upgrade, the `-vv` frame trace, `--record FILE`, and redaction of
 //! credentials in every output.
 
-mod support;
-
-use std::time::{Duration, SystemTime};
-
+use crate::support::*;
 use regex::Regex;
-use serde_json::{json, Value};
-use support::*;
+use serde_json::json;
 use tungstenite::Message;
 
 /// stderr lines starting with `prefix`.
@@ -373,34 +369,6 @@ fn frame_trace_over_tls() {
 // --record
 // ---------------------------------------------------------------------------
 
-/// The events of a record without their `time` (checked separately), and the
-/// open event without its headers.
-fn shape(events: &[Value], before: SystemTime, after: SystemTime) -> Vec<Value> {
-    let re = Regex::new(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$").unwrap();
-    let mut last = SystemTime::UNIX_EPOCH;
-    events
-        .iter()
-        .map(|e| {
-            let time = e["time"].as_str().expect("time");
-            assert!(re.is_match(time), "{time:?}");
-            let at = humantime::parse_rfc3339(time).unwrap();
-            assert!(
-                at + Duration::from_micros(1) >= before && at <= after,
-                "{e}"
-            );
-            assert!(at >= last, "times go backwards at {e}");
-            last = at;
-            let mut e = e.clone();
-            let o = e.as_object_mut().unwrap();
-            o.remove("time");
-            if o["type"] == "open" {
-                o.remove("headers");
-            }
-            e
-        })
-        .collect()
-}
-
 #[test]
 fn record_file_holds_the_whole_session() {
     let opts = server_with_headers(&[("X-Test", "42")], Subprotocol::None);
@@ -410,29 +378,16 @@ fn record_file_holds_the_whole_session() {
         }
         c.drain();
     });
-    let dir = test_tempdir();
-    let file = dir.path().join("session.jsonl");
-    let before = SystemTime::now();
-    let r = wsprobe(
-        &[
-            &srv.url(),
-            "--record",
-            file.to_str().unwrap(),
-            "-x",
-            "hello",
-        ],
-        "",
-    );
-    let after = SystemTime::now();
+    let rec = wsprobe_recorded(&[&srv.url(), "-x", "hello"], &[]);
     // The normal output is unchanged.
-    r.code(0).stdout("got hello\n").stderr_empty();
+    rec.run.code(0).stdout("got hello\n").stderr_empty();
     let obs = srv.next();
     assert_eq!(obs.texts(), ["hello"]);
     assert_eq!(obs.close, Some((1000, String::new())));
 
-    let events = parse_jsonl(&std::fs::read(&file).unwrap());
+    let events = rec.events();
     assert_eq!(
-        shape(&events, before, after),
+        rec.timeless(),
         [
             json!({"dir": "in", "type": "open", "url": srv.url(), "status": 101,
                    "subprotocol": null}),
@@ -453,24 +408,11 @@ fn record_with_binary_pushes_and_a_server_close() {
         c.send_text("last");
         c.close(1001, "going away");
     });
-    let dir = test_tempdir();
-    let file = dir.path().join("push.jsonl");
-    let before = SystemTime::now();
-    let r = wsprobe(
-        &[
-            &srv.url(),
-            "--record",
-            file.to_str().unwrap(),
-            "-w",
-            "forever",
-        ],
-        "",
-    );
-    let after = SystemTime::now();
-    r.code(0)
+    let rec = wsprobe_recorded(&[&srv.url(), "-w", "forever"], &[]);
+    rec.run
+        .code(0)
         .stdout(format!("base64:{}\nlast\n", b64(&[0xde, 0xad, 0xbe, 0xef])));
-    let events = parse_jsonl(&std::fs::read(&file).unwrap());
-    let shape = shape(&events, before, after);
+    let shape = rec.timeless();
     let expected = [
         json!({"dir": "in", "type": "open", "url": srv.url(), "status": 101,
                "subprotocol": null}),
@@ -489,15 +431,9 @@ fn record_with_binary_pushes_and_a_server_close() {
 
 #[test]
 fn record_of_a_failed_connection_ends_with_the_error() {
-    let url = format!("ws://127.0.0.1:{}/", closed_port());
-    let dir = test_tempdir();
-    let file = dir.path().join("fail.jsonl");
-    let r = wsprobe(&[&url, "--record", file.to_str().unwrap(), "-x", "hi"], "");
-    r.code(3).stdout("").one_error_line();
-    let events = parse_jsonl(&std::fs::read(&file).unwrap());
-    assert_eq!(events.len(), 1, "{events:?}");
-    assert_eq!(events[0]["type"], "error");
-    assert_eq!(events[0]["exit_code"], 3);
+    let rec = wsprobe_recorded(&[&closed_url(), "-x", "hi"], &[]);
+    rec.run.code(3).stdout("").one_error_line();
+    rec.only_error(3);
 }
 
 #[test]
@@ -534,14 +470,6 @@ fn secret_forms() -> Vec<String> {
     forms
 }
 
-#[track_caller]
-fn assert_no_secret(what: &str, text: &[u8]) {
-    let text = String::from_utf8_lossy(text);
-    for s in secret_forms() {
-        assert!(!text.contains(&s), "{what} leaks {s:?}:\n{text}");
-    }
-}
-
 fn secret_server() -> Server {
     let opts = server_with_headers(
         &[("Set-Cookie", "S3CRET-SETCOOKIE"), ("X-Test", "42")],
@@ -572,28 +500,18 @@ fn credential_args(url: &str) -> Vec<String> {
 /// Runs wsprobe with all the credentials plus `extra`, recording to a file;
 /// asserts that no secret appears in stdout, stderr or the record.
 #[track_caller]
-fn run_redacted(url: &str, extra: &[&str]) -> Run {
-    let dir = test_tempdir();
-    let record = dir.path().join("rec.jsonl");
+fn run_redacted_with_credentials(url: &str, extra: &[&str]) -> Run {
     let mut args = credential_args(url);
     args.extend(extra.iter().map(|s| s.to_string()));
-    args.push("--record".into());
-    args.push(record.to_str().unwrap().into());
     let args: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
-    let r = wsprobe(&args, "");
-    assert_no_secret(&format!("stdout of {args:?}"), &r.stdout);
-    assert_no_secret(&format!("stderr of {args:?}"), &r.stderr);
-    let recorded = std::fs::read(&record).unwrap_or_default();
-    assert!(!recorded.is_empty(), "nothing recorded\n{r}");
-    assert_no_secret(&format!("record of {args:?}"), &recorded);
-    r
+    run_redacted(&args, &[], &secret_forms())
 }
 
 #[test]
 fn secrets_are_redacted_in_verbose_output() {
     let srv = secret_server();
     let url = url_with_password(srv.port());
-    let r = run_redacted(&url, &["-v", "-x", "hi"]);
+    let r = run_redacted_with_credentials(&url, &["-v", "-x", "hi"]);
     r.code(0).stdout("hi\n");
     let err = r.stderr_str();
     has_header(&err, "> ", "Authorization", "<redacted>");
@@ -609,7 +527,7 @@ fn secrets_are_redacted_in_verbose_output() {
 fn secrets_are_redacted_in_the_frame_trace() {
     let srv = secret_server();
     let url = url_with_password(srv.port());
-    let r = run_redacted(&url, &["-vv", "-x", "hi"]);
+    let r = run_redacted_with_credentials(&url, &["-vv", "-x", "hi"]);
     r.code(0).stdout("hi\n");
     assert!(!lines_with(&r.stderr_str(), ">> frame").is_empty(), "{r}");
 }
@@ -618,7 +536,7 @@ fn secrets_are_redacted_in_the_frame_trace() {
 fn secrets_are_redacted_in_jsonl() {
     let srv = secret_server();
     let url = url_with_password(srv.port());
-    let r = run_redacted(&url, &["--jsonl", "-x", "hi"]);
+    let r = run_redacted_with_credentials(&url, &["--jsonl", "-x", "hi"]);
     r.code(0);
     let events = parse_jsonl(&r.stdout);
     assert_eq!(events[0]["headers"]["set-cookie"], "<redacted>");
@@ -636,7 +554,7 @@ fn secrets_are_redacted_when_the_upgrade_is_rejected() {
     ));
     let url = url_with_password(raw.port());
     for extra in [&["-v", "-x", "hi"][..], &["-vv", "--jsonl", "-x", "hi"][..]] {
-        let r = run_redacted(&url, extra);
+        let r = run_redacted_with_credentials(&url, extra);
         r.code(5).stderr_contains("403");
         let req = raw.next();
         assert_eq!(
@@ -650,7 +568,7 @@ fn secrets_are_redacted_when_the_upgrade_is_rejected() {
 #[test]
 fn secrets_are_redacted_when_the_connection_fails() {
     let url = url_with_password(closed_port());
-    let r = run_redacted(&url, &["-v", "--jsonl", "-x", "hi"]);
+    let r = run_redacted_with_credentials(&url, &["-v", "--jsonl", "-x", "hi"]);
     r.code(3);
 }
 
@@ -659,7 +577,7 @@ fn secrets_are_redacted_when_the_server_closes_with_an_error() {
     let opts = server_with_headers(&[("Set-Cookie", "S3CRET-SETCOOKIE")], Subprotocol::None);
     let srv = Server::start_with(opts, push_then_close(&["x"], 4003, "not allowed"));
     let url = url_with_password(srv.port());
-    let r = run_redacted(&url, &["-vv", "-w", "forever"]);
+    let r = run_redacted_with_credentials(&url, &["-vv", "-w", "forever"]);
     r.code(7).stdout("x\n").stderr_contains("4003");
 }
 
@@ -668,7 +586,7 @@ fn malformed_auth_does_not_echo_the_secret() {
     let url = format!("ws://127.0.0.1:{}/", closed_port());
     let r = wsprobe(&[&url, "--auth", "S3CRET-PW-no-colon"], "");
     r.code(2).stdout("");
-    assert_no_secret("stderr", &r.stderr);
+    assert_no_secret("stderr", &r.stderr, &secret_forms());
 }
 
 #[test]
@@ -730,7 +648,7 @@ fn show_secrets_reveals_auth_and_url_credentials() {
     // ... and without --show-secrets, neither.
     let r = wsprobe(&[&url, "-v", "-x", "hi"], "");
     r.code(0);
-    assert_no_secret("stderr", &r.stderr);
+    assert_no_secret("stderr", &r.stderr, &secret_forms());
     has_header(&r.stderr_str(), "> ", "Authorization", "<redacted>");
 }
 

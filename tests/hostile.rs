@@ -11,24 +11,23 @@
 //! every server thread ends by itself (when the client goes away, or after
 //! a bounded time).
 
-mod support;
-
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::os::fd::AsRawFd;
-use std::process::{Child, ChildStdout, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::mpsc::{self, Receiver};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use support::*;
+use crate::support::*;
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::protocol::{CloseFrame, Role};
 use tungstenite::{Message, WebSocket};
 
-/// Allowance on top of a deadline wsprobe was given, for a loaded CI machine.
+/// Allowance on top of a deadline wsprobe was given, for a loaded CI machine
+/// (still well short of every other deadline that could end the run: the
+/// default `--connect-timeout` of 10 s, and [`KILL_AFTER`]).
 const SLACK: Duration = Duration::from_secs(1);
 
 /// Bound for outcomes that need no waiting at all (the server answers at
@@ -42,45 +41,6 @@ const SIGNAL_BOUND: Duration = Duration::from_millis(1500);
 /// every bound asserted below, so that a hang shows as a failed bound).
 const KILL_AFTER: Duration = Duration::from_secs(12);
 
-// ---------------------------------------------------------------------------
-// Assertions (case-sensitive, unlike support's `stderr_contains`)
-// ---------------------------------------------------------------------------
-
-trait Exact {
-    fn stderr_has(&self, needle: &str) -> &Self;
-    fn stderr_lacks(&self, needle: &str) -> &Self;
-    fn finished_within(&self, bound: Duration) -> &Self;
-}
-
-impl Exact for Run {
-    #[track_caller]
-    fn stderr_has(&self, needle: &str) -> &Self {
-        assert!(
-            self.stderr_str().contains(needle),
-            "expected stderr to contain {needle:?} (case-sensitive)\n{self}"
-        );
-        self
-    }
-
-    #[track_caller]
-    fn stderr_lacks(&self, needle: &str) -> &Self {
-        assert!(
-            !self.stderr_str().contains(needle),
-            "expected stderr not to contain {needle:?}\n{self}"
-        );
-        self
-    }
-
-    #[track_caller]
-    fn finished_within(&self, bound: Duration) -> &Self {
-        assert!(
-            self.elapsed < bound,
-            "expected wsprobe to finish within {bound:?}\n{self}"
-        );
-        self
-    }
-}
-
 /// Held by the tests that flood wsprobe as fast as the machine allows, so
 /// that only one of them at a time loads the (small) CI machine.
 static HEAVY: Mutex<()> = Mutex::new(());
@@ -91,189 +51,15 @@ fn heavy() -> MutexGuard<'static, ()> {
 
 /// Runs wsprobe to the end (killed after [`KILL_AFTER`]).
 fn run(args: &[&str], stdin: &str) -> Run {
-    wsprobe_with_timeout(args, stdin, KILL_AFTER)
+    Wsprobe::new(args).stdin(stdin).time_limit(KILL_AFTER).run()
 }
 
-// ---------------------------------------------------------------------------
-// A wsprobe process driven from the test (signals, stalled stdout, RSS)
-// ---------------------------------------------------------------------------
-
-/// What happens to a [`Proc`]'s stdout.
-enum Out {
-    /// A pipe the test holds open and never reads (stdout stalls once the
-    /// pipe buffer is full).
-    Unread,
-    /// Read line by line ([`Proc::stdout_line`]).
-    Lines,
-}
-
-/// A running wsprobe with stdin from /dev/null (pipe mode, input at EOF),
-/// stderr read line by line, and its peak RSS sampled while the test waits
-/// for it. Killed on drop if still running.
-struct Proc {
-    child: Child,
-    args: Vec<String>,
-    started: Instant,
-    _held_stdout: Option<ChildStdout>,
-    stdout_lines: Option<Receiver<String>>,
-    stderr_lines: Receiver<String>,
-    stderr_seen: Vec<String>,
-    /// Largest VmHWM (kB) read from /proc while waiting.
-    peak_kb: u64,
-    status: Option<ExitStatus>,
-}
-
-fn line_reader(r: impl Read + Send + 'static) -> Receiver<String> {
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
-        let mut r = BufReader::new(r);
-        loop {
-            let mut line = Vec::new();
-            match r.read_until(b'\n', &mut line) {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {
-                    if tx
-                        .send(String::from_utf8_lossy(&line).into_owned())
-                        .is_err()
-                    {
-                        break;
-                    }
-                }
-            }
-        }
-    });
-    rx
-}
-
-impl Proc {
-    fn spawn(args: &[&str], out: Out) -> Proc {
-        let mut cmd = wsprobe_cmd();
-        cmd.args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let started = Instant::now();
-        let mut child = cmd.spawn().expect("could not start wsprobe");
-        let stdout = child.stdout.take().unwrap();
-        let (held, lines) = match out {
-            Out::Unread => (Some(stdout), None),
-            Out::Lines => (None, Some(line_reader(stdout))),
-        };
-        let stderr_lines = line_reader(child.stderr.take().unwrap());
-        Proc {
-            child,
-            args: args.iter().map(|s| s.to_string()).collect(),
-            started,
-            _held_stdout: held,
-            stdout_lines: lines,
-            stderr_lines,
-            stderr_seen: Vec::new(),
-            peak_kb: 0,
-            status: None,
-        }
-    }
-
-    fn signal(&self, sig: i32) {
-        if self.status.is_none() {
-            // SAFETY: kill(2) on our own child, not yet reaped (only
-            // `try_wait` below reaps it, and then `status` is set).
-            unsafe {
-                libc::kill(self.child.id() as i32, sig);
-            }
-        }
-    }
-
-    fn sample_rss(&mut self) {
-        let path = format!("/proc/{}/status", self.child.id());
-        if let Ok(status) = std::fs::read_to_string(path) {
-            if let Some(kb) = status
-                .lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-            {
-                self.peak_kb = self.peak_kb.max(kb);
-            }
-        }
-    }
-
-    /// Waits up to `limit` for wsprobe to exit, sampling its peak RSS.
-    fn wait_exit(&mut self, limit: Duration) -> Option<ExitStatus> {
-        let end = Instant::now() + limit;
-        loop {
-            if let Some(s) = self.status {
-                return Some(s);
-            }
-            self.sample_rss();
-            if let Ok(Some(s)) = self.child.try_wait() {
-                self.status = Some(s);
-                return Some(s);
-            }
-            if Instant::now() >= end {
-                return None;
-            }
-            thread::sleep(Duration::from_millis(10));
-        }
-    }
-
-    /// Waits up to `limit` for the exit; kills wsprobe and panics (showing
-    /// `what` and its stderr) if it is still running.
-    #[track_caller]
-    fn expect_exit(&mut self, limit: Duration, what: &str) -> ExitStatus {
-        match self.wait_exit(limit) {
-            Some(s) => s,
-            None => {
-                let _ = self.child.kill();
-                self.status = self.child.wait().ok();
-                let err = self.stderr();
-                panic!(
-                    "{what}: wsprobe {:?} still running after {limit:?} (killed); stderr: {err:?}",
-                    self.args
-                );
-            }
-        }
-    }
-
-    /// The next line on stdout (`Out::Lines`), or `None` at its end or after
-    /// `limit`.
-    fn stdout_line(&self, limit: Duration) -> Option<String> {
-        self.stdout_lines.as_ref()?.recv_timeout(limit).ok()
-    }
-
-    /// The next line on stderr, or `None` at its end or after `limit`.
-    fn stderr_line(&mut self, limit: Duration) -> Option<String> {
-        let line = self.stderr_lines.recv_timeout(limit).ok()?;
-        self.stderr_seen.push(line.clone());
-        Some(line)
-    }
-
-    /// Everything written to stderr so far; once wsprobe has exited, all of
-    /// it (waits for the pipe to close, at most a few seconds).
-    fn stderr(&mut self) -> String {
-        let exited = self.status.is_some();
-        loop {
-            let next = if exited {
-                self.stderr_lines.recv_timeout(Duration::from_secs(5))
-            } else {
-                self.stderr_lines
-                    .try_recv()
-                    .map_err(|_| RecvTimeoutError::Timeout)
-            };
-            match next {
-                Ok(line) => self.stderr_seen.push(line),
-                Err(_) => break,
-            }
-        }
-        self.stderr_seen.concat()
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        if self.status.is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
+/// Starts wsprobe with stdin from /dev/null (pipe mode, input at EOF).
+fn spawn(args: &[&str], stdout: Stdout) -> Live {
+    Wsprobe::new(args)
+        .stdin_from(Stdin::Null)
+        .stdout(stdout)
+        .spawn()
 }
 
 // ---------------------------------------------------------------------------
@@ -638,13 +424,13 @@ fn c1_sigint_and_sigterm_interrupt_an_unanswered_upgrade() {
     let mut failures = Vec::new();
     for (sig, code) in [(libc::SIGINT, 130), (libc::SIGTERM, 143)] {
         let (srv, phase) = never_answers_upgrade();
-        let mut p = Proc::spawn(&[&srv.url(), "-x", "hi"], Out::Lines);
+        let mut p = spawn(&[&srv.url(), "-x", "hi"], Stdout::Lines);
         await_phase(&phase, "the upgrade request");
         let sent = Instant::now();
         p.signal(sig);
-        let status = p.wait_exit(Duration::from_secs(8));
+        let status = p.try_wait(Duration::from_secs(8));
         let took = sent.elapsed();
-        let err = p.stderr();
+        let err = p.stderr_so_far();
         match status {
             Some(s) if s.code() == Some(code) && took < SIGNAL_BOUND => {}
             Some(s) => failures.push(format!(
@@ -664,7 +450,7 @@ fn c1_sigint_and_sigterm_interrupt_an_unanswered_upgrade() {
 /// the wire), or, if wsprobe holds the flow back before that, no progress
 /// for a second after at least 256 KiB (four times the pipe buffer).
 #[track_caller]
-fn await_stalled_stdout(queued: &AtomicU64, p: &mut Proc) -> u64 {
+fn await_stalled_stdout(queued: &AtomicU64, p: &mut Live) -> u64 {
     let end = Instant::now() + Duration::from_secs(15);
     let (mut last, mut since) = (0, Instant::now());
     loop {
@@ -677,10 +463,10 @@ fn await_stalled_stdout(queued: &AtomicU64, p: &mut Proc) -> u64 {
         } else if q >= 256 << 10 && since.elapsed() >= Duration::from_secs(1) {
             return q;
         }
-        if let Some(s) = p.wait_exit(Duration::ZERO) {
+        if let Some(s) = p.try_wait(Duration::ZERO) {
             panic!(
                 "wsprobe exited ({s}) while the server was flooding; stderr: {:?}",
-                p.stderr()
+                p.stderr_so_far()
             );
         }
         assert!(
@@ -695,21 +481,16 @@ fn await_stalled_stdout(queued: &AtomicU64, p: &mut Proc) -> u64 {
 fn c2_sigint_with_stdout_stalled_closes_1000_and_exits_130() {
     let _heavy = heavy();
     let (srv, queued) = floods_text();
-    let mut p = Proc::spawn(&[&srv.url(), "--wait", "forever"], Out::Unread);
+    let mut p = spawn(&[&srv.url(), "--wait", "forever"], Stdout::Unread);
     let q = await_stalled_stdout(&queued, &mut p);
     let sent = Instant::now();
     p.signal(libc::SIGINT);
-    let status = p.expect_exit(Duration::from_secs(8), "SIGINT with stdout stalled");
+    let r = p.wait(Duration::from_secs(8));
     let took = sent.elapsed();
-    let err = p.stderr();
-    assert_eq!(
-        status.code(),
-        Some(130),
-        "after {q} bytes queued: {status}; stderr: {err:?}"
-    );
+    assert_eq!(r.code, Some(130), "after {q} bytes queued\n{r}");
     assert!(
         took < SIGNAL_BOUND,
-        "exit took {took:?} after SIGINT (stdout stalled, {q} bytes queued); stderr: {err:?}"
+        "exit took {took:?} after SIGINT (stdout stalled, {q} bytes queued)\n{r}"
     );
     drop(p);
     let obs = srv.next();
@@ -720,18 +501,13 @@ fn c2_sigint_with_stdout_stalled_closes_1000_and_exits_130() {
 fn c2_timeout_with_stdout_stalled_exits_6() {
     let _heavy = heavy();
     let (srv, _queued) = floods_text();
-    let mut p = Proc::spawn(
+    let mut p = spawn(
         &[&srv.url(), "--wait", "forever", "--timeout", "2s"],
-        Out::Unread,
+        Stdout::Unread,
     );
-    let status = p.expect_exit(Duration::from_secs(8), "--timeout 2s with stdout stalled");
-    let took = p.started.elapsed();
-    let err = p.stderr();
-    assert_eq!(status.code(), Some(6), "{status}; stderr: {err:?}");
-    assert!(
-        took < Duration::from_secs(2) + SLACK,
-        "took {took:?} (stdout stalled); stderr: {err:?}"
-    );
+    p.wait(Duration::from_secs(8))
+        .code(6)
+        .finished_within(Duration::from_secs(2) + SLACK);
 }
 
 /// A text frame with FIN=0 and no payload, then empty continuation frames
@@ -760,7 +536,7 @@ fn c3_timeout_bounds_endless_empty_continuation_frames() {
 fn c3_sigint_interrupts_endless_empty_continuation_frames() {
     let _heavy = heavy();
     let (srv, flow) = endless_empty_fragments();
-    let mut p = Proc::spawn(&[&srv.url(), "--wait", "forever"], Out::Lines);
+    let mut p = spawn(&[&srv.url(), "--wait", "forever"], Stdout::Lines);
     let started = await_phase(&flow.started, "streaming");
     // 500 ms of streaming, with frames actually flowing.
     let end = Instant::now() + DEADLINE;
@@ -769,20 +545,16 @@ fn c3_sigint_interrupts_endless_empty_continuation_frames() {
             Instant::now() < end,
             "only {} bytes streamed; stderr: {:?}",
             flow.sent(),
-            p.stderr()
+            p.stderr_so_far()
         );
         thread::sleep(Duration::from_millis(10));
     }
     let sent = Instant::now();
     p.signal(libc::SIGINT);
-    let status = p.expect_exit(Duration::from_secs(8), "SIGINT during endless fragments");
+    let r = p.wait(Duration::from_secs(8));
     let took = sent.elapsed();
-    let err = p.stderr();
-    assert_eq!(status.code(), Some(130), "{status}; stderr: {err:?}");
-    assert!(
-        took < SIGNAL_BOUND,
-        "exit took {took:?} after SIGINT; stderr: {err:?}"
-    );
+    r.code(130);
+    assert!(took < SIGNAL_BOUND, "exit took {took:?} after SIGINT\n{r}");
 }
 
 // ---------------------------------------------------------------------------
@@ -800,29 +572,23 @@ fn d1_ping_flood_from_a_server_that_never_reads_keeps_memory_bounded() {
         unmasked_frame(0x9, b"0123456789abcdef").repeat(4096),
         Duration::from_secs(6),
     );
-    let mut p = Proc::spawn(
-        &[&srv.url(), "--wait", "forever", "--timeout", "4s"],
-        Out::Lines,
-    );
-    let status = p.expect_exit(Duration::from_secs(10), "ping flood with --timeout 4s");
-    let took = p.started.elapsed();
-    let err = p.stderr();
-    let peak_mib = p.peak_kb as f64 / 1024.0;
+    let r = Wsprobe::new(&[&srv.url(), "--wait", "forever", "--timeout", "4s"])
+        .stdin_from(Stdin::Null)
+        .measure_memory()
+        .time_limit(Duration::from_secs(10))
+        .run();
+    let peak_kb = r.peak_rss_kb.unwrap_or(0);
+    let peak_mib = peak_kb as f64 / 1024.0;
     assert!(
-        p.peak_kb > 0,
-        "could not read VmHWM of wsprobe from /proc; stderr: {err:?}"
+        peak_kb > 0,
+        "could not read VmHWM of wsprobe from /proc\n{r}"
     );
     assert!(
-        p.peak_kb < 64 * 1024,
-        "peak RSS {peak_mib:.1} MiB under a ping flood ({} bytes of pings sent); \
-         exit {status} after {took:?}; stderr: {err:?}",
+        peak_kb < 64 * 1024,
+        "peak RSS {peak_mib:.1} MiB under a ping flood ({} bytes of pings sent)\n{r}",
         flow.sent()
     );
-    assert_eq!(status.code(), Some(6), "{status}; stderr: {err:?}");
-    assert!(
-        took < Duration::from_secs(4) + SLACK,
-        "took {took:?}; stderr: {err:?}"
-    );
+    r.code(6).finished_within(Duration::from_secs(4) + SLACK);
 }
 
 // ---------------------------------------------------------------------------
@@ -958,40 +724,6 @@ fn j_subprotocol_selected_when_none_was_offered_is_rejected() {
 // K. A listener survives a bad client
 // ---------------------------------------------------------------------------
 
-/// A WebSocket client over TLS (any certificate) that sends `text`, closes
-/// with 1000 and reads until the close handshake is done; returns the
-/// listener's close code.
-fn tls_client_sends(port: u16, text: &str) -> Result<Option<u16>, String> {
-    let tcp = TcpStream::connect(("127.0.0.1", port)).map_err(|e| format!("connect: {e}"))?;
-    tcp.set_read_timeout(Some(Duration::from_secs(10)))
-        .map_err(|e| e.to_string())?;
-    let connector = native_tls::TlsConnector::builder()
-        .danger_accept_invalid_certs(true)
-        .build()
-        .map_err(|e| e.to_string())?;
-    let tls = connector
-        .connect("127.0.0.1", tcp)
-        .map_err(|e| format!("TLS: {e}"))?;
-    let url = format!("wss://127.0.0.1:{port}/");
-    let (mut ws, _) =
-        tungstenite::client(url.as_str(), tls).map_err(|e| format!("upgrade: {e}"))?;
-    ws.send(Message::text(text))
-        .map_err(|e| format!("send: {e}"))?;
-    let bye = CloseFrame {
-        code: CloseCode::Normal,
-        reason: "".into(),
-    };
-    ws.close(Some(bye)).map_err(|e| format!("close: {e}"))?;
-    let mut code = None;
-    loop {
-        match ws.read() {
-            Ok(Message::Close(f)) => code = f.map(|f| u16::from(f.code)),
-            Ok(_) => {}
-            Err(_) => return Ok(code),
-        }
-    }
-}
-
 #[test]
 fn k_listener_with_reconnect_survives_a_client_that_fails_tls() {
     let pki = pki();
@@ -999,7 +731,7 @@ fn k_listener_with_reconnect_survives_a_client_that_fails_tls() {
         pki.localhost.cert.to_str().unwrap(),
         pki.localhost.key.to_str().unwrap(),
     );
-    let mut p = Proc::spawn(
+    let mut p = spawn(
         &[
             "--listen",
             "127.0.0.1:0",
@@ -1011,14 +743,9 @@ fn k_listener_with_reconnect_survives_a_client_that_fails_tls() {
             "--wait",
             "forever",
         ],
-        Out::Lines,
+        Stdout::Lines,
     );
-    let first = p.stderr_line(DEADLINE).unwrap_or_default();
-    let url = first
-        .trim()
-        .strip_prefix("wsprobe: listening on ")
-        .unwrap_or_else(|| panic!("unexpected first stderr line {first:?}"))
-        .to_string();
+    let url = p.listening_url();
     let port: u16 = url
         .trim_start_matches("wss://127.0.0.1:")
         .trim_end_matches('/')
@@ -1035,34 +762,43 @@ fn k_listener_with_reconnect_survives_a_client_that_fails_tls() {
     let _ = bad.read_to_end(&mut sink);
     drop(bad);
 
-    // A good client afterwards.
-    let good = tls_client_sends(port, "hello");
-    if let Err(e) = &good {
-        let state = p.wait_exit(Duration::ZERO);
-        panic!(
-            "the good client failed after the bad one ({e}); listener: {state:?}; stderr: {:?}",
-            p.stderr()
-        );
-    }
-    let line = p.stdout_line(DEADLINE);
+    // A good client afterwards: sends `hello`, closes with 1000 and reads
+    // until the close handshake is done.
+    let mut good = match try_ws_client(&url, None) {
+        Ok(ws) => ws,
+        Err(e) => {
+            let state = p.try_wait(Duration::ZERO);
+            panic!(
+                "the good client failed after the bad one ({e}); listener: {state:?}; stderr: {:?}",
+                p.stderr_so_far()
+            );
+        }
+    };
+    good.send(Message::text("hello")).unwrap();
+    let bye = CloseFrame {
+        code: CloseCode::Normal,
+        reason: "".into(),
+    };
+    good.close(Some(bye)).unwrap();
+    let (_, code) = read_to_end(&mut good);
+    let line = p.line();
     assert_eq!(
         line.as_deref(),
-        Some("hello\n"),
+        Some(&b"hello\n"[..]),
         "the listener did not print the good client's message; stderr: {:?}",
-        p.stderr()
+        p.stderr_so_far()
     );
-    assert_eq!(good, Ok(Some(1000)), "close code the good client received");
+    assert_eq!(code, Some(1000), "close code the good client received");
 
     let sent = Instant::now();
     p.signal(libc::SIGINT);
-    let status = p.expect_exit(Duration::from_secs(8), "SIGINT to the listener");
+    let r = p.wait(Duration::from_secs(8));
     let took = sent.elapsed();
-    let err = p.stderr();
-    assert_eq!(status.code(), Some(130), "{status}; stderr: {err:?}");
-    assert!(took < SIGNAL_BOUND, "exit took {took:?}; stderr: {err:?}");
+    r.code(130);
+    assert!(took < SIGNAL_BOUND, "exit took {took:?}\n{r}");
     assert!(
-        err.contains(&bad_addr),
-        "the listener's stderr does not mention the failed client {bad_addr}: {err:?}"
+        r.stderr_str().contains(&bad_addr),
+        "the listener's stderr does not mention the failed client {bad_addr}\n{r}"
     );
 }
 

@@ -2,24 +2,8 @@
 //! server (tests/peer/server.py, installed by tests/peer/setup.sh), so
 //! wsprobe is not only ever tested against the library it is built on.
 
-mod support;
-
+use crate::support::*;
 use std::time::Duration;
-use support::*;
-
-fn text_event(s: &str) -> String {
-    format!(
-        r#"{{"event": "message", "type": "text", "data": {}}}"#,
-        json_str(s)
-    )
-}
-
-fn closed_event(code: u16, reason: &str) -> String {
-    format!(
-        r#"{{"event": "closed", "code": {code}, "reason": {}}}"#,
-        json_str(reason)
-    )
-}
 
 #[test]
 fn echo_of_hundreds_of_lines_in_order() {
@@ -34,9 +18,9 @@ fn echo_of_hundreds_of_lines_in_order() {
         .stderr_empty();
     let events = peer.events_until_closed();
     assert!(events[0].starts_with(r#"{"event": "open""#), "{events:?}");
-    let expected: Vec<String> = lines.iter().map(|l| text_event(l)).collect();
+    let expected: Vec<String> = lines.iter().map(|l| peer_text(l)).collect();
     assert_eq!(&events[1..events.len() - 1], &expected[..]);
-    assert_eq!(events.last().unwrap(), &closed_event(1000, ""));
+    assert_eq!(events.last().unwrap(), &peer_closed(1000, ""));
 }
 
 #[test]
@@ -57,7 +41,7 @@ fn binary_echo() {
             b64(b"\x00\x01\xff")
         )
     );
-    assert_eq!(events.last().unwrap(), &closed_event(1000, ""));
+    assert_eq!(events.last().unwrap(), &peer_closed(1000, ""));
 }
 
 #[test]
@@ -104,8 +88,8 @@ fn handshake_seen_by_the_peer() {
                 && open.contains(r#"["sec-websocket-protocol", "chat"]"#)),
         "{open}"
     );
-    assert_eq!(events[1], text_event("hi"));
-    assert_eq!(events.last().unwrap(), &closed_event(1000, ""));
+    assert_eq!(events[1], peer_text("hi"));
+    assert_eq!(events.last().unwrap(), &peer_closed(1000, ""));
 }
 
 #[test]
@@ -160,5 +144,5 @@ fn close_code_flag_reaches_the_peer() {
     .code(0)
     .stdout("hi\n");
     let events = peer.events_until_closed();
-    assert_eq!(events.last().unwrap(), &closed_event(4321, "peer test"));
+    assert_eq!(events.last().unwrap(), &peer_closed(4321, "peer test"));
 }

@@ -2,14 +2,12 @@
 //! binary, NUL-delimited input, `-x`, invalid UTF-8, nothing lost at
 //! volume, SIGPIPE (`| head -1`) and SIGINT.
 
-mod support;
-
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::process::Stdio;
 use std::time::Duration;
 
-use support::*;
+use crate::support::*;
 use tungstenite::Message;
 
 #[test]
@@ -244,13 +242,12 @@ fn many_lines_nothing_lost() {
         c.echo();
     });
     let url = srv.url();
-    let mut live = Live::spawn_with_stdin(
-        &[&url],
-        File::open(&input).unwrap(),
-        LiveStdout::File(File::create(&output).unwrap()),
-    );
-    let (status, stderr) = live.wait(Duration::from_secs(600));
-    assert_eq!(status.code(), Some(0), "stderr: {stderr}");
+    Wsprobe::new(&[&url])
+        .stdin_from(Stdin::File(File::open(&input).unwrap()))
+        .stdout(Stdout::File(File::create(&output).unwrap()))
+        .time_limit(Duration::from_secs(600))
+        .run()
+        .code(0);
     let obs = srv.next();
     assert_eq!(obs.error, None, "{obs:?}");
     assert_eq!(obs.count, n, "server received a different number of lines");
@@ -298,21 +295,22 @@ fn sigpipe_head_one_ends_quietly() {
         );
     });
     let url = srv.url();
-    let mut live = Live::spawn_with_stdin(
-        &[&url, "-n", "100000000"],
-        Stdio::null(),
-        LiveStdout::LinesThenClose(1),
-    );
+    let mut live = Wsprobe::new(&[&url, "-n", "100000000"])
+        .stdin_from(Stdin::Null)
+        .stdout(Stdout::LinesThenClose(1))
+        .spawn();
     assert_eq!(live.line().as_deref(), Some(&b"push 0\n"[..]));
-    let (status, stderr) = live.wait(DEADLINE);
-    assert_eq!(
-        status.code(),
-        Some(0),
-        "status {status}, stderr: {stderr:?}"
-    );
-    assert_eq!(stderr, "", "stderr should be empty");
+    live.wait(DEADLINE).code(0).stderr_empty();
     let obs = srv.next();
     assert_eq!(obs.error, None, "connection should end cleanly: {obs:?}");
+}
+
+/// wsprobe with stdin held open and stdout read line by line.
+fn spawn_lines(url: &str) -> Live {
+    Wsprobe::new(&[url])
+        .stdin_from(Stdin::Piped)
+        .stdout(Stdout::Lines)
+        .spawn()
 }
 
 /// Ctrl-C: wsprobe sends Close 1000 to the server, then exits 130.
@@ -320,16 +318,11 @@ fn sigpipe_head_one_ends_quietly() {
 fn sigint_sends_close_and_exits_130() {
     let srv = Server::start(echo);
     let url = srv.url();
-    let mut live = Live::spawn(&[&url], LiveStdout::Lines);
+    let mut live = spawn_lines(&url);
     live.send_stdin(b"before ctrl-c\n");
     assert_eq!(live.line().as_deref(), Some(&b"before ctrl-c\n"[..]));
     live.signal(libc::SIGINT);
-    let (status, stderr) = live.wait(DEADLINE);
-    assert_eq!(
-        status.code(),
-        Some(130),
-        "status {status}, stderr: {stderr:?}"
-    );
+    live.wait(DEADLINE).code(130);
     let obs = srv.next();
     assert_eq!(obs.texts(), ["before ctrl-c"]);
     assert_eq!(obs.close_code(), 1000, "{obs:?}");
@@ -341,16 +334,11 @@ fn sigint_sends_close_and_exits_130() {
 fn sigterm_sends_close_and_exits_143() {
     let srv = Server::start(echo);
     let url = srv.url();
-    let mut live = Live::spawn(&[&url], LiveStdout::Lines);
+    let mut live = spawn_lines(&url);
     live.send_stdin(b"x\n");
     assert_eq!(live.line().as_deref(), Some(&b"x\n"[..]));
     live.signal(libc::SIGTERM);
-    let (status, stderr) = live.wait(DEADLINE);
-    assert_eq!(
-        status.code(),
-        Some(143),
-        "status {status}, stderr: {stderr:?}"
-    );
+    live.wait(DEADLINE).code(143);
     assert_eq!(srv.next().close_code(), 1000);
 }
 
@@ -370,7 +358,7 @@ fn second_sigint_exits_at_once() {
         c.stall(); // never answers the Close
     });
     let url = srv.url();
-    let mut live = Live::spawn(&[&url], LiveStdout::Lines);
+    let mut live = spawn_lines(&url);
     live.send_stdin(b"x\n");
     assert_eq!(live.line().as_deref(), Some(&b"x\n"[..]));
     live.signal(libc::SIGINT);
@@ -379,17 +367,14 @@ fn second_sigint_exits_at_once() {
         .expect("the first SIGINT did not make wsprobe send Close");
     let second = std::time::Instant::now();
     live.signal(libc::SIGINT);
-    let (status, stderr) = live.wait(DEADLINE);
+    let r = live.wait(DEADLINE);
+    // At once: well before the wait for the answer to the Close ends.
     assert!(
         second.elapsed() < Duration::from_secs(1),
-        "took {:?} after the second SIGINT; stderr: {stderr:?}",
+        "took {:?} after the second SIGINT\n{r}",
         second.elapsed()
     );
-    assert_eq!(
-        status.code(),
-        Some(130),
-        "status {status}, stderr: {stderr:?}"
-    );
+    r.code(130);
 }
 
 /// Messages larger than the socket buffers, so that flushes block and complete
@@ -422,13 +407,12 @@ fn large_messages_round_trip() {
     urls.extend(std::iter::repeat_n(bench_server.url.clone(), 4));
     for (round, url) in urls.iter().enumerate() {
         let output = dir.path().join(format!("big.{round}.out"));
-        let mut live = Live::spawn_with_stdin(
-            &[url],
-            File::open(&input).unwrap(),
-            LiveStdout::File(File::create(&output).unwrap()),
-        );
-        let (status, stderr) = live.wait(Duration::from_secs(120));
-        assert_eq!(status.code(), Some(0), "round {round}: stderr: {stderr}");
+        let r = Wsprobe::new(&[url])
+            .stdin_from(Stdin::File(File::open(&input).unwrap()))
+            .stdout(Stdout::File(File::create(&output).unwrap()))
+            .time_limit(Duration::from_secs(120))
+            .run();
+        assert_eq!(r.code, Some(0), "round {round}\n{r}");
         assert!(
             expected == std::fs::read(&output).unwrap(),
             "round {round}: the echoed output differs from the input"
@@ -449,7 +433,7 @@ struct BenchEchoServer {
 
 impl BenchEchoServer {
     fn start() -> Self {
-        let bin = std::path::Path::new(env!("CARGO_BIN_EXE_wsprobe"))
+        let bin = std::path::Path::new(bin())
             .parent()
             .unwrap()
             .join("examples/echo-server");

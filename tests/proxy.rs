@@ -5,360 +5,14 @@
 //! failures and 2 for bad proxy URLs; `--connect-timeout` covering the proxy;
 //! and the proxy password kept out of every output.
 //!
-//! The proxies are small in-test ones on 127.0.0.1. Whatever host a client
-//! asks for, they dial 127.0.0.1 at the requested port: the tests check what
-//! was asked for, and every connection stays on loopback.
+//! What every kind of proxy must do alike is tested once, over a table of
+//! proxy kinds ([`Kind`]); the proxies themselves are in support/proxy.rs.
 
-mod support;
-
-use std::io::{self, Read, Write};
-use std::net::{Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::mpsc::{self, Receiver, Sender};
-use std::sync::Arc;
-use std::thread;
 use std::time::Duration;
 
-use support::*;
+use base64::Engine;
 
-// ---------------------------------------------------------------------------
-// In-test proxies
-// ---------------------------------------------------------------------------
-
-/// A proxy on 127.0.0.1:0. Each accepted connection runs a session on its
-/// own thread, which reports what it observed (`T`) before tunnelling.
-struct Proxy<T> {
-    addr: SocketAddr,
-    seen: Receiver<T>,
-    accepted: Arc<AtomicUsize>,
-    stop: Arc<AtomicBool>,
-}
-
-impl<T: Send + 'static> Proxy<T> {
-    fn start(session: impl Fn(TcpStream, &Sender<T>) + Send + Sync + 'static) -> Proxy<T> {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-        let addr = listener.local_addr().unwrap();
-        let (tx, seen) = mpsc::channel();
-        let accepted = Arc::new(AtomicUsize::new(0));
-        let stop = Arc::new(AtomicBool::new(false));
-        let (accepted2, stop2) = (accepted.clone(), stop.clone());
-        let session = Arc::new(session);
-        thread::spawn(move || {
-            for tcp in listener.incoming() {
-                if stop2.load(Ordering::SeqCst) {
-                    break;
-                }
-                let Ok(tcp) = tcp else { continue };
-                accepted2.fetch_add(1, Ordering::SeqCst);
-                let _ = tcp.set_nodelay(true);
-                let _ = tcp.set_read_timeout(Some(DEADLINE));
-                let _ = tcp.set_write_timeout(Some(DEADLINE));
-                let (tx, session) = (tx.clone(), session.clone());
-                thread::spawn(move || session(tcp, &tx));
-            }
-        });
-        Proxy {
-            addr,
-            seen,
-            accepted,
-            stop,
-        }
-    }
-}
-
-impl<T> Proxy<T> {
-    fn port(&self) -> u16 {
-        self.addr.port()
-    }
-
-    /// `SCHEME://127.0.0.1:PORT`
-    fn url(&self, scheme: &str) -> String {
-        format!("{scheme}://{}", self.addr)
-    }
-
-    /// `SCHEME://USER:PASS@127.0.0.1:PORT`
-    fn url_with(&self, scheme: &str, user: &str, pass: &str) -> String {
-        format!("{scheme}://{user}:{pass}@{}", self.addr)
-    }
-
-    /// How many TCP connections the proxy has accepted.
-    fn accepted(&self) -> usize {
-        self.accepted.load(Ordering::SeqCst)
-    }
-
-    /// What the next proxy session observed, if one has already reported
-    /// (sessions report before they answer, so once wsprobe has exited, every
-    /// session it had has reported).
-    fn try_next(&self) -> Option<T> {
-        self.seen.try_recv().ok()
-    }
-
-    /// What the next proxy session observed. Panics after [`DEADLINE`].
-    #[track_caller]
-    fn next(&self) -> T {
-        match self.seen.recv_timeout(DEADLINE) {
-            Ok(t) => t,
-            Err(_) => panic!("no proxy session on {} within {DEADLINE:?}", self.addr),
-        }
-    }
-}
-
-impl<T> Drop for Proxy<T> {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
-    }
-}
-
-/// Copies bytes both ways until both directions have ended.
-fn tunnel(client: TcpStream, upstream: TcpStream) {
-    let _ = upstream.set_nodelay(true);
-    let _ = upstream.set_read_timeout(Some(DEADLINE));
-    let (Ok(client2), Ok(upstream2)) = (client.try_clone(), upstream.try_clone()) else {
-        return;
-    };
-    let up = thread::spawn(move || pump(client2, upstream2));
-    pump(upstream, client);
-    let _ = up.join();
-}
-
-fn pump(mut from: TcpStream, mut to: TcpStream) {
-    let _ = io::copy(&mut from, &mut to);
-    let _ = to.shutdown(Shutdown::Write);
-}
-
-/// Sends `response`, ends our side and waits for the client to go away.
-fn refuse(client: &mut TcpStream, response: &[u8]) {
-    let _ = client.write_all(response);
-    let _ = client.flush();
-    let _ = client.shutdown(Shutdown::Write);
-    hold_silently(client);
-}
-
-// HTTP CONNECT ---------------------------------------------------------------
-
-/// What an HTTP proxy does with a CONNECT request.
-#[derive(Clone)]
-enum HttpMode {
-    /// Answer `HTTP/1.1 200 Connection established` and tunnel.
-    Tunnel,
-    /// Tunnel only if `Proxy-Authorization` is exactly this value; answer
-    /// 407 otherwise.
-    TunnelWithAuth(String),
-    /// Tunnel, answering with this status line instead.
-    TunnelWithStatus(&'static str),
-    /// Tunnel, writing the 200 answer one byte at a time.
-    TunnelTrickle,
-    /// Answer with this whole response, then close.
-    Reply(String),
-}
-
-const PROXY_AUTH_REQUIRED: &str = "HTTP/1.1 407 Proxy Authentication Required\r\n\
-    Proxy-Authenticate: Basic realm=\"wsprobe-test\"\r\nContent-Length: 0\r\n\r\n";
-
-/// An HTTP CONNECT proxy that records each request (line and headers).
-fn http_proxy(mode: HttpMode) -> Proxy<RawRequest> {
-    Proxy::start(move |client, tx| http_session(client, &mode, tx))
-}
-
-/// An HTTP proxy that requires `Proxy-Authorization: Basic user:pass`.
-fn http_proxy_with_auth(user: &str, pass: &str) -> Proxy<RawRequest> {
-    let expected = format!("Basic {}", b64(format!("{user}:{pass}").as_bytes()));
-    http_proxy(HttpMode::TunnelWithAuth(expected))
-}
-
-/// An HTTP proxy answering every CONNECT with `status` (e.g. `502 Bad
-/// Gateway`) and a short body.
-fn http_proxy_replying(status: &str) -> Proxy<RawRequest> {
-    let body = "refused by the test proxy";
-    http_proxy(HttpMode::Reply(format!(
-        "HTTP/1.1 {status}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )))
-}
-
-/// A proxy that must not be used: it refuses everything with a 403, so a
-/// run that wrongly goes through it fails.
-fn decoy() -> Proxy<RawRequest> {
-    http_proxy_replying("403 Forbidden")
-}
-
-fn http_session(mut client: TcpStream, mode: &HttpMode, tx: &Sender<RawRequest>) {
-    let req = read_request(&mut client).unwrap_or_default();
-    let _ = tx.send(req.clone());
-    let status = match mode {
-        HttpMode::Reply(response) => return refuse(&mut client, response.as_bytes()),
-        HttpMode::TunnelWithAuth(expected)
-            if req.header("proxy-authorization") != Some(expected.as_str()) =>
-        {
-            return refuse(&mut client, PROXY_AUTH_REQUIRED.as_bytes());
-        }
-        HttpMode::TunnelWithStatus(line) => line,
-        _ => "HTTP/1.1 200 Connection established",
-    };
-    let Some(port) = connect_target_port(&req) else {
-        return refuse(&mut client, b"HTTP/1.1 400 Bad Request\r\n\r\n");
-    };
-    let Ok(upstream) = TcpStream::connect(("127.0.0.1", port)) else {
-        return refuse(&mut client, b"HTTP/1.1 502 Bad Gateway\r\n\r\n");
-    };
-    let head = format!("{status}\r\nProxy-Agent: wsprobe-test-proxy\r\n\r\n");
-    let sent = if let HttpMode::TunnelTrickle = mode {
-        head.bytes()
-            .all(|b| client.write_all(&[b]).and_then(|_| client.flush()).is_ok())
-    } else {
-        client.write_all(head.as_bytes()).is_ok()
-    };
-    if sent {
-        tunnel(client, upstream);
-    }
-}
-
-/// The port of `CONNECT host:port HTTP/1.1`.
-fn connect_target_port(req: &RawRequest) -> Option<u16> {
-    let mut parts = req.request_line.split(' ');
-    if parts.next()? != "CONNECT" {
-        return None;
-    }
-    parts.next()?.rsplit_once(':')?.1.parse().ok()
-}
-
-// SOCKS5 ---------------------------------------------------------------------
-
-/// What a SOCKS5 proxy observed in one session.
-#[derive(Debug, Clone, Default)]
-struct SocksSeen {
-    /// The authentication methods the client offered.
-    methods: Vec<u8>,
-    /// The method the proxy chose (0xFF: none acceptable).
-    method: Option<u8>,
-    /// Username and password (RFC 1929), if the client sent them.
-    credentials: Option<(String, String)>,
-    /// The request's command (1 = CONNECT).
-    cmd: Option<u8>,
-    /// The request's address type: 1 IPv4, 3 domain name, 4 IPv6.
-    atyp: Option<u8>,
-    /// The requested address: an IP address as text, or the domain name.
-    host: String,
-    port: u16,
-}
-
-#[derive(Clone, Default)]
-struct SocksOpts {
-    /// Require username/password authentication with these credentials.
-    auth: Option<(String, String)>,
-    /// Answer every CONNECT with this reply code instead of dialing (0:
-    /// dial, and answer 5 "connection refused" if that fails).
-    reply: u8,
-}
-
-fn socks_proxy(opts: SocksOpts) -> Proxy<SocksSeen> {
-    Proxy::start(move |mut client, tx| {
-        let mut seen = SocksSeen::default();
-        let upstream = socks_handshake(&mut client, &opts, &mut seen);
-        let _ = tx.send(seen);
-        match upstream {
-            Ok(Some(upstream)) => tunnel(client, upstream),
-            _ => refuse(&mut client, b""),
-        }
-    })
-}
-
-fn socks_proxy_with_auth(user: &str, pass: &str) -> Proxy<SocksSeen> {
-    socks_proxy(SocksOpts {
-        auth: Some((user.into(), pass.into())),
-        ..Default::default()
-    })
-}
-
-fn read_u8(s: &mut TcpStream) -> io::Result<u8> {
-    let mut b = [0u8; 1];
-    s.read_exact(&mut b)?;
-    Ok(b[0])
-}
-
-/// A length byte, then that many bytes of text.
-fn read_short_string(s: &mut TcpStream) -> io::Result<String> {
-    let mut buf = vec![0u8; read_u8(s)? as usize];
-    s.read_exact(&mut buf)?;
-    Ok(String::from_utf8_lossy(&buf).into_owned())
-}
-
-/// Runs the SOCKS5 negotiation; returns the connection to the target when
-/// the proxy granted the request.
-fn socks_handshake(
-    s: &mut TcpStream,
-    opts: &SocksOpts,
-    seen: &mut SocksSeen,
-) -> io::Result<Option<TcpStream>> {
-    // Greeting: VER NMETHODS METHODS...
-    if read_u8(s)? != 5 {
-        return Ok(None);
-    }
-    let mut methods = vec![0u8; read_u8(s)? as usize];
-    s.read_exact(&mut methods)?;
-    seen.methods = methods;
-    let wanted = if opts.auth.is_some() { 0x02 } else { 0x00 };
-    let method = if seen.methods.contains(&wanted) {
-        wanted
-    } else {
-        0xFF
-    };
-    seen.method = Some(method);
-    s.write_all(&[5, method])?;
-    if method == 0xFF {
-        return Ok(None);
-    }
-    if method == 0x02 {
-        // RFC 1929: VER ULEN UNAME PLEN PASSWD
-        let _version = read_u8(s)?;
-        let user = read_short_string(s)?;
-        let pass = read_short_string(s)?;
-        let ok = opts.auth.as_ref() == Some(&(user.clone(), pass.clone()));
-        seen.credentials = Some((user, pass));
-        s.write_all(&[1, if ok { 0 } else { 1 }])?;
-        if !ok {
-            return Ok(None);
-        }
-    }
-    // Request: VER CMD RSV ATYP DST.ADDR DST.PORT
-    let mut head = [0u8; 4];
-    s.read_exact(&mut head)?;
-    seen.cmd = Some(head[1]);
-    seen.atyp = Some(head[3]);
-    seen.host = match head[3] {
-        1 => {
-            let mut a = [0u8; 4];
-            s.read_exact(&mut a)?;
-            Ipv4Addr::from(a).to_string()
-        }
-        4 => {
-            let mut a = [0u8; 16];
-            s.read_exact(&mut a)?;
-            Ipv6Addr::from(a).to_string()
-        }
-        3 => read_short_string(s)?,
-        _ => {
-            s.write_all(&[5, 8, 0, 1, 0, 0, 0, 0, 0, 0])?;
-            return Ok(None);
-        }
-    };
-    let mut port = [0u8; 2];
-    s.read_exact(&mut port)?;
-    seen.port = u16::from_be_bytes(port);
-    let (reply, upstream) = if opts.reply != 0 {
-        (opts.reply, None)
-    } else if head[1] != 1 {
-        (7, None) // command not supported
-    } else {
-        match TcpStream::connect(("127.0.0.1", seen.port)) {
-            Ok(up) => (0, Some(up)),
-            Err(_) => (5, None), // connection refused
-        }
-    };
-    s.write_all(&[5, reply, 0, 1, 127, 0, 0, 1, 0, 0])?;
-    Ok(upstream)
-}
+use crate::support::*;
 
 // ---------------------------------------------------------------------------
 // Helpers
@@ -368,27 +22,92 @@ const USER: &str = "alice";
 const PW: &str = "S3CRET-PROXYPW";
 
 fn run(args: &[&str]) -> Run {
-    wsprobe_proxy_env(args, "", &[])
+    wsprobe(args, "")
 }
 
 fn run_env(args: &[&str], env: &[(&str, &str)]) -> Run {
-    wsprobe_proxy_env(args, "", env)
+    wsprobe_env(args, "", env)
 }
 
-fn ca() -> &'static str {
-    pki().ca.to_str().unwrap()
+/// Starts a [`Target`] (one kind per table row).
+type MakeTarget = fn() -> Target;
+
+/// A username and password, if any.
+type Credentials<'a> = Option<(&'a str, &'a str)>;
+
+/// The server a run reaches through the proxy, and the `-x hi` run's
+/// arguments for it.
+struct Target {
+    srv: Server,
+    url: String,
+    /// The host as the URL names it.
+    host: &'static str,
+    tls: bool,
 }
 
-fn tls_echo_server() -> Server {
-    let opts = ServerOpts {
-        tls: Some(tls_acceptor(&pki().localhost)),
-        ..Default::default()
-    };
-    Server::start_with(opts, echo)
-}
+impl Target {
+    /// `ws://127.0.0.1:PORT/`, an echo server.
+    fn ws() -> Target {
+        Self::ws_named("127.0.0.1")
+    }
 
-fn closed_url() -> String {
-    format!("ws://127.0.0.1:{}/", closed_port())
+    /// `ws://HOST:PORT/` for an echo server on 127.0.0.1 (the test proxies
+    /// dial 127.0.0.1 whatever the host).
+    fn ws_named(host: &'static str) -> Target {
+        let srv = Server::start(echo);
+        let url = srv.url_host(host);
+        Target {
+            srv,
+            url,
+            host,
+            tls: false,
+        }
+    }
+
+    /// `wss://localhost:PORT/`, a TLS echo server trusted with `--cacert`.
+    fn wss() -> Target {
+        let srv = tls_echo_server(&pki().localhost);
+        let url = srv.url_host("localhost");
+        Target {
+            srv,
+            url,
+            host: "localhost",
+            tls: true,
+        }
+    }
+
+    /// `HOST:PORT`, as a proxy is asked for it.
+    fn authority(&self) -> String {
+        format!("{}:{}", self.host, self.srv.port())
+    }
+
+    /// `URL [--cacert CA] EXTRA... -x hi`
+    fn args<'a>(&'a self, extra: &[&'a str]) -> Vec<&'a str> {
+        let mut args = vec![self.url.as_str()];
+        if self.tls {
+            args.extend(["--cacert", ca()]);
+        }
+        args.extend_from_slice(extra);
+        args.extend(["-x", "hi"]);
+        args
+    }
+
+    /// `--proxy PROXY URL [--cacert CA] -x hi`
+    fn via<'a>(&'a self, proxy: &'a str) -> Vec<&'a str> {
+        self.args(&["--proxy", proxy])
+    }
+
+    /// The server side of a `-x hi` run: see [`assert_hi_served`].
+    #[track_caller]
+    fn served(&self) -> Observed {
+        assert_hi_served(&self.srv, self.host)
+    }
+
+    /// The server saw no connection at all.
+    #[track_caller]
+    fn untouched(&self) {
+        assert!(self.srv.try_next(Duration::ZERO).is_none());
+    }
 }
 
 /// The server side of a `-x hi` run: the upgrade arrived (with the target's
@@ -405,6 +124,7 @@ fn assert_hi_served(srv: &Server, host: &str) -> Observed {
         "{obs:?}"
     );
     assert_eq!(obs.header("proxy-authorization"), None, "{obs:?}");
+    assert_eq!(obs.header("authorization"), None, "{obs:?}");
     assert_eq!(obs.texts(), ["hi"], "{obs:?}");
     assert_eq!(obs.close, Some((1000, String::new())), "{obs:?}");
     obs
@@ -430,31 +150,6 @@ fn secret_forms() -> Vec<String> {
     ]
 }
 
-#[track_caller]
-fn assert_no_secret(what: &str, text: &[u8]) {
-    let text = String::from_utf8_lossy(text);
-    for s in secret_forms() {
-        assert!(!text.contains(&s), "{what} leaks {s:?}:\n{text}");
-    }
-}
-
-/// Runs wsprobe with `args` plus `--record FILE`, with `env`; asserts that
-/// the password appears neither in stdout, stderr nor the record.
-#[track_caller]
-fn run_redacted(args: &[&str], env: &[(&str, &str)]) -> Run {
-    let dir = test_tempdir();
-    let record = dir.path().join("rec.jsonl");
-    let mut all = args.to_vec();
-    all.extend(["--record", record.to_str().unwrap()]);
-    let r = run_env(&all, env);
-    assert_no_secret(&format!("stdout of {all:?} (env {env:?})"), &r.stdout);
-    assert_no_secret(&format!("stderr of {all:?} (env {env:?})"), &r.stderr);
-    let recorded = std::fs::read(&record).unwrap_or_default();
-    assert!(!recorded.is_empty(), "nothing recorded\n{r}");
-    assert_no_secret(&format!("record of {all:?}"), &recorded);
-    r
-}
-
 /// The `* via proxy ...` lines of `-v` output.
 fn via_lines(stderr: &str) -> Vec<&str> {
     stderr
@@ -464,33 +159,406 @@ fn via_lines(stderr: &str) -> Vec<&str> {
 }
 
 // ---------------------------------------------------------------------------
-// HTTP CONNECT
+// Every kind of proxy
 // ---------------------------------------------------------------------------
 
-#[test]
-fn http_connect_tunnels_ws() {
-    let srv = Server::start(echo);
-    let proxy = http_proxy(HttpMode::Tunnel);
-    run(&["--proxy", &proxy.url("http"), &srv.url(), "-x", "hi"])
-        .code(0)
-        .stdout("hi\n")
-        .stderr_empty();
-    let req = proxy.next();
-    assert_connect(&req, &format!("127.0.0.1:{}", srv.port()));
-    assert_eq!(req.header("proxy-authorization"), None, "{req:?}");
-    assert_hi_served(&srv, "127.0.0.1");
-    assert_eq!(proxy.accepted(), 1);
+/// The kinds of proxy, by URL scheme.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Kind {
+    Http,
+    Socks5,
+    Socks5h,
 }
+
+use Kind::*;
+
+impl Kind {
+    fn scheme(self) -> &'static str {
+        match self {
+            Http => "http",
+            Socks5 => "socks5",
+            Socks5h => "socks5h",
+        }
+    }
+}
+
+/// A running test proxy of any kind.
+enum AnyProxy {
+    Http(Proxy<RawRequest>),
+    Socks(Proxy<SocksSeen>),
+}
+
+/// What a proxy of any kind was asked in one session.
+#[derive(Debug)]
+struct Asked {
+    /// The requested host (a name, or an IP address as text) and port.
+    host: String,
+    port: u16,
+    /// The credentials the client sent (HTTP Basic, decoded; RFC 1929).
+    credentials: Option<(String, String)>,
+    /// Whether the client asked to be connected (for SOCKS5: only after a
+    /// successful login).
+    connect: bool,
+    http: Option<RawRequest>,
+    socks: Option<SocksSeen>,
+}
+
+impl AnyProxy {
+    /// A proxy that tunnels, requiring `auth` if given.
+    fn start(kind: Kind, auth: Credentials) -> AnyProxy {
+        match (kind, auth) {
+            (Http, None) => AnyProxy::Http(http_proxy(HttpMode::Tunnel)),
+            (Http, Some((u, p))) => AnyProxy::Http(http_proxy_with_auth(u, p)),
+            (_, None) => AnyProxy::Socks(socks_proxy(SocksOpts::default())),
+            (_, Some((u, p))) => AnyProxy::Socks(socks_proxy_with_auth(u, p)),
+        }
+    }
+
+    fn accepted(&self) -> usize {
+        match self {
+            AnyProxy::Http(p) => p.accepted(),
+            AnyProxy::Socks(p) => p.accepted(),
+        }
+    }
+
+    fn port(&self) -> u16 {
+        match self {
+            AnyProxy::Http(p) => p.port(),
+            AnyProxy::Socks(p) => p.port(),
+        }
+    }
+
+    /// `SCHEME://127.0.0.1:PORT`, with `USER:PASS@` if `auth`.
+    fn url(&self, kind: Kind, auth: Credentials) -> String {
+        let scheme = kind.scheme();
+        match auth {
+            None => format!("{scheme}://127.0.0.1:{}", self.port()),
+            Some((u, p)) => format!("{scheme}://{u}:{p}@127.0.0.1:{}", self.port()),
+        }
+    }
+
+    #[track_caller]
+    fn next(&self) -> Asked {
+        match self {
+            AnyProxy::Http(p) => {
+                let req = p.next();
+                let target = req.request_line.split(' ').nth(1).unwrap_or_default();
+                let (host, port) = target.rsplit_once(':').unwrap_or_default();
+                let credentials = req
+                    .header("proxy-authorization")
+                    .and_then(|v| v.strip_prefix("Basic "))
+                    .and_then(|v| base64::engine::general_purpose::STANDARD.decode(v).ok())
+                    .map(|v| String::from_utf8_lossy(&v).into_owned())
+                    .and_then(|v| {
+                        v.split_once(':')
+                            .map(|(u, p)| (u.to_string(), p.to_string()))
+                    });
+                Asked {
+                    host: host.to_string(),
+                    port: port.parse().unwrap_or(0),
+                    credentials,
+                    connect: req.request_line.starts_with("CONNECT "),
+                    http: Some(req),
+                    socks: None,
+                }
+            }
+            AnyProxy::Socks(p) => {
+                let seen = p.next();
+                Asked {
+                    host: seen.host.clone(),
+                    port: seen.port,
+                    credentials: seen.credentials.clone(),
+                    connect: seen.cmd == Some(1),
+                    http: None,
+                    socks: Some(seen),
+                }
+            }
+        }
+    }
+}
+
+/// A `-x hi` run through `proxy` to `target` that works: exit 0, the echo
+/// on stdout, and the server side as it should be.
+#[track_caller]
+fn hi_via(target: &Target, proxy: &str) -> Run {
+    let r = run(&target.via(proxy));
+    r.code(0).stdout("hi\n");
+    target.served();
+    r
+}
+
+// Each table below runs one body for every kind of proxy: a row is a test.
+
+/// Named tests, one per row: `NAME: BODY;`.
+macro_rules! rows {
+    ($($(#[$doc:meta])* $name:ident: $body:expr;)*) => {
+        $($(#[$doc])* #[test] fn $name() { $body; })*
+    };
+}
+
+/// A run through a tunnelling proxy of `kind` (requiring credentials if
+/// `with_auth`, and given them) to `target`: through HTTP and socks5h the
+/// proxy is asked for the host as typed (for wss://, TLS and its
+/// certificate check for `localhost` run inside the tunnel); socks5
+/// resolves a name itself and asks for the address; an IP address is sent
+/// as one.
+#[track_caller]
+fn tunnels(kind: Kind, with_auth: bool, target: MakeTarget) {
+    let target = target();
+    let auth = with_auth.then_some((USER, PW));
+    let proxy = AnyProxy::start(kind, auth);
+    let url = proxy.url(kind, auth);
+    let case = format!("{kind:?} proxy {url} to {}", target.url);
+    let r = run(&target.via(&url));
+    assert_eq!(r.code, Some(0), "{case}\n{r}");
+    r.stdout("hi\n").stderr_empty();
+    let asked = proxy.next();
+    let typed_ip = target.host.parse::<std::net::IpAddr>().is_ok();
+    if kind == Socks5 && !typed_ip {
+        let ip: std::net::IpAddr = asked.host.parse().expect("an IP address");
+        assert!(ip.is_loopback(), "{case}: {asked:?}");
+    } else {
+        assert_eq!(asked.host, target.host, "{case}: {asked:?}");
+    }
+    assert_eq!(asked.port, target.srv.port(), "{case}: {asked:?}");
+    let sent = auth.map(|(u, p)| (u.to_string(), p.to_string()));
+    assert_eq!(asked.credentials, sent, "{case}: {asked:?}");
+    assert!(asked.connect, "{case}: {asked:?}");
+    if let Some(req) = &asked.http {
+        assert_connect(req, &target.authority());
+    }
+    if let Some(seen) = &asked.socks {
+        let method = if with_auth { 0x02 } else { 0x00 };
+        assert!(seen.methods.contains(&method), "{case}: {seen:?}");
+        assert!(
+            with_auth || !seen.methods.contains(&0x02),
+            "{case}: {seen:?}"
+        );
+        assert_eq!(seen.method, Some(method), "{case}: {seen:?}");
+        // 1 IPv4, 3 a name, 4 IPv6.
+        let atyps: &[u8] = match (typed_ip, kind) {
+            (true, _) => &[1],
+            (false, Socks5h) => &[3],
+            (false, _) => &[1, 4],
+        };
+        assert!(
+            seen.atyp.is_some_and(|a| atyps.contains(&a)),
+            "{case}: {seen:?}"
+        );
+    }
+    // The proxy's credentials are for the proxy only.
+    target.served();
+    assert_eq!(proxy.accepted(), 1, "{case}");
+}
+
+rows! {
+    http_connect_tunnels_ws: tunnels(Http, false, Target::ws);
+    http_connect_tunnels_wss: tunnels(Http, false, Target::wss);
+    proxy_credentials_are_sent_as_proxy_authorization: tunnels(Http, true, Target::ws);
+    socks5_without_credentials: tunnels(Socks5, false, Target::ws);
+    socks5_with_username_and_password: tunnels(Socks5, true, Target::ws);
+    socks5_resolves_the_host_name_itself: tunnels(Socks5, false, || Target::ws_named("localhost"));
+    socks5h_sends_the_host_name_to_the_proxy:
+        tunnels(Socks5h, false, || Target::ws_named("localhost"));
+    // A name only the proxy can resolve: passed on as is.
+    socks5h_name_is_not_resolved_locally:
+        tunnels(Socks5h, false, || Target::ws_named("svc.internal.invalid"));
+    socks5h_tunnels_wss: tunnels(Socks5h, true, Target::wss);
+}
+
+/// A proxy of `kind` requiring the password `required`, given `sent`: exit
+/// 3 with stderr naming the failure (`named`), no password on stderr, and
+/// nothing reaches the target.
+#[track_caller]
+fn login_fails(kind: Kind, required: &str, sent: Credentials, named: &str) {
+    let target = Target::ws();
+    let proxy = AnyProxy::start(kind, Some((USER, required)));
+    let url = proxy.url(kind, sent);
+    let case = format!("{kind:?} proxy requiring a password, sent {sent:?}");
+    let r = run(&target.via(&url));
+    assert_eq!(r.code, Some(3), "{case}\n{r}");
+    r.stdout("").stderr_contains(named).no_panic();
+    assert_no_secret("stderr", &r.stderr, &secret_forms());
+    let asked = proxy.next();
+    let sent = sent.map(|(u, p)| (u.to_string(), p.to_string()));
+    assert_eq!(asked.credentials, sent, "{case}: {asked:?}");
+    if let Some(req) = &asked.http {
+        assert_connect(req, &target.authority());
+    }
+    if let Some(seen) = &asked.socks {
+        let method = if sent.is_some() { 0x02 } else { 0xFF };
+        assert_eq!(seen.method, Some(method), "{case}: {seen:?}");
+        assert!(!asked.connect, "no CONNECT after a failed login: {seen:?}");
+    }
+    target.untouched();
+}
+
+const AUTH_REQUIRED: &str = "407 Proxy Authentication Required";
+
+rows! {
+    missing_proxy_credentials_get_407_and_exit_3: login_fails(Http, PW, None, AUTH_REQUIRED);
+    wrong_proxy_credentials_get_407_and_exit_3:
+        login_fails(Http, "the-right-one", Some((USER, PW)), AUTH_REQUIRED);
+    socks5_proxy_requiring_credentials_none_given_exits_3: login_fails(Socks5, PW, None, "socks");
+    socks5_wrong_password_exits_3: login_fails(Socks5, "the-right-one", Some((USER, PW)), "socks");
+}
+
+/// How a test proxy refuses every request.
+#[derive(Clone, Copy, Debug)]
+enum Refusal {
+    /// An HTTP proxy answering with this status.
+    Http(&'static str),
+    /// A SOCKS5 proxy answering with this reply code, with words that
+    /// name it.
+    Socks(u8, &'static [&'static str]),
+}
+
+/// For each of `refusals`: exit 3, stderr naming the answer, the proxy
+/// asked for the target once, and nothing reaches the target.
+#[track_caller]
+fn refused(refusals: &[Refusal]) {
+    for &refusal in refusals {
+        let target = Target::ws();
+        let (proxy, kind) = match refusal {
+            Refusal::Http(status) => (AnyProxy::Http(http_proxy_replying(status)), Http),
+            Refusal::Socks(code, _) => {
+                let opts = SocksOpts {
+                    reply: code,
+                    ..Default::default()
+                };
+                (AnyProxy::Socks(socks_proxy(opts)), Socks5)
+            }
+        };
+        let r = run(&target.via(&proxy.url(kind, None)));
+        assert_eq!(r.code, Some(3), "{refusal:?}\n{r}");
+        r.stdout("").no_panic();
+        match refusal {
+            Refusal::Http(status) => {
+                r.stderr_contains(status);
+            }
+            Refusal::Socks(code, names) => {
+                let mut named: Vec<String> = names.iter().map(|s| s.to_string()).collect();
+                named.extend([
+                    format!("reply {code}"),
+                    format!("code {code}"),
+                    format!("error {code}"),
+                    format!("({code})"),
+                    format!("0x{code:02x}"),
+                ]);
+                let named: Vec<&str> = named.iter().map(|s| s.as_str()).collect();
+                r.stderr_contains("socks").stderr_contains_any(&named);
+            }
+        }
+        let asked = proxy.next();
+        assert!(asked.connect, "{refusal:?}: {asked:?}");
+        assert_eq!(asked.port, target.srv.port(), "{refusal:?}: {asked:?}");
+        if let Some(req) = &asked.http {
+            assert_connect(req, &target.authority());
+        }
+        assert_eq!(proxy.accepted(), 1, "{refusal:?}");
+        target.untouched();
+    }
+}
+
+#[test]
+fn non_200_connect_answers_exit_3_with_the_status_line() {
+    refused(&[
+        Refusal::Http("403 Forbidden"),
+        Refusal::Http("502 Bad Gateway"),
+        Refusal::Http("503 Service Unavailable"),
+    ]);
+}
+
+#[test]
+fn socks5_refusals_exit_3_naming_the_reply() {
+    refused(&[
+        Refusal::Socks(0x01, &["general"]),
+        Refusal::Socks(0x02, &["not allowed", "ruleset"]),
+        Refusal::Socks(0x04, &["host unreachable"]),
+        Refusal::Socks(0x05, &["refused"]),
+    ]);
+}
+
+/// A proxy of `kind` that cannot reach the target: exit 3, stderr with
+/// `named` (the test proxies answer 502 for HTTP, 5 "connection refused"
+/// for SOCKS5).
+#[track_caller]
+fn target_unreachable_behind(kind: Kind, named: &str) {
+    let proxy = AnyProxy::start(kind, None);
+    let port = closed_port();
+    let url = format!("ws://127.0.0.1:{port}/");
+    let r = run(&["--proxy", &proxy.url(kind, None), &url, "-x", "hi"]);
+    r.code(3).stdout("").stderr_contains(named);
+    let asked = proxy.next();
+    assert_eq!(asked.port, port, "{asked:?}");
+    if let Some(req) = &asked.http {
+        assert_connect(req, &format!("127.0.0.1:{port}"));
+    }
+}
+
+rows! {
+    target_unreachable_behind_http_proxy_exits_3: target_unreachable_behind(Http, "502");
+    target_unreachable_behind_socks5_exits_3: target_unreachable_behind(Socks5h, "refused");
+}
+
+/// A proxy URL for each of `kinds` on a port nothing listens on: exit 3,
+/// and no direct connection instead.
+#[track_caller]
+fn proxy_unreachable(kinds: &[Kind]) {
+    let target = Target::ws();
+    for kind in kinds {
+        let proxy = format!("{}://127.0.0.1:{}", kind.scheme(), closed_port());
+        let r = run(&target.via(&proxy));
+        assert_eq!(r.code, Some(3), "{kind:?}\n{r}");
+        r.stdout("").no_panic();
+        assert!(r.stderr_str().starts_with("wsprobe: "), "{r}");
+    }
+    target.untouched();
+}
+
+rows! {
+    http_proxy_unreachable_exits_3: proxy_unreachable(&[Http]);
+    socks5_proxy_unreachable_exits_3: proxy_unreachable(&[Socks5, Socks5h]);
+}
+
+/// A proxy of `kind` that accepts the connection and never answers:
+/// `--connect-timeout 500ms` ends the run (exit 3) at that time.
+#[track_caller]
+fn stalled_proxy(kind: Kind) {
+    let stalled = RawServer::silent();
+    let proxy = format!("{}://127.0.0.1:{}", kind.scheme(), stalled.port());
+    let r = run(&[
+        "--proxy",
+        &proxy,
+        &closed_url(),
+        "--connect-timeout",
+        "500ms",
+        "-x",
+        "hi",
+    ]);
+    r.code(3)
+        .stdout("")
+        .no_panic()
+        .took_between(Duration::from_millis(450), Duration::from_secs(5));
+}
+
+rows! {
+    stalled_http_proxy_honours_connect_timeout: stalled_proxy(Http);
+    stalled_socks5_proxy_honours_connect_timeout: stalled_proxy(Socks5h);
+}
+
+// ---------------------------------------------------------------------------
+// HTTP CONNECT
+// ---------------------------------------------------------------------------
 
 #[test]
 fn http_connect_tunnels_pipe_mode() {
     let srv = Server::start(echo);
     let proxy = http_proxy(HttpMode::Tunnel);
     let input: String = (0..500).map(|i| format!("proxied line {i}\n")).collect();
-    wsprobe_proxy_env(
-        &["--proxy", &proxy.url("http"), &srv.url()],
+    wsprobe(
+        &["--proxy", &proxy.url_as("http"), &srv.url()],
         input.clone(),
-        &[],
     )
     .code(0)
     .stdout(&input);
@@ -501,222 +569,52 @@ fn http_connect_tunnels_pipe_mode() {
 }
 
 #[test]
-fn http_connect_tunnels_wss() {
-    let srv = tls_echo_server();
-    let proxy = http_proxy(HttpMode::Tunnel);
-    let url = srv.url_host("localhost");
-    run(&[
-        "--proxy",
-        &proxy.url("http"),
-        &url,
-        "--cacert",
-        ca(),
-        "-x",
-        "hi",
-    ])
-    .code(0)
-    .stdout("hi\n")
-    .stderr_empty();
-    // The proxy is asked for the host name; TLS (and its certificate check
-    // for `localhost`) runs inside the tunnel.
-    assert_connect(&proxy.next(), &format!("localhost:{}", srv.port()));
-    assert_hi_served(&srv, "localhost");
-}
-
-#[test]
 fn wss_through_proxy_still_verifies_the_certificate() {
-    let srv = tls_echo_server();
+    let target = Target::wss();
     let proxy = http_proxy(HttpMode::Tunnel);
-    let url = srv.url_host("localhost");
     // No --cacert: the test CA is not trusted, through a proxy or not.
-    let r = run(&["--proxy", &proxy.url("http"), &url, "-x", "hi"]);
+    let r = run(&["--proxy", &proxy.url_as("http"), &target.url, "-x", "hi"]);
     r.code(4).stdout("").stderr_contains("certificate");
-    assert_connect(&proxy.next(), &format!("localhost:{}", srv.port()));
-    assert!(srv.next().handshake_error.is_some());
+    assert_connect(&proxy.next(), &target.authority());
+    assert!(target.srv.next().handshake_error.is_some());
 }
 
 #[test]
 fn http_1_0_200_answer_is_accepted() {
-    let srv = Server::start(echo);
+    let target = Target::ws();
     let proxy = http_proxy(HttpMode::TunnelWithStatus("HTTP/1.0 200 OK"));
-    run(&["--proxy", &proxy.url("http"), &srv.url(), "-x", "hi"])
-        .code(0)
-        .stdout("hi\n");
-    assert_connect(&proxy.next(), &format!("127.0.0.1:{}", srv.port()));
-    assert_hi_served(&srv, "127.0.0.1");
+    hi_via(&target, &proxy.url_as("http"));
+    assert_connect(&proxy.next(), &target.authority());
 }
 
 #[test]
 fn connect_answer_arriving_byte_by_byte() {
-    let srv = tls_echo_server();
+    let target = Target::wss();
     let proxy = http_proxy(HttpMode::TunnelTrickle);
-    let url = srv.url_host("localhost");
-    run(&[
-        "--proxy",
-        &proxy.url("http"),
-        &url,
-        "--cacert",
-        ca(),
-        "-x",
-        "hi",
-    ])
-    .code(0)
-    .stdout("hi\n");
-    assert_connect(&proxy.next(), &format!("localhost:{}", srv.port()));
-    assert_hi_served(&srv, "localhost");
+    hi_via(&target, &proxy.url_as("http"));
+    assert_connect(&proxy.next(), &target.authority());
 }
 
 #[test]
 fn proxy_url_without_scheme_means_http() {
-    let srv = Server::start(echo);
+    let target = Target::ws();
     let proxy = http_proxy(HttpMode::Tunnel);
-    let bare = format!("127.0.0.1:{}", proxy.port());
-    run(&["--proxy", &bare, &srv.url(), "-x", "hi"])
-        .code(0)
-        .stdout("hi\n");
-    assert_connect(&proxy.next(), &format!("127.0.0.1:{}", srv.port()));
-    assert_hi_served(&srv, "127.0.0.1");
-}
-
-#[test]
-fn proxy_credentials_are_sent_as_proxy_authorization() {
-    let srv = Server::start(echo);
-    let proxy = http_proxy_with_auth(USER, PW);
-    let r = run(&[
-        "--proxy",
-        &proxy.url_with("http", USER, PW),
-        &srv.url(),
-        "-x",
-        "hi",
-    ]);
-    r.code(0).stdout("hi\n").stderr_empty();
-    let req = proxy.next();
-    assert_connect(&req, &format!("127.0.0.1:{}", srv.port()));
-    let expected = format!("Basic {}", b64(format!("{USER}:{PW}").as_bytes()));
-    assert_eq!(
-        req.header("proxy-authorization"),
-        Some(&*expected),
-        "{req:?}"
-    );
-    // The proxy's credentials are for the proxy only.
-    let obs = assert_hi_served(&srv, "127.0.0.1");
-    assert_eq!(obs.header("authorization"), None, "{obs:?}");
+    hi_via(&target, &format!("127.0.0.1:{}", proxy.port()));
+    assert_connect(&proxy.next(), &target.authority());
 }
 
 #[test]
 fn percent_encoded_proxy_credentials_are_decoded() {
-    let srv = Server::start(echo);
+    let target = Target::ws();
     let proxy = http_proxy_with_auth("al ice", "p@ss:w/rd");
     let url = format!("http://al%20ice:p%40ss%3Aw%2Frd@127.0.0.1:{}", proxy.port());
-    run(&["--proxy", &url, &srv.url(), "-x", "hi"])
-        .code(0)
-        .stdout("hi\n");
+    hi_via(&target, &url);
     let req = proxy.next();
     let expected = format!("Basic {}", b64(b"al ice:p@ss:w/rd"));
     assert_eq!(
         req.header("proxy-authorization"),
         Some(&*expected),
         "{req:?}"
-    );
-    assert_hi_served(&srv, "127.0.0.1");
-}
-
-#[test]
-fn missing_proxy_credentials_get_407_and_exit_3() {
-    let proxy = http_proxy_with_auth(USER, PW);
-    let r = run(&["--proxy", &proxy.url("http"), &closed_url(), "-x", "hi"]);
-    r.code(3)
-        .stdout("")
-        .stderr_contains("407 Proxy Authentication Required")
-        .no_panic();
-    let req = proxy.next();
-    assert!(
-        req.request_line.starts_with("CONNECT 127.0.0.1:"),
-        "{req:?}"
-    );
-    assert_eq!(req.header("proxy-authorization"), None, "{req:?}");
-}
-
-#[test]
-fn wrong_proxy_credentials_get_407_and_exit_3() {
-    let proxy = http_proxy_with_auth(USER, "the-right-one");
-    let srv = Server::start(echo);
-    let r = run(&[
-        "--proxy",
-        &proxy.url_with("http", USER, PW),
-        &srv.url(),
-        "-x",
-        "hi",
-    ]);
-    r.code(3)
-        .stdout("")
-        .stderr_contains("407 Proxy Authentication Required");
-    assert_no_secret("stderr", &r.stderr);
-    let req = proxy.next();
-    let sent = format!("Basic {}", b64(format!("{USER}:{PW}").as_bytes()));
-    assert_eq!(req.header("proxy-authorization"), Some(&*sent), "{req:?}");
-    assert!(srv.try_next(Duration::ZERO).is_none());
-}
-
-#[test]
-fn non_200_connect_answers_exit_3_with_the_status_line() {
-    for status in [
-        "403 Forbidden",
-        "502 Bad Gateway",
-        "503 Service Unavailable",
-    ] {
-        let proxy = http_proxy_replying(status);
-        let srv = Server::start(echo);
-        let r = run(&["--proxy", &proxy.url("http"), &srv.url(), "-x", "hi"]);
-        r.code(3).stdout("").stderr_contains(status).no_panic();
-        assert_connect(&proxy.next(), &format!("127.0.0.1:{}", srv.port()));
-        assert_eq!(proxy.accepted(), 1);
-    }
-}
-
-#[test]
-fn target_unreachable_behind_http_proxy_exits_3() {
-    // The test proxy answers 502 when it cannot reach the target.
-    let proxy = http_proxy(HttpMode::Tunnel);
-    let port = closed_port();
-    let url = format!("ws://127.0.0.1:{port}/");
-    let r = run(&["--proxy", &proxy.url("http"), &url, "-x", "hi"]);
-    r.code(3).stdout("").stderr_contains("502");
-    assert_connect(&proxy.next(), &format!("127.0.0.1:{port}"));
-}
-
-#[test]
-fn http_proxy_unreachable_exits_3() {
-    let srv = Server::start(echo);
-    let proxy = format!("http://127.0.0.1:{}", closed_port());
-    let r = run(&["--proxy", &proxy, &srv.url(), "-x", "hi"]);
-    r.code(3).stdout("").no_panic();
-    assert!(r.stderr_str().starts_with("wsprobe: "), "{r}");
-    // wsprobe did not fall back to a direct connection.
-    assert!(srv.try_next(Duration::ZERO).is_none());
-}
-
-#[test]
-fn stalled_http_proxy_honours_connect_timeout() {
-    let stalled = RawServer::silent();
-    let proxy = format!("http://127.0.0.1:{}", stalled.port());
-    let r = run(&[
-        "--proxy",
-        &proxy,
-        &closed_url(),
-        "--connect-timeout",
-        "500ms",
-        "-x",
-        "hi",
-    ]);
-    r.code(3).stdout("").no_panic();
-    assert!(
-        r.elapsed >= Duration::from_millis(450),
-        "gave up before the connect timeout\n{r}"
-    );
-    assert!(
-        r.elapsed < Duration::from_secs(5),
-        "did not honour --connect-timeout 500ms\n{r}"
     );
 }
 
@@ -727,16 +625,17 @@ fn connect_timeout_covers_proxy_and_upgrade_together() {
     let proxy = http_proxy(HttpMode::Tunnel);
     let r = run(&[
         "--proxy",
-        &proxy.url("http"),
+        &proxy.url_as("http"),
         &target.url(),
         "--connect-timeout",
         "500ms",
         "-x",
         "hi",
     ]);
-    r.code(3).stdout("").no_panic();
-    assert!(r.elapsed >= Duration::from_millis(450), "{r}");
-    assert!(r.elapsed < Duration::from_secs(5), "{r}");
+    r.code(3)
+        .stdout("")
+        .no_panic()
+        .took_between(Duration::from_millis(450), Duration::from_secs(5));
     assert_connect(&proxy.next(), &format!("127.0.0.1:{}", target.port()));
 }
 
@@ -762,242 +661,6 @@ fn bad_proxy_urls_are_usage_errors() {
 }
 
 // ---------------------------------------------------------------------------
-// SOCKS5
-// ---------------------------------------------------------------------------
-
-#[test]
-fn socks5_without_credentials() {
-    let srv = Server::start(echo);
-    let proxy = socks_proxy(SocksOpts::default());
-    run(&["--proxy", &proxy.url("socks5"), &srv.url(), "-x", "hi"])
-        .code(0)
-        .stdout("hi\n")
-        .stderr_empty();
-    let seen = proxy.next();
-    assert!(seen.methods.contains(&0x00), "{seen:?}");
-    assert!(!seen.methods.contains(&0x02), "{seen:?}");
-    assert_eq!(seen.method, Some(0x00), "{seen:?}");
-    assert_eq!(seen.credentials, None, "{seen:?}");
-    assert_eq!(seen.cmd, Some(1), "{seen:?}");
-    assert_eq!(seen.atyp, Some(1), "{seen:?}");
-    assert_eq!(seen.host, "127.0.0.1", "{seen:?}");
-    assert_eq!(seen.port, srv.port(), "{seen:?}");
-    assert_hi_served(&srv, "127.0.0.1");
-}
-
-#[test]
-fn socks5_with_username_and_password() {
-    let srv = Server::start(echo);
-    let proxy = socks_proxy_with_auth(USER, PW);
-    run(&[
-        "--proxy",
-        &proxy.url_with("socks5", USER, PW),
-        &srv.url(),
-        "-x",
-        "hi",
-    ])
-    .code(0)
-    .stdout("hi\n")
-    .stderr_empty();
-    let seen = proxy.next();
-    assert!(seen.methods.contains(&0x02), "{seen:?}");
-    assert_eq!(seen.method, Some(0x02), "{seen:?}");
-    assert_eq!(
-        seen.credentials,
-        Some((USER.to_string(), PW.to_string())),
-        "{seen:?}"
-    );
-    assert_eq!((seen.atyp, seen.port), (Some(1), srv.port()), "{seen:?}");
-    let obs = assert_hi_served(&srv, "127.0.0.1");
-    assert_eq!(obs.header("authorization"), None, "{obs:?}");
-}
-
-#[test]
-fn socks5_resolves_the_host_name_itself() {
-    let srv = Server::start(echo);
-    let proxy = socks_proxy(SocksOpts::default());
-    let url = srv.url_host("localhost");
-    run(&["--proxy", &proxy.url("socks5"), &url, "-x", "hi"])
-        .code(0)
-        .stdout("hi\n");
-    let seen = proxy.next();
-    // An IP address (ATYP 1 or 4), never the name (ATYP 3).
-    assert!(matches!(seen.atyp, Some(1) | Some(4)), "{seen:?}");
-    let ip: std::net::IpAddr = seen.host.parse().expect("an IP address");
-    assert!(ip.is_loopback(), "{seen:?}");
-    assert_eq!(seen.port, srv.port(), "{seen:?}");
-    // The upgrade still names the host as typed.
-    assert_hi_served(&srv, "localhost");
-}
-
-#[test]
-fn socks5h_sends_the_host_name_to_the_proxy() {
-    let srv = Server::start(echo);
-    let proxy = socks_proxy(SocksOpts::default());
-    let url = srv.url_host("localhost");
-    run(&["--proxy", &proxy.url("socks5h"), &url, "-x", "hi"])
-        .code(0)
-        .stdout("hi\n")
-        .stderr_empty();
-    let seen = proxy.next();
-    assert_eq!(seen.atyp, Some(3), "{seen:?}");
-    assert_eq!(seen.host, "localhost", "{seen:?}");
-    assert_eq!(seen.port, srv.port(), "{seen:?}");
-    assert_hi_served(&srv, "localhost");
-}
-
-#[test]
-fn socks5h_name_is_not_resolved_locally() {
-    // A name only the proxy can resolve: wsprobe must pass it on as is.
-    let srv = Server::start(echo);
-    let proxy = socks_proxy(SocksOpts::default());
-    let url = format!("ws://svc.internal.invalid:{}/", srv.port());
-    run(&["--proxy", &proxy.url("socks5h"), &url, "-x", "hi"])
-        .code(0)
-        .stdout("hi\n");
-    let seen = proxy.next();
-    assert_eq!(
-        (seen.atyp, seen.host.as_str()),
-        (Some(3), "svc.internal.invalid"),
-        "{seen:?}"
-    );
-    assert_hi_served(&srv, "svc.internal.invalid");
-}
-
-#[test]
-fn socks5h_tunnels_wss() {
-    let srv = tls_echo_server();
-    let proxy = socks_proxy_with_auth(USER, PW);
-    let url = srv.url_host("localhost");
-    run(&[
-        "--proxy",
-        &proxy.url_with("socks5h", USER, PW),
-        &url,
-        "--cacert",
-        ca(),
-        "-x",
-        "hi",
-    ])
-    .code(0)
-    .stdout("hi\n");
-    let seen = proxy.next();
-    assert_eq!(seen.method, Some(0x02), "{seen:?}");
-    assert_eq!(
-        (seen.atyp, seen.host.as_str(), seen.port),
-        (Some(3), "localhost", srv.port()),
-        "{seen:?}"
-    );
-    assert_hi_served(&srv, "localhost");
-}
-
-#[test]
-fn socks5_wrong_password_exits_3() {
-    let srv = Server::start(echo);
-    let proxy = socks_proxy_with_auth(USER, "the-right-one");
-    let r = run(&[
-        "--proxy",
-        &proxy.url_with("socks5", USER, PW),
-        &srv.url(),
-        "-x",
-        "hi",
-    ]);
-    r.code(3).stdout("").stderr_contains("socks").no_panic();
-    assert_no_secret("stderr", &r.stderr);
-    let seen = proxy.next();
-    assert_eq!(
-        seen.credentials,
-        Some((USER.to_string(), PW.to_string())),
-        "{seen:?}"
-    );
-    assert_eq!(seen.cmd, None, "no CONNECT after a failed login: {seen:?}");
-    assert!(srv.try_next(Duration::ZERO).is_none());
-}
-
-#[test]
-fn socks5_proxy_requiring_credentials_none_given_exits_3() {
-    let srv = Server::start(echo);
-    let proxy = socks_proxy_with_auth(USER, PW);
-    let r = run(&["--proxy", &proxy.url("socks5"), &srv.url(), "-x", "hi"]);
-    r.code(3).stdout("").stderr_contains("socks").no_panic();
-    let seen = proxy.next();
-    assert_eq!(seen.method, Some(0xFF), "{seen:?}");
-    assert_eq!(seen.cmd, None, "{seen:?}");
-}
-
-#[test]
-fn socks5_refusals_exit_3_naming_the_reply() {
-    // (reply code, words that name it)
-    let cases: [(u8, &[&str]); 4] = [
-        (0x01, &["general"]),
-        (0x02, &["not allowed", "ruleset"]),
-        (0x04, &["host unreachable"]),
-        (0x05, &["refused"]),
-    ];
-    for (code, names) in cases {
-        let srv = Server::start(echo);
-        let proxy = socks_proxy(SocksOpts {
-            reply: code,
-            ..Default::default()
-        });
-        let r = run(&["--proxy", &proxy.url("socks5"), &srv.url(), "-x", "hi"]);
-        r.code(3).stdout("").stderr_contains("socks").no_panic();
-        let mut accepted: Vec<String> = names.iter().map(|s| s.to_string()).collect();
-        accepted.extend([
-            format!("reply {code}"),
-            format!("code {code}"),
-            format!("error {code}"),
-            format!("({code})"),
-            format!("0x{code:02x}"),
-        ]);
-        let accepted: Vec<&str> = accepted.iter().map(|s| s.as_str()).collect();
-        r.stderr_contains_any(&accepted);
-        let seen = proxy.next();
-        assert_eq!((seen.cmd, seen.port), (Some(1), srv.port()), "{seen:?}");
-    }
-}
-
-#[test]
-fn target_unreachable_behind_socks5_exits_3() {
-    let proxy = socks_proxy(SocksOpts::default());
-    let port = closed_port();
-    let url = format!("ws://127.0.0.1:{port}/");
-    let r = run(&["--proxy", &proxy.url("socks5h"), &url, "-x", "hi"]);
-    r.code(3).stdout("").stderr_contains("refused");
-    let seen = proxy.next();
-    assert_eq!(seen.port, port, "{seen:?}");
-}
-
-#[test]
-fn socks5_proxy_unreachable_exits_3() {
-    let srv = Server::start(echo);
-    for scheme in ["socks5", "socks5h"] {
-        let proxy = format!("{scheme}://127.0.0.1:{}", closed_port());
-        let r = run(&["--proxy", &proxy, &srv.url(), "-x", "hi"]);
-        r.code(3).stdout("").no_panic();
-        assert!(r.stderr_str().starts_with("wsprobe: "), "{r}");
-    }
-    assert!(srv.try_next(Duration::ZERO).is_none());
-}
-
-#[test]
-fn stalled_socks5_proxy_honours_connect_timeout() {
-    let stalled = RawServer::silent();
-    let proxy = format!("socks5h://127.0.0.1:{}", stalled.port());
-    let r = run(&[
-        "--proxy",
-        &proxy,
-        &closed_url(),
-        "--connect-timeout",
-        "500ms",
-        "-x",
-        "hi",
-    ]);
-    r.code(3).stdout("").no_panic();
-    assert!(r.elapsed >= Duration::from_millis(450), "{r}");
-    assert!(r.elapsed < Duration::from_secs(5), "{r}");
-}
-
-// ---------------------------------------------------------------------------
 // The environment
 // ---------------------------------------------------------------------------
 
@@ -1018,136 +681,112 @@ const WSS_ORDER: [&str; 6] = [
     "ALL_PROXY",
 ];
 
-#[test]
-fn http_proxy_is_used_for_ws() {
-    let srv = Server::start(echo);
-    let proxy = http_proxy(HttpMode::Tunnel);
-    let p = proxy.url("http");
-    run_env(&[&srv.url(), "-x", "hi"], &[("http_proxy", &p)])
-        .code(0)
-        .stdout("hi\n")
-        .stderr_empty();
-    assert_connect(&proxy.next(), &format!("127.0.0.1:{}", srv.port()));
-    assert_hi_served(&srv, "127.0.0.1");
-}
-
-#[test]
-fn https_proxy_is_used_for_wss() {
-    let srv = tls_echo_server();
+/// A run to `target` with `used` set to a proxy and `other` (a variable for
+/// the other scheme) to a decoy: only the proxy is used.
+#[track_caller]
+fn scheme_chooses(target: MakeTarget, used: &str, other: &str) {
+    let target = target();
     let proxy = http_proxy(HttpMode::Tunnel);
     let wrong = decoy();
-    let (p, w) = (proxy.url("http"), wrong.url("http"));
-    let env = [("https_proxy", p.as_str()), ("http_proxy", w.as_str())];
-    let url = srv.url_host("localhost");
-    run_env(&[&url, "--cacert", ca(), "-x", "hi"], &env)
-        .code(0)
-        .stdout("hi\n");
-    assert_connect(&proxy.next(), &format!("localhost:{}", srv.port()));
-    assert_hi_served(&srv, "localhost");
+    let (p, w) = (proxy.url_as("http"), wrong.url_as("http"));
+    let env = [(used, p.as_str()), (other, w.as_str())];
+    let r = run_env(&target.args(&[]), &env);
+    assert_eq!(r.code, Some(0), "env {env:?}\n{r}");
+    r.stdout("hi\n").stderr_empty();
+    assert_connect(&proxy.next(), &target.authority());
+    target.served();
     assert_eq!(
         wrong.accepted(),
         0,
-        "http_proxy must not be used for wss://"
+        "{other} must not be used for {}",
+        target.url
     );
+}
+
+rows! {
+    http_proxy_is_used_for_ws: scheme_chooses(Target::ws, "http_proxy", "https_proxy");
+    https_proxy_is_used_for_wss: scheme_chooses(Target::wss, "https_proxy", "http_proxy");
+}
+
+/// Runs to `target`, with each of `vars` set to a decoy in turn: none is
+/// used.
+#[track_caller]
+fn not_used_for(target: MakeTarget, vars: [&str; 4]) {
+    let target = target();
+    let wrong = decoy();
+    let w = wrong.url_as("http");
+    for var in vars {
+        hi_bypassing(&target, &[], &[(var, &w)], &wrong);
+    }
 }
 
 #[test]
 fn https_proxy_is_not_used_for_ws() {
-    let srv = Server::start(echo);
-    let wrong = decoy();
-    let w = wrong.url("http");
-    for var in ["https_proxy", "HTTPS_PROXY", "wss_proxy", "WSS_PROXY"] {
-        run_env(&[&srv.url(), "-x", "hi"], &[(var, &w)])
-            .code(0)
-            .stdout("hi\n");
-        assert_hi_served(&srv, "127.0.0.1");
-    }
-    assert_eq!(wrong.accepted(), 0);
+    not_used_for(
+        Target::ws,
+        ["https_proxy", "HTTPS_PROXY", "wss_proxy", "WSS_PROXY"],
+    );
 }
 
 #[test]
 fn http_proxy_is_not_used_for_wss() {
-    let srv = tls_echo_server();
-    let wrong = decoy();
-    let w = wrong.url("http");
-    let url = srv.url_host("localhost");
-    for var in ["http_proxy", "HTTP_PROXY", "ws_proxy", "WS_PROXY"] {
-        run_env(&[&url, "--cacert", ca(), "-x", "hi"], &[(var, &w)])
-            .code(0)
-            .stdout("hi\n");
-        assert_hi_served(&srv, "localhost");
-    }
-    assert_eq!(wrong.accepted(), 0);
+    not_used_for(
+        Target::wss,
+        ["http_proxy", "HTTP_PROXY", "ws_proxy", "WS_PROXY"],
+    );
 }
 
 #[test]
 fn ws_proxy_wins_over_http_proxy() {
-    let srv = Server::start(echo);
+    let target = Target::ws();
     let proxy = http_proxy(HttpMode::Tunnel);
     let wrong = decoy();
-    let (p, w) = (proxy.url("http"), wrong.url("http"));
+    let (p, w) = (proxy.url_as("http"), wrong.url_as("http"));
     let env = [("http_proxy", w.as_str()), ("ws_proxy", p.as_str())];
-    run_env(&[&srv.url(), "-x", "hi"], &env)
-        .code(0)
-        .stdout("hi\n");
-    assert_connect(&proxy.next(), &format!("127.0.0.1:{}", srv.port()));
-    assert_hi_served(&srv, "127.0.0.1");
+    run_env(&target.args(&[]), &env).code(0).stdout("hi\n");
+    assert_connect(&proxy.next(), &target.authority());
+    target.served();
     assert_eq!(wrong.accepted(), 0);
 }
 
 /// For each position in `order`: set that variable and every later one,
 /// each to a different proxy; only the first set one may be used.
 #[track_caller]
-fn check_precedence(order: &[&str], url: &str, srv: &Server, host: &str, extra: &[&str]) {
+fn check_precedence(target: MakeTarget, order: [&str; 6]) {
+    let target = target();
     for first in 0..order.len() {
         let chosen = http_proxy(HttpMode::Tunnel);
         let decoys: Vec<_> = (first + 1..order.len()).map(|_| decoy()).collect();
-        let urls: Vec<String> = std::iter::once(chosen.url("http"))
-            .chain(decoys.iter().map(|d| d.url("http")))
+        let urls: Vec<String> = std::iter::once(chosen.url_as("http"))
+            .chain(decoys.iter().map(|d| d.url_as("http")))
             .collect();
         let env: Vec<(&str, &str)> = order[first..]
             .iter()
             .copied()
             .zip(urls.iter().map(|u| u.as_str()))
             .collect();
-        let mut args = vec![url, "-x", "hi"];
-        args.extend_from_slice(extra);
-        let r = run_env(&args, &env);
+        let r = run_env(&target.args(&[]), &env);
         assert_eq!(r.code, Some(0), "env {env:?}\n{r}");
         r.stdout("hi\n");
-        let req = chosen.next();
-        assert!(
-            req.request_line
-                .starts_with(&format!("CONNECT {host}:{} ", srv.port())),
-            "env {env:?}: {req:?}"
-        );
-        assert_hi_served(srv, host);
+        assert_connect(&chosen.next(), &target.authority());
+        target.served();
         for (d, (var, _)) in decoys.iter().zip(&env[1..]) {
             assert_eq!(d.accepted(), 0, "{var} used although {} is set", env[0].0);
         }
     }
 }
 
-#[test]
-fn environment_precedence_for_ws() {
-    let srv = Server::start(echo);
-    check_precedence(&WS_ORDER, &srv.url(), &srv, "127.0.0.1", &[]);
-}
-
-#[test]
-fn environment_precedence_for_wss() {
-    let srv = tls_echo_server();
-    let url = srv.url_host("localhost");
-    check_precedence(&WSS_ORDER, &url, &srv, "localhost", &["--cacert", ca()]);
+rows! {
+    environment_precedence_for_ws: check_precedence(Target::ws, WS_ORDER);
+    environment_precedence_for_wss: check_precedence(Target::wss, WSS_ORDER);
 }
 
 #[test]
 fn all_proxy_may_be_socks5h() {
-    let srv = Server::start(echo);
+    let target = Target::ws_named("localhost");
     let proxy = socks_proxy(SocksOpts::default());
-    let p = proxy.url("socks5h");
-    let url = srv.url_host("localhost");
-    run_env(&[&url, "-x", "hi"], &[("ALL_PROXY", &p)])
+    let p = proxy.url_as("socks5h");
+    run_env(&target.args(&[]), &[("ALL_PROXY", &p)])
         .code(0)
         .stdout("hi\n");
     let seen = proxy.next();
@@ -1156,21 +795,21 @@ fn all_proxy_may_be_socks5h() {
         (Some(3), "localhost"),
         "{seen:?}"
     );
-    assert_hi_served(&srv, "localhost");
+    target.served();
 }
 
 #[test]
 fn environment_proxy_without_scheme_means_http() {
-    let srv = Server::start(echo);
+    let target = Target::ws();
     let proxy = http_proxy_with_auth(USER, PW);
     let bare = format!("{USER}:{PW}@127.0.0.1:{}", proxy.port());
-    run_env(&[&srv.url(), "-x", "hi"], &[("http_proxy", &bare)])
+    run_env(&target.args(&[]), &[("http_proxy", &bare)])
         .code(0)
         .stdout("hi\n");
     let req = proxy.next();
-    assert_connect(&req, &format!("127.0.0.1:{}", srv.port()));
+    assert_connect(&req, &target.authority());
     assert!(req.header("proxy-authorization").is_some(), "{req:?}");
-    assert_hi_served(&srv, "127.0.0.1");
+    target.served();
 }
 
 #[test]
@@ -1188,50 +827,72 @@ fn bad_proxy_url_in_the_environment_is_a_usage_error() {
     assert_eq!(wrong.accepted(), 0);
 }
 
+/// A `-x hi` run to `target` (with `extra` arguments and `env`) that goes
+/// through `proxy`: exit 0, the proxy asked for the target, the target
+/// served.
+#[track_caller]
+fn hi_through(target: &Target, extra: &[&str], env: &[(&str, &str)], proxy: &Proxy<RawRequest>) {
+    let r = run_env(&target.args(extra), env);
+    assert_eq!(r.code, Some(0), "env {env:?}: expected the proxy\n{r}");
+    r.stdout("hi\n");
+    let req = proxy
+        .try_next(Duration::ZERO)
+        .unwrap_or_else(|| panic!("env {env:?}: the proxy was not used"));
+    assert_connect(&req, &target.authority());
+    target.served();
+}
+
+/// A `-x hi` run to `target` (with `extra` arguments and `env`) that goes
+/// straight to it, leaving `decoy` alone; returns the run.
+#[track_caller]
+fn hi_bypassing(
+    target: &Target,
+    extra: &[&str],
+    env: &[(&str, &str)],
+    decoy: &Proxy<RawRequest>,
+) -> Run {
+    let r = run_env(&target.args(extra), env);
+    assert_eq!(r.code, Some(0), "env {env:?}: expected no proxy\n{r}");
+    r.stdout("hi\n");
+    target.served();
+    assert_eq!(decoy.accepted(), 0, "env {env:?}: the proxy was used");
+    r
+}
+
 #[test]
 fn proxy_flag_overrides_the_environment() {
-    let srv = Server::start(echo);
+    let target = Target::ws();
     let proxy = http_proxy(HttpMode::Tunnel);
     let wrong = decoy();
-    let w = wrong.url("http");
+    let w = wrong.url_as("http");
     let env = [
         ("ws_proxy", w.as_str()),
         ("http_proxy", w.as_str()),
         ("all_proxy", w.as_str()),
     ];
-    run_env(
-        &["--proxy", &proxy.url("http"), &srv.url(), "-x", "hi"],
-        &env,
-    )
-    .code(0)
-    .stdout("hi\n");
-    assert_connect(&proxy.next(), &format!("127.0.0.1:{}", srv.port()));
-    assert_hi_served(&srv, "127.0.0.1");
+    hi_through(&target, &["--proxy", &proxy.url_as("http")], &env, &proxy);
     assert_eq!(wrong.accepted(), 0);
 }
 
 #[test]
 fn no_proxy_flag_ignores_the_environment() {
-    let srv = Server::start(echo);
+    let target = Target::ws();
     let wrong = decoy();
-    let w = wrong.url("http");
+    let w = wrong.url_as("http");
     let env = [
         ("ws_proxy", w.as_str()),
         ("http_proxy", w.as_str()),
         ("ALL_PROXY", w.as_str()),
     ];
-    let r = run_env(&["--no-proxy", &srv.url(), "-v", "-x", "hi"], &env);
-    r.code(0).stdout("hi\n");
+    let r = hi_bypassing(&target, &["--no-proxy", "-v"], &env, &wrong);
     assert!(via_lines(&r.stderr_str()).is_empty(), "{r}");
-    assert_hi_served(&srv, "127.0.0.1");
-    assert_eq!(wrong.accepted(), 0);
 }
 
 #[test]
 fn no_proxy_exact_host_and_star_bypass_the_proxy() {
-    let srv = Server::start(echo);
+    let target = Target::ws();
     let wrong = decoy();
-    let w = wrong.url("http");
+    let w = wrong.url_as("http");
     for (var, value) in [
         ("no_proxy", "127.0.0.1"),
         ("NO_PROXY", "127.0.0.1"),
@@ -1240,54 +901,50 @@ fn no_proxy_exact_host_and_star_bypass_the_proxy() {
         ("no_proxy", "*"),
         ("NO_PROXY", "*"),
     ] {
-        let env = [("http_proxy", w.as_str()), (var, value)];
-        let r = run_env(&[&srv.url(), "-x", "hi"], &env);
-        assert_eq!(r.code, Some(0), "env {env:?}\n{r}");
-        r.stdout("hi\n");
-        assert_hi_served(&srv, "127.0.0.1");
-        assert_eq!(wrong.accepted(), 0, "env {env:?}: the proxy was used");
+        hi_bypassing(&target, &[], &[("http_proxy", &w), (var, value)], &wrong);
     }
 }
 
 #[test]
 fn no_proxy_host_name_bypasses_the_proxy() {
-    let srv = Server::start(echo);
+    let target = Target::ws_named("localhost");
     let wrong = decoy();
-    let w = wrong.url("http");
-    let url = srv.url_host("localhost");
+    let w = wrong.url_as("http");
     for value in ["localhost", "example.invalid,localhost"] {
-        let env = [("http_proxy", w.as_str()), ("no_proxy", value)];
-        let r = run_env(&[&url, "-x", "hi"], &env);
-        assert_eq!(r.code, Some(0), "env {env:?}\n{r}");
-        r.stdout("hi\n");
-        assert_hi_served(&srv, "localhost");
+        hi_bypassing(
+            &target,
+            &[],
+            &[("http_proxy", &w), ("no_proxy", value)],
+            &wrong,
+        );
     }
-    assert_eq!(wrong.accepted(), 0);
 }
 
 #[test]
 fn no_proxy_entries_that_do_not_match_keep_the_proxy() {
-    let srv = Server::start(echo);
-    let proxy = http_proxy(HttpMode::Tunnel);
-    let p = proxy.url("http");
-    for value in [
-        "example.com",
-        "127.0.0.2",
-        // IP literals match exactly, not as suffixes.
-        ".0.0.1",
-        "0.0.1",
-        "127.0.0.10",
-        "",
-    ] {
+    no_proxy_keeps_the_proxy(
+        &Target::ws(),
+        &[
+            "example.com",
+            "127.0.0.2",
+            // IP literals match exactly, not as suffixes.
+            ".0.0.1",
+            "0.0.1",
+            "127.0.0.10",
+            "",
+        ],
+    );
+}
+
+/// With each of `values` as `no_proxy`, a run to `target` goes through the
+/// proxy set with `http_proxy` all the same.
+#[track_caller]
+fn no_proxy_keeps_the_proxy(target: &Target, values: &[&str]) {
+    for value in values {
+        let proxy = http_proxy(HttpMode::Tunnel);
+        let p = proxy.url_as("http");
         let env = [("http_proxy", p.as_str()), ("no_proxy", value)];
-        let r = run_env(&[&srv.url(), "-x", "hi"], &env);
-        assert_eq!(r.code, Some(0), "env {env:?}\n{r}");
-        r.stdout("hi\n");
-        let req = proxy
-            .try_next()
-            .unwrap_or_else(|| panic!("env {env:?}: the proxy was not used"));
-        assert_connect(&req, &format!("127.0.0.1:{}", srv.port()));
-        assert_hi_served(&srv, "127.0.0.1");
+        hi_through(target, &[], &env, &proxy);
     }
 }
 
@@ -1297,8 +954,7 @@ fn no_proxy_domain_suffix() {
     // dials 127.0.0.1) the run succeeds; bypassing it, the direct
     // connection fails to resolve the name (exit 3) without touching the
     // proxy.
-    let srv = Server::start(echo);
-    let url = format!("ws://svc.example.invalid:{}/", srv.port());
+    let target = Target::ws_named("svc.example.invalid");
     for value in [
         "example.invalid",
         ".example.invalid",
@@ -1307,9 +963,9 @@ fn no_proxy_domain_suffix() {
         "*",
     ] {
         let proxy = http_proxy(HttpMode::Tunnel);
-        let p = proxy.url("http");
+        let p = proxy.url_as("http");
         let env = [("http_proxy", p.as_str()), ("no_proxy", value)];
-        let r = run_env(&[&url, "--connect-timeout", "5s", "-x", "hi"], &env);
+        let r = run_env(&target.args(&["--connect-timeout", "5s"]), &env);
         assert_eq!(
             r.code,
             Some(3),
@@ -1318,25 +974,16 @@ fn no_proxy_domain_suffix() {
         r.stdout("").stderr_contains("svc.example.invalid");
         assert_eq!(proxy.accepted(), 0, "env {env:?}: the proxy was used");
     }
-    for value in [
-        "ample.invalid",
-        "xample.invalid",
-        "example.invalid.com",
-        "svc.example",
-        "other.invalid",
-    ] {
-        let proxy = http_proxy(HttpMode::Tunnel);
-        let p = proxy.url("http");
-        let env = [("http_proxy", p.as_str()), ("no_proxy", value)];
-        let r = run_env(&[&url, "-x", "hi"], &env);
-        assert_eq!(r.code, Some(0), "env {env:?}: expected the proxy\n{r}");
-        r.stdout("hi\n");
-        let req = proxy
-            .try_next()
-            .unwrap_or_else(|| panic!("env {env:?}: the proxy was not used"));
-        assert_connect(&req, &format!("svc.example.invalid:{}", srv.port()));
-        assert_hi_served(&srv, "svc.example.invalid");
-    }
+    no_proxy_keeps_the_proxy(
+        &target,
+        &[
+            "ample.invalid",
+            "xample.invalid",
+            "example.invalid.com",
+            "svc.example",
+            "other.invalid",
+        ],
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -1347,7 +994,14 @@ fn no_proxy_domain_suffix() {
 fn verbose_names_the_proxy() {
     let srv = Server::start(echo);
     let proxy = http_proxy(HttpMode::Tunnel);
-    let r = run(&["--proxy", &proxy.url("http"), &srv.url(), "-v", "-x", "hi"]);
+    let r = run(&[
+        "--proxy",
+        &proxy.url_as("http"),
+        &srv.url(),
+        "-v",
+        "-x",
+        "hi",
+    ]);
     r.code(0).stdout("hi\n");
     let err = r.stderr_str();
     assert_eq!(
@@ -1364,7 +1018,7 @@ fn verbose_names_the_proxy() {
 fn verbose_names_a_proxy_from_the_environment() {
     let srv = Server::start(echo);
     let proxy = socks_proxy(SocksOpts::default());
-    let p = proxy.url("socks5h");
+    let p = proxy.url_as("socks5h");
     let r = run_env(&[&srv.url(), "-v", "-x", "hi"], &[("all_proxy", &p)]);
     r.code(0).stdout("hi\n");
     let err = r.stderr_str();
@@ -1396,7 +1050,7 @@ fn proxy_password_is_redacted_in_verbose_output() {
         let mut args = vec!["--proxy", p.as_str(), url.as_str()];
         args.extend_from_slice(extra);
         args.extend(["-x", "hi"]);
-        let r = run_redacted(&args, &[]);
+        let r = run_redacted(&args, &[], &secret_forms());
         r.code(0).stdout("hi\n");
         let err = r.stderr_str();
         let via = via_lines(&err);
@@ -1416,7 +1070,11 @@ fn proxy_password_from_the_environment_is_redacted() {
     let srv = Server::start(echo);
     let proxy = http_proxy_with_auth(USER, PW);
     let p = proxy.url_with("http", USER, PW);
-    let r = run_redacted(&[&srv.url(), "-v", "-x", "hi"], &[("http_proxy", &p)]);
+    let r = run_redacted(
+        &[&srv.url(), "-v", "-x", "hi"],
+        &[("http_proxy", &p)],
+        &secret_forms(),
+    );
     r.code(0).stdout("hi\n");
     assert_eq!(via_lines(&r.stderr_str()).len(), 1, "{r}");
     proxy.next();
@@ -1428,7 +1086,11 @@ fn proxy_password_is_redacted_in_jsonl() {
     let srv = Server::start(echo);
     let proxy = socks_proxy_with_auth(USER, PW);
     let p = proxy.url_with("socks5", USER, PW);
-    let r = run_redacted(&["--proxy", &p, &srv.url(), "--jsonl", "-x", "hi"], &[]);
+    let r = run_redacted(
+        &["--proxy", &p, &srv.url(), "--jsonl", "-x", "hi"],
+        &[],
+        &secret_forms(),
+    );
     r.code(0);
     let events = parse_jsonl(&r.stdout);
     let types: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
@@ -1466,13 +1128,14 @@ fn proxy_password_is_redacted_when_the_proxy_fails() {
             let mut args = vec!["--proxy", p.as_str(), target.as_str()];
             args.extend_from_slice(extra);
             args.extend(["--connect-timeout", "500ms", "-x", "hi"]);
-            let r = run_redacted(&args, &[]);
+            let r = run_redacted(&args, &[], &secret_forms());
             r.code(3).no_panic();
         }
         // The same through the environment.
         let r = run_redacted(
             &[&target, "-v", "--connect-timeout", "500ms", "-x", "hi"],
             &[("all_proxy", p)],
+            &secret_forms(),
         );
         r.code(3).no_panic();
     }
@@ -1486,28 +1149,16 @@ fn proxy_password_is_redacted_in_usage_errors() {
     ] {
         let r = run(&["--proxy", &bad, &closed_url(), "-x", "hi"]);
         r.code(2).stdout("");
-        assert_no_secret("stderr", &r.stderr);
+        assert_no_secret("stderr", &r.stderr, &secret_forms());
     }
 }
 
 #[test]
 fn record_of_a_proxy_failure_ends_with_the_error() {
     let proxy = http_proxy_replying("502 Bad Gateway");
-    let dir = test_tempdir();
-    let file = dir.path().join("fail.jsonl");
-    let r = run(&[
-        "--proxy",
-        &proxy.url("http"),
-        &closed_url(),
-        "--record",
-        file.to_str().unwrap(),
-        "-x",
-        "hi",
-    ]);
-    r.code(3).stdout("");
-    let events = parse_jsonl(&std::fs::read(&file).unwrap());
-    assert_eq!(events.len(), 1, "{events:?}");
-    assert_eq!(events[0]["type"], "error");
-    assert_eq!(events[0]["exit_code"], 3);
+    let p = proxy.url_as("http");
+    let rec = wsprobe_recorded(&["--proxy", &p, &closed_url(), "-x", "hi"], &[]);
+    rec.run.code(3).stdout("");
+    rec.only_error(3);
     proxy.next();
 }

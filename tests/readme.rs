@@ -4,12 +4,9 @@
 //! A block preceded by `<!-- readme-test: skip … -->` is not run (the REPL's block
 //! is interactive and covered by tests/repl.rs).
 
-mod support;
-
 use std::path::Path;
-use std::process::Command;
 
-use support::{Conn, Server};
+use crate::support::{test_tempdir, Conn, Server, Stdin, Wsprobe};
 
 struct Example {
     command: String,
@@ -75,24 +72,14 @@ fn readme_examples_do_what_the_readme_says() {
     );
     let server = Server::start(|c: &mut Conn| c.echo());
     let address = format!("127.0.0.1:{}", server.port());
-    let bin_dir = Path::new(env!("CARGO_BIN_EXE_wsprobe")).parent().unwrap();
-    let path = format!(
-        "{}:{}",
-        bin_dir.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    let workdir = tempfile::tempdir().unwrap();
+    let workdir = test_tempdir();
     let mut failures = Vec::new();
     for example in &examples {
         let command = example.command.replace("127.0.0.1:9001", &address);
-        let output = Command::new("bash")
-            .arg("-c")
-            .arg(format!("{{ {command} ; }} 2>&1"))
-            .env("PATH", &path)
-            .env("NO_COLOR", "1")
+        let output = Wsprobe::shell(&command)
             .current_dir(workdir.path())
-            .output()
-            .unwrap();
+            .stdin_from(Stdin::Null)
+            .run();
         let actual = normalise(&String::from_utf8_lossy(&output.stdout));
         let expected = normalise(
             &example

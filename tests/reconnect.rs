@@ -2,89 +2,44 @@
 //! again with backoff and re-sends the `-x` messages; it also waits for a server
 //! that is not up yet. Without the flag, the same endings end the run.
 
-use std::io::{BufRead, BufReader};
-use std::net::{TcpListener, TcpStream};
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
-use std::thread;
-use std::time::Duration;
+use std::net::TcpListener;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
-use tungstenite::protocol::frame::coding::CloseCode;
-use tungstenite::protocol::CloseFrame;
-use tungstenite::Message;
+use crate::support::*;
 
-/// What one connection of a scripted server received.
-type Received = Vec<String>;
-
-/// Serve connections one after another; connection `i` sends `pushes[i]` after
-/// reading one text message, then closes with `close_codes[i]` (None: keep
-/// reading until the client closes).
-fn scripted(
-    listener: TcpListener,
-    pushes: Vec<Vec<&'static str>>,
-    close_codes: Vec<Option<u16>>,
-) -> mpsc::Receiver<Received> {
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
-        for (push, close) in pushes.into_iter().zip(close_codes) {
-            let Ok((tcp, _)) = listener.accept() else {
-                return;
-            };
-            let received = serve(tcp, &push, close);
-            if tx.send(received).is_err() {
-                return;
-            }
+/// A server for `conns.len()` connections, one after another (then the
+/// listener is closed): connection `i` reads one text message, sends
+/// `conns[i].0`, then closes with `conns[i].1` (None: keeps reading until
+/// the client closes).
+fn scripted(conns: Vec<(Vec<&'static str>, Option<u16>)>) -> Server {
+    let opts = ServerOpts {
+        max_connections: Some(conns.len()),
+        ..Default::default()
+    };
+    let next = AtomicUsize::new(0);
+    Server::start_with(opts, move |c: &mut Conn| {
+        let (push, close) = &conns[next.fetch_add(1, Ordering::SeqCst)];
+        c.recv();
+        for p in push {
+            c.send_text(p);
         }
-    });
-    rx
+        match close {
+            Some(code) => c.close(*code, ""),
+            None => c.drain(),
+        }
+    })
 }
 
-fn serve(tcp: TcpStream, push: &[&str], close: Option<u16>) -> Received {
-    let mut ws = tungstenite::accept(tcp).unwrap();
-    let mut received = Vec::new();
-    if let Ok(Message::Text(t)) = ws.read() {
-        received.push(t.to_string());
-    }
-    for p in push {
-        ws.send(Message::text(*p)).unwrap();
-    }
-    if let Some(code) = close {
-        let _ = ws.close(Some(CloseFrame {
-            code: CloseCode::from(code),
-            reason: "".into(),
-        }));
-    }
-    loop {
-        match ws.read() {
-            Ok(Message::Text(t)) => received.push(t.to_string()),
-            Ok(Message::Close(_)) => {
-                let _ = ws.flush();
-            }
-            Ok(_) => {}
-            Err(_) => return received,
-        }
-    }
-}
-
-fn wsprobe(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_wsprobe"))
-        .args(args)
-        .stdin(Stdio::null())
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap()
+/// Runs wsprobe with stdin from /dev/null.
+fn run(args: &[&str]) -> Run {
+    Wsprobe::new(args).stdin_from(Stdin::Null).run()
 }
 
 #[test]
 fn reconnects_and_replays_the_execute_messages() {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("ws://{}/", listener.local_addr().unwrap());
-    let seen = scripted(
-        listener,
-        vec![vec!["a", "b"], vec!["c"]],
-        vec![Some(1012), None],
-    );
-    let out = wsprobe(&[
+    let srv = scripted(vec![(vec!["a", "b"], Some(1012)), (vec!["c"], None)]);
+    let url = srv.url();
+    run(&[
         &url,
         "-x",
         "sub",
@@ -93,20 +48,13 @@ fn reconnects_and_replays_the_execute_messages() {
         "3",
         "--timeout",
         "20s",
-    ]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "a\nb\nc\n");
-    assert!(
-        stderr
-            .contains("the server closed the connection (1012); reconnecting in 500ms (attempt 1)"),
-        "{stderr}"
-    );
-    let first = seen.recv_timeout(Duration::from_secs(10)).unwrap();
-    let second = seen.recv_timeout(Duration::from_secs(10)).unwrap();
-    assert_eq!(first, ["sub"]);
+    ])
+    .code(0)
+    .stdout("a\nb\nc\n")
+    .stderr_has("the server closed the connection (1012); reconnecting in 500ms (attempt 1)");
+    assert_eq!(srv.next().texts(), ["sub"]);
     assert_eq!(
-        second,
+        srv.next().texts(),
         ["sub"],
         "the -x message is sent again after reconnecting"
     );
@@ -114,10 +62,9 @@ fn reconnects_and_replays_the_execute_messages() {
 
 #[test]
 fn jsonl_shows_the_reconnect_between_two_opens() {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("ws://{}/", listener.local_addr().unwrap());
-    let _seen = scripted(listener, vec![vec!["a"], vec!["b"]], vec![Some(1001), None]);
-    let out = wsprobe(&[
+    let srv = scripted(vec![(vec!["a"], Some(1001)), (vec!["b"], None)]);
+    let url = srv.url();
+    let r = run(&[
         &url,
         "-x",
         "sub",
@@ -128,11 +75,11 @@ fn jsonl_shows_the_reconnect_between_two_opens() {
         "--timeout",
         "20s",
     ]);
-    assert_eq!(out.status.code(), Some(0));
-    let types: Vec<String> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+    r.code(0);
+    let events = parse_jsonl(&r.stdout);
+    let types: Vec<String> = events
+        .iter()
+        .map(|v| {
             format!(
                 "{}:{}",
                 v["dir"].as_str().unwrap_or("-"),
@@ -156,13 +103,7 @@ fn jsonl_shows_the_reconnect_between_two_opens() {
             "in:close"
         ]
     );
-    let reconnect: serde_json::Value = serde_json::from_str(
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .find(|l| l.contains("\"reconnect\""))
-            .unwrap(),
-    )
-    .unwrap();
+    let reconnect = events.iter().find(|e| e["type"] == "reconnect").unwrap();
     assert_eq!(reconnect["attempt"], 1);
     assert_eq!(reconnect["delay_ms"], 500);
     assert_eq!(
@@ -173,83 +114,45 @@ fn jsonl_shows_the_reconnect_between_two_opens() {
 
 #[test]
 fn waits_for_a_server_that_is_not_up_yet() {
-    // A port with nothing listening: bind, note it, release it.
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_wsprobe"))
-        .args([
-            &format!("ws://127.0.0.1:{port}/"),
-            "-x",
-            "hello",
-            "--reconnect=10",
-            "--timeout",
-            "30s",
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let port = closed_port();
+    let url = format!("ws://127.0.0.1:{port}/");
+    let mut live = Wsprobe::new(&[&url, "-x", "hello", "--reconnect=10", "--timeout", "30s"])
+        .stdin_from(Stdin::Null)
+        .spawn();
     // Once wsprobe says it will retry, bring the server up.
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    stderr.read_line(&mut line).unwrap();
+    let line = live.stderr_line().unwrap_or_default();
     assert!(
         line.contains("connection refused; retrying in 500ms (--reconnect)"),
         "{line}"
     );
     let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
-    let server = thread::spawn(move || {
-        let (tcp, _) = listener.accept().unwrap();
-        let mut ws = tungstenite::accept(tcp).unwrap();
-        loop {
-            match ws.read() {
-                Ok(Message::Text(t)) => ws.send(Message::Text(t)).unwrap(),
-                Ok(_) => {}
-                Err(_) => return,
-            }
-        }
-    });
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(0));
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "hello\n");
-    server.join().unwrap();
+    let srv = Server::on(listener, ServerOpts::default(), echo);
+    live.wait(DEADLINE).code(0).stdout("hello\n");
+    assert_eq!(srv.next().texts(), ["hello"]);
 }
 
 #[test]
 fn gives_up_after_the_limit_with_the_last_error() {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let url = format!("ws://{addr}/");
     // One connection, closed by the server; then nothing listens any more.
-    let server = thread::spawn(move || {
-        let (tcp, _) = listener.accept().unwrap();
-        serve(tcp, &[], Some(1001));
-        drop(listener);
-    });
-    let out = wsprobe(&[&url, "-x", "sub", "--reconnect=2", "--wait", "forever"]);
-    server.join().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(3), "{stderr}");
-    assert!(stderr.contains("(attempt 1)"), "{stderr}");
-    assert!(stderr.contains("(attempt 2)"), "{stderr}");
-    assert!(!stderr.contains("(attempt 3)"), "{stderr}");
+    let srv = scripted(vec![(vec![], Some(1001))]);
+    let url = srv.url();
+    let r = run(&[&url, "-x", "sub", "--reconnect=2", "--wait", "forever"]);
+    r.code(3)
+        .stderr_has("(attempt 1)")
+        .stderr_has("(attempt 2)")
+        .stderr_lacks("(attempt 3)");
     assert!(
-        stderr.trim_end().ends_with("connection refused"),
-        "the run ends with the last attempt's error: {stderr}"
+        r.stderr_str().trim_end().ends_with("connection refused"),
+        "the run ends with the last attempt's error\n{r}"
     );
+    assert_eq!(srv.next().texts(), ["sub"]);
 }
 
 #[test]
 fn without_the_flag_a_server_close_ends_the_run() {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("ws://{}/", listener.local_addr().unwrap());
-    let seen = scripted(listener, vec![vec!["a"]], vec![Some(1012)]);
-    let out = wsprobe(&[&url, "-x", "sub", "--wait", "forever"]);
-    assert_eq!(out.status.code(), Some(7));
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "a\n");
-    assert_eq!(seen.recv_timeout(Duration::from_secs(10)).unwrap(), ["sub"]);
+    let srv = scripted(vec![(vec!["a"], Some(1012))]);
+    run(&[&srv.url(), "-x", "sub", "--wait", "forever"])
+        .code(7)
+        .stdout("a\n");
+    assert_eq!(srv.next().texts(), ["sub"]);
 }

@@ -8,8 +8,6 @@
 //! test), so [`Term`] waits with poll(2) on the terminal's file descriptor
 //! instead, with a deadline on every wait; nothing sleeps for a fixed time.
 
-mod support;
-
 use std::io;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::PermissionsExt;
@@ -18,9 +16,9 @@ use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use crate::support::{test_tempdir, Conn, Msg, Observed, Server, Wsprobe, DEADLINE};
 use expectrl::session::OsSession;
 use expectrl::Expect;
-use support::{Msg, Observed, Server};
 
 /// How long any single wait on the terminal may take.
 const EXPECT_TIMEOUT: Duration = Duration::from_secs(15);
@@ -52,20 +50,23 @@ impl Term {
     /// Starts `wsprobe --color never ARGS URL` in a terminal, with
     /// `XDG_STATE_HOME` in a fresh temporary directory.
     fn spawn(server: &Server, args: &[&str]) -> Term {
-        let state = support::test_tempdir();
+        let state = test_tempdir();
         Self::spawn_in(server, args, state)
     }
 
     /// Like [`Term::spawn`] with `state` as `XDG_STATE_HOME`.
     fn spawn_in(server: &Server, args: &[&str], state: tempfile::TempDir) -> Term {
-        let mut cmd = support::wsprobe_cmd();
-        cmd.arg("--color")
-            .arg("never")
-            .args(args)
-            .arg(server.url())
+        let url = server.url();
+        let mut all = vec!["--color", "never"];
+        all.extend_from_slice(args);
+        all.push(&url);
+        let state_dir = state.path().to_str().unwrap();
+        // Every wait on the terminal has a deadline ([`EXPECT_TIMEOUT`]).
+        let cmd = Wsprobe::new(&all)
             .env("TERM", "xterm")
-            .env("XDG_STATE_HOME", state.path())
-            .env("HOME", state.path());
+            .env("XDG_STATE_HOME", state_dir)
+            .env("HOME", state_dir)
+            .command();
         let session = OsSession::spawn(cmd).expect("spawn wsprobe in a pseudo-terminal");
         Term {
             session,
@@ -190,6 +191,21 @@ impl Term {
         self.expect_all(&[&[EDITOR_READY, &prompt]]);
     }
 
+    /// [`Term::spawn`] with `--no-history`, then waits for the first prompt.
+    #[track_caller]
+    fn ready(server: &Server) -> Term {
+        let mut term = Self::spawn(server, &["--no-history"]);
+        term.wait_prompt();
+        term
+    }
+
+    /// Types Ctrl-D; wsprobe must exit 0.
+    #[track_caller]
+    fn quit(&mut self) {
+        self.keys(CTRL_D);
+        assert_eq!(self.exit_code(), 0, "{}", self.transcript());
+    }
+
     /// Types `keys`.
     fn keys(&mut self, keys: &str) {
         self.session.send(keys).expect("write to the terminal");
@@ -309,18 +325,40 @@ fn assert_closed_normally(obs: &Observed) {
     assert_eq!(obs.error, None, "{obs:?}");
 }
 
+/// A server running `script`, and a [`Term::ready`] session against it.
+#[track_caller]
+fn ready(script: impl Fn(&mut Conn) + Send + Sync + 'static) -> (Server, Term) {
+    let server = Server::start(script);
+    let term = Term::ready(&server);
+    (server, term)
+}
+
+/// [`Term::quit`]; returns what the server observed, which must end with a
+/// normal close.
+#[track_caller]
+fn finish(term: &mut Term, server: &Server) -> Observed {
+    term.quit();
+    closed_normally(server)
+}
+
+/// What the server observed, which must end with a normal close.
+#[track_caller]
+fn closed_normally(server: &Server) -> Observed {
+    let obs = server.next();
+    assert_closed_normally(&obs);
+    obs
+}
+
 /// A server that waits for the client's first message, then for the test's
 /// signal, then does `then`; it records everything until the connection ends.
-fn triggered_server(
-    then: impl Fn(&mut support::Conn) + Send + Sync + 'static,
-) -> (Server, Sender<()>) {
+fn triggered_server(then: impl Fn(&mut Conn) + Send + Sync + 'static) -> (Server, Sender<()>) {
     let (tx, rx): (Sender<()>, Receiver<()>) = mpsc::channel();
     let rx = Mutex::new(rx);
     let server = Server::start(move |conn| {
         if conn.recv().is_none() {
             return;
         }
-        if rx.lock().unwrap().recv_timeout(support::DEADLINE).is_err() {
+        if rx.lock().unwrap().recv_timeout(DEADLINE).is_err() {
             return;
         }
         then(conn);
@@ -341,11 +379,8 @@ fn typed_line_is_sent_and_the_echo_is_shown() {
     ));
     term.wait_prompt();
     term.submit("hello there", &[&["< hello there\r\n"]]);
-    term.keys(CTRL_D);
-    assert_eq!(term.exit_code(), 0, "{}", term.transcript());
-    let obs = server.next();
+    let obs = finish(&mut term, &server);
     assert_eq!(obs.messages, vec![text("hello there")]);
-    assert_closed_normally(&obs);
 }
 
 #[test]
@@ -353,8 +388,7 @@ fn pushed_message_keeps_the_half_typed_line() {
     let (server, push) = triggered_server(|conn| {
         conn.send_text("pushed");
     });
-    let mut term = Term::spawn(&server, &["--no-history"]);
-    term.wait_prompt();
+    let mut term = Term::ready(&server);
     term.submit("go", &[]);
     term.keys("half");
     term.expect("half");
@@ -365,18 +399,13 @@ fn pushed_message_keeps_the_half_typed_line() {
     let redrawn = format!("{}half", term.prompt);
     term.expect(&redrawn);
     term.submit("", &[]);
-    term.keys(CTRL_D);
-    assert_eq!(term.exit_code(), 0, "{}", term.transcript());
-    let obs = server.next();
+    let obs = finish(&mut term, &server);
     assert_eq!(obs.messages, vec![text("go"), text("half")]);
-    assert_closed_normally(&obs);
 }
 
 #[test]
 fn ping_shows_the_pong_with_its_round_trip_time() {
-    let server = Server::start(|conn| conn.drain());
-    let mut term = Term::spawn(&server, &["--no-history"]);
-    term.wait_prompt();
+    let (server, mut term) = ready(|conn| conn.drain());
     let shown = term.submit("/ping hi", &[&["* pong 'hi' (round trip ", "\r\n"]]);
     let rtt = shown[0]
         .strip_prefix("* pong 'hi' (round trip ")
@@ -390,18 +419,13 @@ fn ping_shows_the_pong_with_its_round_trip_time() {
             && frac.bytes().all(|b| b.is_ascii_digit()),
         "bad round trip {rtt:?}"
     );
-    term.keys(CTRL_D);
-    assert_eq!(term.exit_code(), 0, "{}", term.transcript());
-    let obs = server.next();
+    let obs = finish(&mut term, &server);
     assert!(obs.messages.is_empty(), "{obs:?}");
-    assert_closed_normally(&obs);
 }
 
 #[test]
 fn close_with_code_and_reason() {
-    let server = Server::start(|conn| conn.drain());
-    let mut term = Term::spawn(&server, &["--no-history"]);
-    term.wait_prompt();
+    let (server, mut term) = ready(|conn| conn.drain());
     term.keys("/close 4000 bye");
     term.keys(ENTER);
     term.expect("* closing: 4000 bye\r\n");
@@ -415,9 +439,7 @@ fn close_with_code_and_reason() {
 
 #[test]
 fn binary_command_sends_bytes_and_incoming_binary_is_a_hexdump() {
-    let server = Server::start(|conn| conn.echo());
-    let mut term = Term::spawn(&server, &["--no-history"]);
-    term.wait_prompt();
+    let (server, mut term) = ready(|conn| conn.echo());
     // Offset, 16 hex columns with a gap after the eighth, then the bytes as
     // ASCII ('.' when not printable).
     let incoming = format!(
@@ -429,18 +451,13 @@ fn binary_command_sends_bytes_and_incoming_binary_is_a_hexdump() {
         "/binary 00ff",
         &[&["> binary, 2 bytes\r\n"], &[incoming.as_str()]],
     );
-    term.keys(CTRL_D);
-    assert_eq!(term.exit_code(), 0, "{}", term.transcript());
-    let obs = server.next();
+    let obs = finish(&mut term, &server);
     assert_eq!(obs.messages, vec![Msg::Binary(vec![0x00, 0xff])]);
-    assert_closed_normally(&obs);
 }
 
 #[test]
 fn ctrl_d_closes_cleanly() {
-    let server = Server::start(|conn| conn.drain());
-    let mut term = Term::spawn(&server, &["--no-history"]);
-    term.wait_prompt();
+    let (server, mut term) = ready(|conn| conn.drain());
     term.keys(CTRL_D);
     term.expect("* closing: 1000 normal closure\r\n");
     term.expect("* closed (the server answered 1000 normal closure)\r\n");
@@ -450,53 +467,41 @@ fn ctrl_d_closes_cleanly() {
         "the terminal was left in raw mode: {}",
         term.transcript()
     );
-    let obs = server.next();
+    let obs = closed_normally(&server);
     assert!(obs.messages.is_empty(), "{obs:?}");
-    assert_closed_normally(&obs);
 }
 
 #[test]
 fn ctrl_c_on_an_empty_line_closes_cleanly() {
-    let server = Server::start(|conn| conn.drain());
-    let mut term = Term::spawn(&server, &["--no-history"]);
-    term.wait_prompt();
+    let (server, mut term) = ready(|conn| conn.drain());
     term.keys(CTRL_C);
     term.expect("* closing: 1000 normal closure\r\n");
     term.expect("* closed (the server answered 1000 normal closure)\r\n");
     assert_eq!(term.exit_code(), 0, "{}", term.transcript());
-    let obs = server.next();
+    let obs = closed_normally(&server);
     assert!(obs.messages.is_empty(), "{obs:?}");
-    assert_closed_normally(&obs);
 }
 
 #[test]
 fn ctrl_c_clears_a_non_empty_line() {
-    let server = Server::start(|conn| conn.drain());
-    let mut term = Term::spawn(&server, &["--no-history"]);
-    term.wait_prompt();
+    let (server, mut term) = ready(|conn| conn.drain());
     term.keys("abc");
     term.expect("abc");
     term.keys(CTRL_C);
     term.submit("def", &[]);
-    term.keys(CTRL_D);
-    assert_eq!(term.exit_code(), 0, "{}", term.transcript());
-    let obs = server.next();
+    let obs = finish(&mut term, &server);
     assert_eq!(obs.messages, vec![text("def")]);
-    assert_closed_normally(&obs);
 }
 
 #[test]
 fn quit_command_closes_cleanly() {
-    let server = Server::start(|conn| conn.drain());
-    let mut term = Term::spawn(&server, &["--no-history"]);
-    term.wait_prompt();
+    let (server, mut term) = ready(|conn| conn.drain());
     term.keys("/quit");
     term.keys(ENTER);
     term.expect("* closed (the server answered 1000 normal closure)\r\n");
     assert_eq!(term.exit_code(), 0, "{}", term.transcript());
-    let obs = server.next();
+    let obs = closed_normally(&server);
     assert!(obs.messages.is_empty(), "{obs:?}");
-    assert_closed_normally(&obs);
 }
 
 fn history_file(state: &Path) -> std::path::PathBuf {
@@ -505,7 +510,7 @@ fn history_file(state: &Path) -> std::path::PathBuf {
 
 #[test]
 fn history_is_private_skips_space_prefixed_lines_and_persists() {
-    let state = support::test_tempdir();
+    let state = test_tempdir();
     let state_path = state.path().to_path_buf();
     let server = Server::start(|conn| conn.drain());
 
@@ -513,11 +518,8 @@ fn history_is_private_skips_space_prefixed_lines_and_persists() {
     term.wait_prompt();
     term.submit("kept", &[]);
     term.submit(" secret", &[]);
-    term.keys(CTRL_D);
-    assert_eq!(term.exit_code(), 0, "{}", term.transcript());
-    let obs = server.next();
+    let obs = finish(&mut term, &server);
     assert_eq!(obs.messages, vec![text("kept"), text(" secret")]);
-    assert_closed_normally(&obs);
 
     let path = history_file(&state_path);
     let meta = std::fs::metadata(&path)
@@ -540,15 +542,14 @@ fn history_is_private_skips_space_prefixed_lines_and_persists() {
     term.keys(UP);
     term.expect("kept");
     term.submit("", &[]);
-    term.keys(CTRL_D);
-    assert_eq!(term.exit_code(), 0, "{}", term.transcript());
+    term.quit();
     let obs = server.next();
     assert_eq!(obs.messages, vec![text("kept")]);
 }
 
 /// A fresh state directory with a history file holding `history`.
 fn state_dir_with(history: &str) -> tempfile::TempDir {
-    let state = support::test_tempdir();
+    let state = test_tempdir();
     let path = history_file(state.path());
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(&path, history).unwrap();
@@ -557,14 +558,13 @@ fn state_dir_with(history: &str) -> tempfile::TempDir {
 
 #[test]
 fn no_history_writes_no_file() {
-    let state = support::test_tempdir();
+    let state = test_tempdir();
     let state_path = state.path().to_path_buf();
     let server = Server::start(|conn| conn.drain());
     let mut term = Term::spawn_in(&server, &["--no-history"], state);
     term.wait_prompt();
     term.submit("not kept", &[]);
-    term.keys(CTRL_D);
-    assert_eq!(term.exit_code(), 0, "{}", term.transcript());
+    term.quit();
     // (The directory lives as long as `term`.)
     assert!(
         !history_file(&state_path).exists(),
@@ -576,47 +576,44 @@ fn no_history_writes_no_file() {
 
 #[test]
 fn unknown_command_is_an_error_and_sends_nothing() {
-    let server = Server::start(|conn| conn.echo());
-    let mut term = Term::spawn(&server, &["--no-history"]);
-    term.wait_prompt();
-    term.submit(
-        "/nope",
-        &[&["error: unknown command /nope; type /help for the list (//nope sends '/nope' as text)\r\n"]],
-    );
+    let (server, mut term) = ready(|conn| conn.echo());
+    let error = "error: unknown command /nope; type /help for the list \
+                 (//nope sends '/nope' as text)\r\n";
+    term.submit("/nope", &[&[error]]);
     term.submit("ok", &[&["< ok\r\n"]]);
-    term.keys(CTRL_D);
-    assert_eq!(term.exit_code(), 0, "{}", term.transcript());
-    let obs = server.next();
+    let obs = finish(&mut term, &server);
     assert_eq!(obs.messages, vec![text("ok")]);
-    assert_closed_normally(&obs);
 }
 
 #[test]
 fn double_slash_sends_a_literal_slash() {
-    let server = Server::start(|conn| conn.echo());
-    let mut term = Term::spawn(&server, &["--no-history"]);
-    term.wait_prompt();
+    let (server, mut term) = ready(|conn| conn.echo());
     term.submit("//nope", &[&["< /nope\r\n"]]);
-    term.keys(CTRL_D);
-    assert_eq!(term.exit_code(), 0, "{}", term.transcript());
+    term.quit();
     assert_eq!(server.next().messages, vec![text("/nope")]);
 }
 
-/// The server closes with `code` and `reason` once it has a message; returns
-/// what wsprobe showed after that message was typed, its exit code, and the
-/// terminal.
-fn server_closes(code: u16, reason: &'static str) -> (String, i32, Term) {
+/// The server closes with `code` and `reason` once it has a message: wsprobe
+/// shows `shown`, answers the Close, exits with `exit` and leaves the
+/// terminal in canonical mode.
+#[track_caller]
+fn server_closes(code: u16, reason: &'static str, shown: &str, exit: i32) {
     let server = Server::start(move |conn| {
         if conn.recv().is_some() {
             conn.close(code, reason);
         }
     });
-    let mut term = Term::spawn(&server, &["--no-history"]);
-    term.wait_prompt();
+    let mut term = Term::ready(&server);
     term.keys("bye please");
     term.keys(ENTER);
     let code = term.exit_code();
     let screen = term.rest();
+    assert!(screen.contains(shown), "{screen:?}");
+    assert_eq!(code, exit, "{screen:?}");
+    assert!(
+        term.canonical_mode(),
+        "the terminal was left in raw mode: {screen:?}"
+    );
     let obs = server.next();
     assert_eq!(obs.messages, vec![text("bye please")]);
     // wsprobe answered the server's Close (tungstenite records the answer).
@@ -625,35 +622,16 @@ fn server_closes(code: u16, reason: &'static str) -> (String, i32, Term) {
         "wsprobe did not answer the Close: {obs:?}"
     );
     assert_eq!(obs.error, None, "{obs:?}");
-    (screen, code, term)
 }
 
 #[test]
 fn server_close_1001_ends_with_exit_0() {
-    let (screen, code, term) = server_closes(1001, "");
-    assert!(
-        screen.contains("* closed by server: 1001 going away\r\n"),
-        "{screen:?}"
-    );
-    assert_eq!(code, 0, "{screen:?}");
-    assert!(
-        term.canonical_mode(),
-        "the terminal was left in raw mode: {screen:?}"
-    );
+    server_closes(1001, "", "* closed by server: 1001 going away\r\n", 0);
 }
 
 #[test]
 fn server_close_with_an_error_code_ends_with_exit_7() {
-    let (screen, code, term) = server_closes(4001, "custom");
-    assert!(
-        screen.contains("* closed by server: 4001 custom\r\n"),
-        "{screen:?}"
-    );
-    assert_eq!(code, 7, "{screen:?}");
-    assert!(
-        term.canonical_mode(),
-        "the terminal was left in raw mode: {screen:?}"
-    );
+    server_closes(4001, "custom", "* closed by server: 4001 custom\r\n", 7);
 }
 
 #[test]
@@ -661,16 +639,13 @@ fn incoming_json_is_pretty_printed() {
     let (server, push) = triggered_server(|conn| {
         conn.send_text(r#"{"a":[1,true],"b":"x"}"#);
     });
-    let mut term = Term::spawn(&server, &["--no-history"]);
-    term.wait_prompt();
+    let mut term = Term::ready(&server);
     term.submit("go", &[]);
     push.send(()).unwrap();
     term.expect(
         "< {\r\n    \"a\": [\r\n      1,\r\n      true\r\n    ],\r\n    \"b\": \"x\"\r\n  }\r\n",
     );
-    term.keys(CTRL_D);
-    assert_eq!(term.exit_code(), 0, "{}", term.transcript());
-    assert_closed_normally(&server.next());
+    finish(&mut term, &server);
 }
 
 #[test]
@@ -683,9 +658,7 @@ fn no_pretty_shows_json_as_sent() {
     term.submit("go", &[]);
     push.send(()).unwrap();
     term.expect("< {\"a\":[1,true],\"b\":\"x\"}\r\n");
-    term.keys(CTRL_D);
-    assert_eq!(term.exit_code(), 0, "{}", term.transcript());
-    assert_closed_normally(&server.next());
+    finish(&mut term, &server);
 }
 
 #[test]
@@ -693,77 +666,56 @@ fn control_characters_from_the_server_are_made_visible() {
     let (server, push) = triggered_server(|conn| {
         conn.send_text("hi\x1b[2J");
     });
-    let mut term = Term::spawn(&server, &["--no-history"]);
-    term.wait_prompt();
+    let mut term = Term::ready(&server);
     term.submit("go", &[]);
     push.send(()).unwrap();
     term.expect("< hi\\u{1b}[2J\r\n");
-    term.keys(CTRL_D);
-    assert_eq!(term.exit_code(), 0, "{}", term.transcript());
+    term.quit();
     assert!(
         find(&term.out, b"\x1b[2J").is_none(),
         "the server's escape sequence reached the terminal: {}",
         term.transcript()
     );
-    assert_closed_normally(&server.next());
+    closed_normally(&server);
 }
 
 #[test]
 fn pasted_block_is_one_message() {
-    let server = Server::start(|conn| conn.drain());
-    let mut term = Term::spawn(&server, &["--no-history"]);
-    term.wait_prompt();
+    let (server, mut term) = ready(|conn| conn.drain());
     term.keys("\x1b[200~{\n  \"a\": 1\n}\n\x1b[201~");
     term.submit("", &[]);
-    term.keys(CTRL_D);
-    assert_eq!(term.exit_code(), 0, "{}", term.transcript());
-    let obs = server.next();
+    let obs = finish(&mut term, &server);
     assert_eq!(obs.messages, vec![text("{\n  \"a\": 1\n}")]);
-    assert_closed_normally(&obs);
 }
 
 #[test]
 fn backslash_continues_the_line() {
-    let server = Server::start(|conn| conn.drain());
-    let mut term = Term::spawn(&server, &["--no-history"]);
-    term.wait_prompt();
+    let (server, mut term) = ready(|conn| conn.drain());
     term.keys("one\\");
     term.keys(ENTER);
     term.keys("two");
     term.submit("", &[]);
-    term.keys(CTRL_D);
-    assert_eq!(term.exit_code(), 0, "{}", term.transcript());
-    let obs = server.next();
+    let obs = finish(&mut term, &server);
     assert_eq!(obs.messages, vec![text("one\ntwo")]);
-    assert_closed_normally(&obs);
 }
 
 #[test]
 fn tab_completes_command_names() {
-    let server = Server::start(|conn| conn.drain());
-    let mut term = Term::spawn(&server, &["--no-history"]);
-    term.wait_prompt();
+    let (server, mut term) = ready(|conn| conn.drain());
     term.keys("/pi\t");
     term.expect("/ping ");
     term.submit("x", &[&["* pong 'x' (round trip "]]);
-    term.keys(CTRL_D);
-    assert_eq!(term.exit_code(), 0, "{}", term.transcript());
-    assert_closed_normally(&server.next());
+    finish(&mut term, &server);
 }
 
 #[test]
 fn reserved_close_code_is_refused_and_nothing_is_sent() {
-    let server = Server::start(|conn| conn.drain());
-    let mut term = Term::spawn(&server, &["--no-history"]);
-    term.wait_prompt();
+    let (server, mut term) = ready(|conn| conn.drain());
     let shown = term.submit("/close 1005", &[&["error: ", "\r\n"]]);
     assert!(shown[0].contains("1005"), "{:?}", shown[0]);
     term.submit("still here", &[]);
-    term.keys(CTRL_D);
-    assert_eq!(term.exit_code(), 0, "{}", term.transcript());
-    let obs = server.next();
+    let obs = finish(&mut term, &server);
     assert_eq!(obs.messages, vec![text("still here")]);
-    assert_closed_normally(&obs);
 }
 
 #[test]
@@ -772,8 +724,7 @@ fn connection_dropped_without_close_ends_with_exit_7() {
         // Return without a Close: the server drops the TCP connection.
         let _ = conn.recv();
     });
-    let mut term = Term::spawn(&server, &["--no-history"]);
-    term.wait_prompt();
+    let mut term = Term::ready(&server);
     term.keys("drop me");
     term.keys(ENTER);
     let code = term.exit_code();
@@ -788,7 +739,7 @@ fn connection_dropped_without_close_ends_with_exit_7() {
 
 #[test]
 fn unwritable_history_is_a_warning_not_a_failure() {
-    let state = support::test_tempdir();
+    let state = test_tempdir();
     // `wsprobe` under the state directory is a file, so no history directory
     // can be created there.
     std::fs::write(state.path().join("wsprobe"), "not a directory").unwrap();
@@ -797,8 +748,7 @@ fn unwritable_history_is_a_warning_not_a_failure() {
     term.expect("warning: history disabled, cannot create '");
     term.wait_prompt();
     term.submit("still works", &[&["< still works\r\n"]]);
-    term.keys(CTRL_D);
-    assert_eq!(term.exit_code(), 0, "{}", term.transcript());
+    term.quit();
     assert_eq!(server.next().messages, vec![text("still works")]);
 }
 
@@ -806,13 +756,10 @@ fn unwritable_history_is_a_warning_not_a_failure() {
 /// that arrive with the Enter of an earlier line are kept for the next one.
 #[test]
 fn typeahead_after_enter_is_not_lost() {
-    let server = Server::start(|conn| conn.echo());
-    let mut term = Term::spawn(&server, &["--no-history"]);
-    term.wait_prompt();
+    let (server, mut term) = ready(|conn| conn.echo());
     term.keys("one\rtwo\rthree\r");
     term.expect_all(&[&["< one\r\n"], &["< two\r\n"], &["< three\r\n"]]);
-    term.keys(CTRL_D);
-    assert_eq!(term.exit_code(), 0, "{}", term.transcript());
+    term.quit();
     let obs = server.next();
     assert_eq!(obs.messages, vec![text("one"), text("two"), text("three")]);
 }

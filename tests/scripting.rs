@@ -4,14 +4,12 @@
 //! and `--echo`, against the scripted in-process server and the independent
 //! Python peer.
 
-mod support;
-
 use std::collections::BTreeSet;
 use std::time::{Duration, SystemTime};
 
+use crate::support::*;
 use regex::Regex;
 use serde_json::{json, Value};
-use support::*;
 use tungstenite::Message;
 
 /// A server that answers the first message with `reply to <msg>`.
@@ -369,17 +367,17 @@ fn wait_long_flag_with_no_input() {
 fn timeout_is_a_hard_deadline_even_while_input_is_open() {
     let srv = Server::start(echo);
     let url = srv.url();
-    let start = std::time::Instant::now();
-    let mut live = Live::spawn(&[&url, "--timeout", "500ms"], LiveStdout::Lines);
+    let mut live = Wsprobe::new(&[&url, "--timeout", "500ms"])
+        .stdin_from(Stdin::Piped)
+        .stdout(Stdout::Lines)
+        .spawn();
     live.send_stdin(b"x\n");
     assert_eq!(live.line().as_deref(), Some(&b"x\n"[..]));
     // stdin stays open: only the deadline can end the run, and reaching it is a
     // failure (exit 6) even though every reply came.
-    let (status, stderr) = live.wait(DEADLINE);
-    let elapsed = start.elapsed();
-    assert_eq!(status.code(), Some(6), "stderr: {stderr:?}");
-    assert!(stderr.contains("timed out (--timeout 500ms)"), "{stderr:?}");
-    assert!(elapsed >= Duration::from_millis(500), "{elapsed:?}");
+    let r = live.wait(DEADLINE);
+    r.code(6).stderr_contains("timed out (--timeout 500ms)");
+    assert!(r.elapsed >= Duration::from_millis(500), "{r}");
     let obs = srv.next();
     assert_eq!(obs.texts(), ["x"]);
     assert_eq!(obs.close_code(), 1000);
@@ -461,27 +459,6 @@ fn close_code_applies_when_expect_ends_the_run() {
 // ---------------------------------------------------------------------------
 // --jsonl
 // ---------------------------------------------------------------------------
-
-/// Checks the fields every event has, and that `time` is RFC 3339 UTC with
-/// microseconds, within [before, after].
-#[track_caller]
-fn check_time(event: &Value, before: SystemTime, after: SystemTime) -> SystemTime {
-    let time = event["time"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no time: {event}"));
-    let re = Regex::new(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$").unwrap();
-    assert!(
-        re.is_match(time),
-        "time {time:?} is not RFC 3339 UTC with µs"
-    );
-    let at = humantime::parse_rfc3339(time).unwrap();
-    // The printed time is truncated to microseconds.
-    assert!(
-        at + Duration::from_micros(1) >= before && at <= after,
-        "time {time} is not within the run"
-    );
-    at
-}
 
 #[track_caller]
 fn keys(event: &Value) -> BTreeSet<&str> {
@@ -628,19 +605,7 @@ fn jsonl_close_both_ways_when_wsprobe_ends_the_run() {
     let after = SystemTime::now();
     r.code(0).stderr_empty();
     let events = parse_jsonl(&r.stdout);
-    let shape: Vec<Value> = events
-        .iter()
-        .map(|e| {
-            check_time(e, before, after);
-            let mut e = e.clone();
-            let o = e.as_object_mut().unwrap();
-            o.remove("time");
-            if o["type"] == "open" {
-                o.remove("headers");
-            }
-            e
-        })
-        .collect();
+    let shape = timeless(&events, before, after);
     assert_eq!(
         shape,
         [
@@ -769,7 +734,6 @@ fn timestamps_local_prefix_each_line() {
         &[&srv.url(), "-x", "go", "-n", "2", "--timestamps"],
         "",
         &env,
-        DEADLINE,
     );
     let after = SystemTime::now();
     r.code(0).stderr_empty();
@@ -942,20 +906,6 @@ fn echo_with_invalid_utf8_closes_1007_and_exits_1() {
 // Against the independent Python peer
 // ---------------------------------------------------------------------------
 
-fn peer_text(s: &str) -> String {
-    format!(
-        r#"{{"event": "message", "type": "text", "data": {}}}"#,
-        json_str(s)
-    )
-}
-
-fn peer_closed(code: u16, reason: &str) -> String {
-    format!(
-        r#"{{"event": "closed", "code": {code}, "reason": {}}}"#,
-        json_str(reason)
-    )
-}
-
 #[test]
 fn peer_echo_mode() {
     let bin = b64(&[0x00, 0x80, 0xff]);
@@ -1022,19 +972,7 @@ fn peer_expect_with_jsonl() {
     let after = SystemTime::now();
     r.code(0).stderr_empty();
     let events = parse_jsonl(&r.stdout);
-    let shape: Vec<Value> = events
-        .iter()
-        .map(|e| {
-            check_time(e, before, after);
-            let mut e = e.clone();
-            let o = e.as_object_mut().unwrap();
-            o.remove("time");
-            if o["type"] == "open" {
-                o.remove("headers");
-            }
-            e
-        })
-        .collect();
+    let shape = timeless(&events, before, after);
     // The server's messages may arrive before or after ours is sent.
     let out_hello = json!({"dir": "out", "type": "text", "data": "hello peer", "size": 10});
     let without_out: Vec<&Value> = shape.iter().filter(|e| **e != out_hello).collect();

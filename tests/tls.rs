@@ -2,24 +2,25 @@
 //! default, `--cacert`, `-k`, client certificates, and exit 4 for an
 //! untrusted CA or a wrong host name.
 
-mod support;
+use crate::support::*;
 
-use support::*;
-
-fn tls_server(pair: &KeyPairFiles) -> Server {
-    let opts = ServerOpts {
-        tls: Some(tls_acceptor(pair)),
-        ..Default::default()
-    };
-    Server::start_with(opts, echo)
+/// `wsprobe wss://localhost:PORT/ FLAGS... -x hi`
+fn hi_to(srv: &Server, flags: &[&str]) -> Run {
+    hi_at(&srv.url_host("localhost"), flags)
 }
 
-fn ca() -> &'static str {
-    pki().ca.to_str().unwrap()
+/// `wsprobe URL FLAGS... -x hi`
+fn hi_at(url: &str, flags: &[&str]) -> Run {
+    let mut args = vec![url];
+    args.extend_from_slice(flags);
+    args.extend(["-x", "hi"]);
+    wsprobe(&args, "")
 }
 
+/// The echo of `hi` worked, and the server saw it and the close.
 #[track_caller]
-fn assert_hi_echoed(srv: &Server) {
+fn assert_hi_echoed(r: &Run, srv: &Server) {
+    r.code(0).stdout("hi\n");
     let obs = srv.next();
     assert_eq!(obs.handshake_error, None, "{obs:?}");
     assert_eq!(obs.texts(), ["hi"], "{obs:?}");
@@ -28,31 +29,22 @@ fn assert_hi_echoed(srv: &Server) {
 
 #[test]
 fn cacert_trusts_the_test_ca() {
-    let srv = tls_server(&pki().localhost);
-    let url = srv.url_host("localhost");
-    wsprobe(&[&url, "--cacert", ca(), "-x", "hi"], "")
-        .code(0)
-        .stdout("hi\n");
-    assert_hi_echoed(&srv);
+    let srv = tls_echo_server(&pki().localhost);
+    assert_hi_echoed(&hi_to(&srv, &["--cacert", ca()]), &srv);
 }
 
 #[test]
 fn cacert_with_ip_address_url() {
-    let srv = tls_server(&pki().localhost);
+    let srv = tls_echo_server(&pki().localhost);
     let url = srv.url_host("127.0.0.1");
-    wsprobe(&[&url, "--cacert", ca(), "-x", "hi"], "")
-        .code(0)
-        .stdout("hi\n");
-    assert_hi_echoed(&srv);
+    assert_hi_echoed(&hi_at(&url, &["--cacert", ca()]), &srv);
 }
 
 #[test]
 fn https_scheme_means_wss() {
-    let srv = tls_server(&pki().localhost);
+    let srv = tls_echo_server(&pki().localhost);
     let url = format!("https://localhost:{}/secure?x=1", srv.port());
-    wsprobe(&[&url, "--cacert", ca(), "-x", "hi"], "")
-        .code(0)
-        .stdout("hi\n");
+    hi_at(&url, &["--cacert", ca()]).code(0).stdout("hi\n");
     let obs = srv.next();
     assert_eq!(obs.path, "/secure?x=1");
     assert_eq!(obs.texts(), ["hi"]);
@@ -60,7 +52,7 @@ fn https_scheme_means_wss() {
 
 #[test]
 fn pipe_mode_over_tls() {
-    let srv = tls_server(&pki().localhost);
+    let srv = tls_echo_server(&pki().localhost);
     let url = srv.url_host("localhost");
     let input: String = (0..200).map(|i| format!("tls line {i}\n")).collect();
     wsprobe(&[&url, "--cacert", ca()], input.clone())
@@ -73,10 +65,11 @@ fn pipe_mode_over_tls() {
 
 #[test]
 fn untrusted_ca_exits_4() {
-    let srv = tls_server(&pki().localhost);
-    let url = srv.url_host("localhost");
-    let r = wsprobe(&[&url, "-x", "hi"], "");
-    r.code(4).stdout("").stderr_contains("certificate");
+    let srv = tls_echo_server(&pki().localhost);
+    hi_to(&srv, &[])
+        .code(4)
+        .stdout("")
+        .stderr_contains("certificate");
     let obs = srv.next();
     assert!(obs.handshake_error.is_some(), "{obs:?}");
     assert!(obs.messages.is_empty());
@@ -84,10 +77,9 @@ fn untrusted_ca_exits_4() {
 
 #[test]
 fn wrong_hostname_exits_4() {
-    let srv = tls_server(&pki().other_host);
-    let url = srv.url_host("localhost");
-    let r = wsprobe(&[&url, "--cacert", ca(), "-x", "hi"], "");
-    r.code(4)
+    let srv = tls_echo_server(&pki().other_host);
+    hi_to(&srv, &["--cacert", ca()])
+        .code(4)
         .stdout("")
         .stderr_contains_any(&["hostname", "host name"]);
     let obs = srv.next();
@@ -96,58 +88,40 @@ fn wrong_hostname_exits_4() {
 
 #[test]
 fn insecure_accepts_untrusted_certificate() {
-    let srv = tls_server(&pki().localhost);
-    let url = srv.url_host("localhost");
-    wsprobe(&[&url, "-k", "-x", "hi"], "")
-        .code(0)
-        .stdout("hi\n");
-    assert_hi_echoed(&srv);
+    let srv = tls_echo_server(&pki().localhost);
+    assert_hi_echoed(&hi_to(&srv, &["-k"]), &srv);
 }
 
 #[test]
 fn insecure_accepts_wrong_hostname() {
-    let srv = tls_server(&pki().other_host);
-    let url = srv.url_host("localhost");
-    wsprobe(&[&url, "--insecure", "-x", "hi"], "")
-        .code(0)
-        .stdout("hi\n");
-    assert_hi_echoed(&srv);
+    let srv = tls_echo_server(&pki().other_host);
+    assert_hi_echoed(&hi_to(&srv, &["--insecure"]), &srv);
+}
+
+/// A path as an argument.
+fn arg(path: &std::path::Path) -> &str {
+    path.to_str().unwrap()
 }
 
 #[test]
 fn missing_cacert_file_is_usage_error() {
-    let srv = tls_server(&pki().localhost);
+    let srv = tls_echo_server(&pki().localhost);
     let missing = pki().dir().join("no-such-ca.pem");
-    let r = wsprobe(
-        &[
-            &srv.url_host("localhost"),
-            "--cacert",
-            missing.to_str().unwrap(),
-            "-x",
-            "hi",
-        ],
-        "",
-    );
-    r.code(2).stdout("").stderr_contains("no-such-ca.pem");
+    hi_to(&srv, &["--cacert", arg(&missing)])
+        .code(2)
+        .stdout("")
+        .stderr_contains("no-such-ca.pem");
 }
 
 #[test]
 fn garbage_cacert_file_is_usage_error() {
-    let srv = tls_server(&pki().localhost);
-    let r = wsprobe(
-        &[
-            &srv.url_host("localhost"),
-            "--cacert",
-            pki().garbage.to_str().unwrap(),
-            "-x",
-            "hi",
-        ],
-        "",
-    );
-    r.code(2).stdout("");
+    let srv = tls_echo_server(&pki().localhost);
+    hi_to(&srv, &["--cacert", arg(&pki().garbage)])
+        .code(2)
+        .stdout("");
 }
 
-fn mtls_server() -> Server {
+fn mtls_echo_server() -> Server {
     let opts = ServerOpts {
         tls: Some(tls_acceptor_requiring_client_cert(&pki().localhost)),
         ..Default::default()
@@ -157,24 +131,12 @@ fn mtls_server() -> Server {
 
 #[test]
 fn client_certificate_is_presented() {
-    let srv = mtls_server();
+    let srv = mtls_echo_server();
     let p = pki();
-    wsprobe(
-        &[
-            &srv.url_host("localhost"),
-            "--cacert",
-            ca(),
-            "--cert",
-            p.client.cert.to_str().unwrap(),
-            "--key",
-            p.client.key.to_str().unwrap(),
-            "-x",
-            "hi",
-        ],
-        "",
-    )
-    .code(0)
-    .stdout("hi\n");
+    let (cert, key) = (arg(&p.client.cert), arg(&p.client.key));
+    hi_to(&srv, &["--cacert", ca(), "--cert", cert, "--key", key])
+        .code(0)
+        .stdout("hi\n");
     let obs = srv.next();
     assert_eq!(
         obs.client_cert_cn.as_deref(),
@@ -186,73 +148,39 @@ fn client_certificate_is_presented() {
 
 #[test]
 fn client_certificate_required_but_not_given_exits_4() {
-    let srv = mtls_server();
-    let r = wsprobe(
-        &[&srv.url_host("localhost"), "--cacert", ca(), "-x", "hi"],
-        "",
-    );
-    r.code(4).stdout("");
+    let srv = mtls_echo_server();
+    hi_to(&srv, &["--cacert", ca()]).code(4).stdout("");
     let obs = srv.next();
     assert!(obs.handshake_error.is_some(), "{obs:?}");
 }
 
 #[test]
 fn garbage_client_key_is_usage_error() {
-    let srv = tls_server(&pki().localhost);
+    let srv = tls_echo_server(&pki().localhost);
     let p = pki();
-    let r = wsprobe(
-        &[
-            &srv.url_host("localhost"),
-            "--cacert",
-            ca(),
-            "--cert",
-            p.client.cert.to_str().unwrap(),
-            "--key",
-            p.garbage.to_str().unwrap(),
-            "-x",
-            "hi",
-        ],
-        "",
-    );
-    r.code(2).stdout("").stderr_contains("garbage.key");
+    let (cert, key) = (arg(&p.client.cert), arg(&p.garbage));
+    hi_to(&srv, &["--cacert", ca(), "--cert", cert, "--key", key])
+        .code(2)
+        .stdout("")
+        .stderr_contains("garbage.key");
 }
 
 #[test]
 fn missing_client_key_file_is_usage_error() {
-    let srv = tls_server(&pki().localhost);
+    let srv = tls_echo_server(&pki().localhost);
     let p = pki();
     let missing = p.dir().join("missing.key");
-    let r = wsprobe(
-        &[
-            &srv.url_host("localhost"),
-            "--cacert",
-            ca(),
-            "--cert",
-            p.client.cert.to_str().unwrap(),
-            "--key",
-            missing.to_str().unwrap(),
-            "-x",
-            "hi",
-        ],
-        "",
-    );
-    r.code(2).stdout("").stderr_contains("missing.key");
+    let (cert, key) = (arg(&p.client.cert), arg(&missing));
+    hi_to(&srv, &["--cacert", ca(), "--cert", cert, "--key", key])
+        .code(2)
+        .stdout("")
+        .stderr_contains("missing.key");
 }
 
 #[test]
 fn cert_without_key_is_usage_error() {
-    let srv = tls_server(&pki().localhost);
-    let r = wsprobe(
-        &[
-            &srv.url_host("localhost"),
-            "--cacert",
-            ca(),
-            "--cert",
-            pki().client.cert.to_str().unwrap(),
-            "-x",
-            "hi",
-        ],
-        "",
-    );
-    r.code(2).stdout("");
+    let srv = tls_echo_server(&pki().localhost);
+    hi_to(&srv, &["--cacert", ca(), "--cert", arg(&pki().client.cert)])
+        .code(2)
+        .stdout("");
 }

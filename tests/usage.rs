@@ -3,15 +3,7 @@
 //! of --max-message-size, --subprotocol and --reconnect; and that the valid
 //! forms next to them still work.
 
-mod support;
-
-use support::*;
-
-/// A URL nothing listens on: a run that gets past the usage checks fails to
-/// connect (exit 3) instead of passing for a usage error.
-fn closed_url() -> String {
-    format!("ws://127.0.0.1:{}/", closed_port())
-}
+use crate::support::*;
 
 // ---------------------------------------------------------------------------
 // URLs

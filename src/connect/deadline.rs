@@ -58,11 +58,16 @@ impl Deadline {
     /// response from HOST").
     pub fn expired(&self, phase: &str) -> Error {
         match self.limit {
-            Limit::Connect(_) => Error::Connect(format!("timed out {phase} (--connect-timeout)")),
-            Limit::Run(timeout) => Error::Timeout(format!(
-                "timed out (--timeout {}) while {phase}",
-                humantime::format_duration(timeout)
-            )),
+            Limit::Connect(_) => {
+                Error::Connect(format!("timed out {phase} (--connect-timeout)").into())
+            }
+            Limit::Run(timeout) => Error::Timeout(
+                format!(
+                    "timed out (--timeout {}) while {phase}",
+                    humantime::format_duration(timeout)
+                )
+                .into(),
+            ),
         }
     }
 }

@@ -2,11 +2,14 @@
 //! upgrade, so that the REPL, pipe mode, `--expect`, `--jsonl` and the debugger
 //! views work for testing clients as well as servers.
 
+use mio::unix::SourceFd;
+use mio::{Events, Interest, Poll, Token};
 use std::io;
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 use tungstenite::handshake::server::{ErrorResponse, Request, Response};
+use tungstenite::handshake::HandshakeRole;
 use tungstenite::http::{HeaderName, HeaderValue, StatusCode};
 
 use super::upgrade::header_pairs;
@@ -43,7 +46,7 @@ pub fn bind(spec: &str) -> Result<TcpListener> {
         .map_err(|_| {
             Error::Usage(format!(
                 "--listen expects PORT or ADDRESS:PORT (e.g. 9001, 0.0.0.0:9001, [::1]:9001), got '{spec}'"
-            ))
+            ).into())
         })?
         .collect();
     let mut last = None;
@@ -54,11 +57,10 @@ pub fn bind(spec: &str) -> Result<TcpListener> {
         }
     }
     Err(match last {
-        Some((addr, e)) => Error::Connect(format!(
-            "cannot listen on {addr}: {}",
-            tcp::plain_io_message(&e)
-        )),
-        None => Error::Usage(format!("--listen: '{spec}' has no address")),
+        Some((addr, e)) => {
+            Error::Connect(format!("cannot listen on {addr}: {}", tcp::plain_io_message(&e)).into())
+        }
+        None => Error::Usage(format!("--listen: '{spec}' has no address").into()),
     })
 }
 
@@ -81,10 +83,7 @@ pub fn accept(
         wait_readable(listener, deadline)?;
     }
     let (tcp, peer) = listener.accept().map_err(|e| {
-        Error::Connect(format!(
-            "cannot accept a client: {}",
-            tcp::plain_io_message(&e)
-        ))
+        Error::Connect(format!("cannot accept a client: {}", tcp::plain_io_message(&e)).into())
     })?;
     let started = Instant::now();
     let _ = tcp.set_nodelay(true);
@@ -93,19 +92,7 @@ pub fn accept(
     let handshake_deadline = deadline.map_or(started + opts.handshake_timeout, |d| {
         d.min(started + opts.handshake_timeout)
     });
-    let socket = Socket::new(tcp, Some(handshake_deadline));
-    let net = match &opts.tls {
-        Some(acceptor) => NetStream::Tls(Box::new(acceptor.accept(socket).map_err(|e| {
-            Error::Tls(format!(
-                "TLS handshake with the client at {peer} failed: {}",
-                match e {
-                    native_tls::HandshakeError::WouldBlock(_) => "timed out".to_string(),
-                    native_tls::HandshakeError::Failure(e) => e.to_string(),
-                }
-            ))
-        })?)),
-        None => NetStream::Plain(socket),
-    };
+    let net = secure(Socket::new(tcp, Some(handshake_deadline)), opts, peer)?;
     let stream = Tapped::before_upgrade(net, opts.trace_frames);
     let config = websocket_config(opts.max_message_size);
     let scheme = if opts.tls.is_some() { "wss" } else { "ws" };
@@ -119,60 +106,16 @@ pub fn accept(
     };
     // tungstenite's callback signature returns its (large) ErrorResponse by value.
     #[allow(clippy::result_large_err)]
-    let callback = |request: &Request, mut response: Response| {
-        info.url = format!(
-            "{scheme}://{}{}",
-            listener
-                .local_addr()
-                .map(|a| a.to_string())
-                .unwrap_or_default(),
-            request.uri()
-        );
+    let callback = |request: &Request, response: Response| {
+        info.url = request_url(scheme, listener, request);
         info.request_headers = header_pairs(request.headers());
-        let offered: Vec<String> = request
-            .headers()
-            .get_all("sec-websocket-protocol")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .map(|p| p.trim().to_string())
-            .collect();
-        if let Some(chosen) = opts.subprotocols.iter().find(|p| offered.contains(p)) {
-            if let Ok(value) = HeaderValue::from_str(chosen) {
-                response
-                    .headers_mut()
-                    .insert("sec-websocket-protocol", value);
-                info.subprotocol = Some(chosen.clone());
-            }
-        } else if !opts.subprotocols.is_empty() {
-            let mut refusal = ErrorResponse::new(Some(format!(
-                "none of the offered subprotocols is accepted (accepted: {})\n",
-                opts.subprotocols.join(", ")
-            )));
-            *refusal.status_mut() = StatusCode::BAD_REQUEST;
-            return Err(refusal);
-        }
-        for (name, value) in &opts.headers {
-            if let (Ok(name), Ok(value)) = (
-                HeaderName::from_bytes(name.as_bytes()),
-                HeaderValue::from_str(value),
-            ) {
-                response.headers_mut().append(name, value);
-            }
-        }
+        let (response, subprotocol) = respond(request, response, opts)?;
+        info.subprotocol = subprotocol;
         info.response_headers = header_pairs(response.headers());
         Ok(response)
     };
-    let ws = tungstenite::accept_hdr_with_config(stream, callback, Some(config)).map_err(|e| {
-        Error::Handshake(format!(
-            "the client at {peer} did not complete a WebSocket upgrade: {}",
-            match e {
-                tungstenite::HandshakeError::Interrupted(_) => "timed out".to_string(),
-                tungstenite::HandshakeError::Failure(e) => e.to_string(),
-            }
-        ))
-    })?;
-    let mut ws = ws;
+    let mut ws = tungstenite::accept_hdr_with_config(stream, callback, Some(config))
+        .map_err(|e| upgrade_failed(peer, e))?;
     ws.get_mut().set_deadline(None);
     into_session_mode(ws.get_ref().tcp())?;
     info.at = std::time::SystemTime::now();
@@ -186,8 +129,122 @@ pub fn accept(
     Ok(Connection { ws, info })
 }
 
-/// Wait until a client is waiting to be accepted, or the deadline passes.
+/// With `--cert`/`--key`, the client's TLS handshake; otherwise the plain socket.
+fn secure(socket: Socket, opts: &ListenOptions, peer: SocketAddr) -> Result<NetStream> {
+    let Some(acceptor) = &opts.tls else {
+        return Ok(NetStream::Plain(socket));
+    };
+    let tls = acceptor.accept(socket).map_err(|e| {
+        Error::Tls(
+            format!(
+                "TLS handshake with the client at {peer} failed: {}",
+                match e {
+                    native_tls::HandshakeError::WouldBlock(_) => "timed out".to_string(),
+                    native_tls::HandshakeError::Failure(e) => e.to_string(),
+                }
+            )
+            .into(),
+        )
+    })?;
+    Ok(NetStream::Tls(Box::new(tls)))
+}
+
+/// The URL the client asked for: this listener's address and the request's path.
+fn request_url(scheme: &str, listener: &TcpListener, request: &Request) -> String {
+    format!(
+        "{scheme}://{}{}",
+        listener
+            .local_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_default(),
+        request.uri()
+    )
+}
+
+/// The 101 response to the client's upgrade request, with the subprotocol chosen
+/// (if any) and the `-H` headers; or a 400 when wsprobe was given subprotocols
+/// and the client offers none of them.
+#[allow(clippy::result_large_err)] // The refusal is for the callback, as it takes it.
+fn respond(
+    request: &Request,
+    mut response: Response,
+    opts: &ListenOptions,
+) -> std::result::Result<(Response, Option<String>), ErrorResponse> {
+    let mut subprotocol = None;
+    if let Some(chosen) = choose_subprotocol(request, &opts.subprotocols)? {
+        if let Ok(value) = HeaderValue::from_str(chosen) {
+            response
+                .headers_mut()
+                .insert("sec-websocket-protocol", value);
+            subprotocol = Some(chosen.clone());
+        }
+    }
+    for (name, value) in &opts.headers {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            response.headers_mut().append(name, value);
+        }
+    }
+    Ok((response, subprotocol))
+}
+
+/// The first of `accepted` (wsprobe's order of preference) that the client offers;
+/// none when wsprobe accepts any (`accepted` is empty), a refusal when it offers
+/// none of them.
+#[allow(clippy::result_large_err)] // The refusal is for the callback, as it takes it.
+fn choose_subprotocol<'a>(
+    request: &Request,
+    accepted: &'a [String],
+) -> std::result::Result<Option<&'a String>, ErrorResponse> {
+    let offered: Vec<String> = request
+        .headers()
+        .get_all("sec-websocket-protocol")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|p| p.trim().to_string())
+        .collect();
+    if let Some(chosen) = accepted.iter().find(|p| offered.contains(p)) {
+        return Ok(Some(chosen));
+    }
+    if accepted.is_empty() {
+        return Ok(None);
+    }
+    let mut refusal = ErrorResponse::new(Some(format!(
+        "none of the offered subprotocols is accepted (accepted: {})\n",
+        accepted.join(", ")
+    )));
+    *refusal.status_mut() = StatusCode::BAD_REQUEST;
+    Err(refusal)
+}
+
+fn upgrade_failed<R: HandshakeRole>(peer: SocketAddr, e: tungstenite::HandshakeError<R>) -> Error {
+    Error::Handshake(
+        format!(
+            "the client at {peer} did not complete a WebSocket upgrade: {}",
+            match e {
+                tungstenite::HandshakeError::Interrupted(_) => "timed out".to_string(),
+                tungstenite::HandshakeError::Failure(e) => e.to_string(),
+            }
+        )
+        .into(),
+    )
+}
+
+/// Wait until a client is waiting to be accepted, or the deadline passes. The
+/// listener stays in blocking mode: it is only watched here, and accepted from
+/// once it is readable.
 fn wait_readable(listener: &TcpListener, deadline: Instant) -> Result<()> {
+    let cannot_wait =
+        |e: io::Error| Error::Runtime(format!("cannot wait for a client: {e}").into());
+    let mut poll = Poll::new().map_err(cannot_wait)?;
+    let fd = listener.as_raw_fd();
+    poll.registry()
+        .register(&mut SourceFd(&fd), CLIENT_WAITING, Interest::READABLE)
+        .map_err(cannot_wait)?;
+    let mut events = Events::with_capacity(1);
     loop {
         let remaining = deadline.saturating_duration_since(Instant::now());
         if remaining.is_zero() {
@@ -195,25 +252,18 @@ fn wait_readable(listener: &TcpListener, deadline: Instant) -> Result<()> {
                 "no client connected before the deadline (--timeout)".into(),
             ));
         }
-        let mut fds = libc::pollfd {
-            fd: listener.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        let ms = remaining.as_millis().min(i32::MAX as u128) as i32;
-        // SAFETY: one valid pollfd that lives across the call.
-        let ready = unsafe { libc::poll(&mut fds, 1, ms.max(1)) };
-        if ready > 0 {
-            return Ok(());
-        }
-        if ready < 0 && io::Error::last_os_error().kind() != io::ErrorKind::Interrupted {
-            return Err(Error::Runtime(format!(
-                "cannot wait for a client: {}",
-                io::Error::last_os_error()
-            )));
+        match poll.poll(&mut events, Some(remaining)) {
+            Ok(()) if !events.is_empty() => return Ok(()),
+            // Timed out, or woke with nothing ready: check the deadline again.
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(cannot_wait(e)),
         }
     }
 }
+
+/// The only source `wait_readable` registers.
+const CLIENT_WAITING: Token = Token(0);
 
 #[cfg(test)]
 mod tests {

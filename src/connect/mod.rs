@@ -4,6 +4,7 @@
 
 mod deadline;
 mod listen;
+mod openssl_extras;
 mod proxy;
 mod socket;
 mod stream;
@@ -15,6 +16,7 @@ mod upgrade;
 pub use deadline::Deadline;
 
 pub use listen::{accept as accept_client, bind as listen_on, url_of as listen_url, ListenOptions};
+pub use openssl_extras::library_version as tls_library_version;
 pub use proxy::{from_env as proxy_from_env, parse as parse_proxy, Proxy};
 use socket::Socket;
 pub use stream::NetStream;
@@ -172,5 +174,5 @@ fn into_session_mode(tcp: &std::net::TcpStream) -> Result<()> {
     tcp.set_read_timeout(None)
         .and_then(|_| tcp.set_write_timeout(None))
         .and_then(|_| tcp.set_nonblocking(true))
-        .map_err(|e| Error::Runtime(format!("cannot configure the socket: {e}")))
+        .map_err(|e| Error::Runtime(format!("cannot configure the socket: {e}").into()))
 }

@@ -193,15 +193,21 @@ pub fn tunnel(
         {
             deadline.expired(&format!("waiting for the proxy {}", proxy.display()))
         }
-        Failure::Io(e) => Error::Connect(format!(
-            "the proxy {} failed: {}",
-            proxy.display(),
-            tcp::plain_io_message(&e)
-        )),
-        Failure::Refused(why) => Error::Connect(format!(
-            "the proxy {} refused the tunnel to {host}:{port}: {why}",
-            proxy.display()
-        )),
+        Failure::Io(e) => Error::Connect(
+            format!(
+                "the proxy {} failed: {}",
+                proxy.display(),
+                tcp::plain_io_message(&e)
+            )
+            .into(),
+        ),
+        Failure::Refused(why) => Error::Connect(
+            format!(
+                "the proxy {} refused the tunnel to {host}:{port}: {why}",
+                proxy.display()
+            )
+            .into(),
+        ),
         Failure::Other(error) => error,
     })
 }
@@ -275,6 +281,8 @@ fn http_connect(
     }
 }
 
+/// RFC 1928: agree on how to authenticate, ask for a CONNECT to `host:port`, and
+/// read the reply; after it, the connection is the tunnel.
 fn socks5(
     stream: &mut (impl Read + Write),
     proxy: &Proxy,
@@ -282,6 +290,18 @@ fn socks5(
     port: u16,
     remote_dns: bool,
     deadline: &Deadline,
+) -> std::result::Result<(), Failure> {
+    socks5_greet(stream, proxy)?;
+    let request = socks5_connect_request(host, port, remote_dns, deadline)?;
+    stream.write_all(&request)?;
+    socks5_read_reply(stream)
+}
+
+/// Offer "no authentication", and username/password when the proxy URL has
+/// credentials; authenticate if the proxy picks the latter.
+fn socks5_greet(
+    stream: &mut (impl Read + Write),
+    proxy: &Proxy,
 ) -> std::result::Result<(), Failure> {
     let methods: &[u8] = if proxy.credentials.is_some() {
         &[0x00, 0x02]
@@ -297,42 +317,58 @@ fn socks5(
         return Err(Failure::Refused("it does not speak SOCKS5".into()));
     }
     match choice[1] {
-        0x00 => {}
+        0x00 => Ok(()),
         0x02 => {
             let Some((user, pass)) = &proxy.credentials else {
                 return Err(Failure::Refused(
                     "it asks for a username and password (put them in the proxy URL)".into(),
                 ));
             };
-            if user.len() > 255 || pass.len() > 255 {
-                return Err(Failure::Refused(
-                    "SOCKS5 credentials are limited to 255 bytes each".into(),
-                ));
-            }
-            let mut auth = vec![0x01, user.len() as u8];
-            auth.extend_from_slice(user.as_bytes());
-            auth.push(pass.len() as u8);
-            auth.extend_from_slice(pass.as_bytes());
-            stream.write_all(&auth)?;
-            let mut status = [0u8; 2];
-            stream.read_exact(&mut status)?;
-            if status[1] != 0x00 {
-                return Err(Failure::Refused(
-                    "it rejected the username and password".into(),
-                ));
-            }
+            socks5_authenticate(stream, user, pass)
         }
-        0xFF => {
-            return Err(Failure::Refused(
-                "none of the offered authentication methods is acceptable".into(),
-            ))
-        }
-        other => {
-            return Err(Failure::Refused(format!(
-                "it chose an authentication method wsprobe did not offer ({other:#04x})"
-            )))
-        }
+        0xFF => Err(Failure::Refused(
+            "none of the offered authentication methods is acceptable".into(),
+        )),
+        other => Err(Failure::Refused(format!(
+            "it chose an authentication method wsprobe did not offer ({other:#04x})"
+        ))),
     }
+}
+
+/// RFC 1929 username/password authentication.
+fn socks5_authenticate(
+    stream: &mut (impl Read + Write),
+    user: &str,
+    pass: &str,
+) -> std::result::Result<(), Failure> {
+    if user.len() > 255 || pass.len() > 255 {
+        return Err(Failure::Refused(
+            "SOCKS5 credentials are limited to 255 bytes each".into(),
+        ));
+    }
+    let mut auth = vec![0x01, user.len() as u8];
+    auth.extend_from_slice(user.as_bytes());
+    auth.push(pass.len() as u8);
+    auth.extend_from_slice(pass.as_bytes());
+    stream.write_all(&auth)?;
+    let mut status = [0u8; 2];
+    stream.read_exact(&mut status)?;
+    if status[1] != 0x00 {
+        return Err(Failure::Refused(
+            "it rejected the username and password".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// The CONNECT request for `host:port`: by address, or by name with `socks5h://`
+/// (the proxy resolves it); with `socks5://` wsprobe resolves the name itself.
+fn socks5_connect_request(
+    host: &str,
+    port: u16,
+    remote_dns: bool,
+    deadline: &Deadline,
+) -> std::result::Result<Vec<u8>, Failure> {
     let mut request = vec![0x05, 0x01, 0x00];
     let ip = match host.parse::<IpAddr>() {
         Ok(ip) => Some(ip),
@@ -366,7 +402,12 @@ fn socks5(
         }
     }
     request.extend_from_slice(&port.to_be_bytes());
-    stream.write_all(&request)?;
+    Ok(request)
+}
+
+/// Read the reply to CONNECT to its end (the address the proxy bound, which
+/// wsprobe has no use for): the bytes after it belong to the tunnel.
+fn socks5_read_reply(stream: &mut impl Read) -> std::result::Result<(), Failure> {
     let mut reply = [0u8; 4];
     stream.read_exact(&mut reply)?;
     if reply[1] != 0x00 {
@@ -391,6 +432,7 @@ fn socks5(
     Ok(())
 }
 
+/// What a failed SOCKS5 reply code means.
 fn socks_reply(code: u8) -> String {
     let what = match code {
         0x01 => "general failure",

@@ -21,16 +21,16 @@ pub fn resolve(host: &str, port: u16, deadline: &Deadline) -> Result<Vec<SocketA
         .spawn(move || {
             let _ = tx.send((name.as_str(), port).to_socket_addrs().map(Vec::from_iter));
         })
-        .map_err(|e| Error::Connect(format!("cannot start the resolver thread: {e}")))?;
+        .map_err(|e| Error::Connect(format!("cannot start the resolver thread: {e}").into()))?;
     match rx.recv_timeout(deadline.remaining()) {
         Ok(Ok(addrs)) if !addrs.is_empty() => Ok(addrs),
-        Ok(Ok(_)) => Err(Error::Connect(format!(
-            "cannot resolve '{host}': no addresses"
-        ))),
-        Ok(Err(e)) => Err(Error::Connect(format!(
-            "cannot resolve '{host}': {}",
-            resolver_message(&e)
-        ))),
+        Ok(Ok(_)) => Err(Error::Connect(
+            format!("cannot resolve '{host}': no addresses").into(),
+        )),
+        Ok(Err(e)) => Err(Error::Connect(
+            format!("cannot resolve '{host}': {}", resolver_message(&e)).into(),
+        )
+        .because(e)),
         Err(_) => Err(deadline.expired(&format!("resolving '{host}'"))),
     }
 }
@@ -71,25 +71,74 @@ pub fn dial(addrs: &[SocketAddr], host: &str, deadline: &Deadline) -> Result<Tcp
         Some((addr, e)) if e.kind() == io::ErrorKind::TimedOut => {
             deadline.expired(&format!("connecting to {}", named(addr)))
         }
-        Some((addr, e)) => Error::Connect(format!(
-            "cannot connect to {}: {}",
-            named(addr),
-            plain_io_message(&e)
-        )),
+        Some((addr, e)) => Error::Connect(
+            format!(
+                "cannot connect to {}: {}",
+                named(addr),
+                plain_io_message(&e)
+            )
+            .into(),
+        )
+        .because(e),
         None => deadline.expired(&format!("connecting to {host}")),
     })
 }
 
-/// `Connection refused (os error 111)` -> `connection refused`.
+/// An I/O error as a short phrase for a message (`connection refused`), chosen by
+/// its kind; errors of other kinds keep the system's description, without the
+/// `(os error N)` that the standard library appends.
 pub fn plain_io_message(e: &io::Error) -> String {
-    let text = e.to_string();
-    let text = match text.find(" (os error") {
-        Some(i) => &text[..i],
-        None => &text,
+    use io::ErrorKind as K;
+    let phrase = match e.kind() {
+        K::ConnectionRefused => "connection refused",
+        K::ConnectionReset => "connection reset by peer",
+        K::ConnectionAborted => "connection aborted",
+        K::NotConnected => "not connected",
+        K::BrokenPipe => "broken pipe",
+        K::TimedOut => "timed out",
+        K::HostUnreachable => "host unreachable",
+        K::NetworkUnreachable => "network unreachable",
+        K::AddrInUse => "address already in use",
+        K::AddrNotAvailable => "address not available",
+        K::NotFound => "no such file or directory",
+        K::PermissionDenied => "permission denied",
+        K::IsADirectory => "is a directory",
+        K::UnexpectedEof => "unexpected end of file",
+        _ => return os_description(e),
+    };
+    phrase.to_string()
+}
+
+/// The system's own description, first letter in lower case.
+fn os_description(e: &io::Error) -> String {
+    let text = match e.raw_os_error() {
+        // Display adds " (os error N)" to the OS's text; the text is what we want.
+        Some(code) => {
+            let full = e.to_string();
+            let suffix = format!(" (os error {code})");
+            full.strip_suffix(&suffix).unwrap_or(&full).to_string()
+        }
+        None => e.to_string(),
     };
     let mut chars = text.chars();
     match chars.next() {
         Some(first) => first.to_lowercase().chain(chars).collect(),
         None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn io_errors_become_short_phrases() {
+        let refused = io::Error::from_raw_os_error(libc::ECONNREFUSED);
+        assert_eq!(plain_io_message(&refused), "connection refused");
+        let missing = io::Error::from_raw_os_error(libc::ENOENT);
+        assert_eq!(plain_io_message(&missing), "no such file or directory");
+        let odd = io::Error::from_raw_os_error(libc::EMLINK);
+        assert_eq!(plain_io_message(&odd), "too many links");
+        assert_eq!(plain_io_message(&io::Error::other("Custom")), "custom");
     }
 }

@@ -3,6 +3,7 @@
 
 use std::fs;
 
+use super::openssl_extras::{self, TlsProblem};
 use super::{Deadline, Socket};
 use std::path::{Path, PathBuf};
 
@@ -20,11 +21,12 @@ pub struct TlsOptions {
 
 fn read_file(path: &Path, what: &str) -> Result<Vec<u8>> {
     fs::read(path).map_err(|e| {
-        Error::Usage(format!(
+        let text = format!(
             "cannot read {what} '{}': {}",
             path.display(),
             super::tcp::plain_io_message(&e)
-        ))
+        );
+        Error::Usage(text.into()).because(e)
     })
 }
 
@@ -40,16 +42,12 @@ pub fn connector(opts: &TlsOptions) -> Result<native_tls::TlsConnector> {
     if let Some(path) = &opts.cacert {
         let pem = read_file(path, "CA file")?;
         let certs = native_tls::Certificate::stack_from_pem(&pem).map_err(|e| {
-            Error::Usage(format!(
-                "'{}' is not a PEM certificate file: {e}",
-                path.display()
-            ))
+            Error::Usage(format!("'{}' is not a PEM certificate file: {e}", path.display()).into())
         })?;
         if certs.is_empty() {
-            return Err(Error::Usage(format!(
-                "'{}' holds no PEM certificate",
-                path.display()
-            )));
+            return Err(Error::Usage(
+                format!("'{}' holds no PEM certificate", path.display()).into(),
+            ));
         }
         for cert in certs {
             builder.add_root_certificate(cert);
@@ -60,14 +58,14 @@ pub fn connector(opts: &TlsOptions) -> Result<native_tls::TlsConnector> {
     }
     builder
         .build()
-        .map_err(|e| Error::Tls(format!("cannot set up TLS: {e}")))
+        .map_err(|e| Error::Tls(format!("cannot set up TLS: {e}").into()))
 }
 
 /// `--listen` with `--cert`/`--key`: the identity wsprobe serves wss:// with.
 pub fn acceptor(cert_path: &Path, key_path: &Path) -> Result<native_tls::TlsAcceptor> {
     let identity = identity(cert_path, key_path, "the server certificate")?;
     native_tls::TlsAcceptor::new(identity)
-        .map_err(|e| Error::Tls(format!("cannot set up TLS: {e}")))
+        .map_err(|e| Error::Tls(format!("cannot set up TLS: {e}").into()))
 }
 
 /// A certificate (chain) and its key from PEM files; `role` names it in errors.
@@ -75,28 +73,31 @@ fn identity(cert_path: &Path, key_path: &Path, role: &str) -> Result<native_tls:
     let cert = read_file(cert_path, "certificate")?;
     let key = pkcs8_key(&read_file(key_path, "key")?, key_path)?;
     native_tls::Identity::from_pkcs8(&cert, &key).map_err(|e| {
-        Error::Usage(format!(
-            "cannot use '{}' with '{}' as {role}: {e}",
-            cert_path.display(),
-            key_path.display()
-        ))
+        Error::Usage(
+            format!(
+                "cannot use '{}' with '{}' as {role}: {e}",
+                cert_path.display(),
+                key_path.display()
+            )
+            .into(),
+        )
     })
 }
 
-/// native-tls wants PKCS#8; accept the traditional RSA/EC PEM forms too by
-/// re-encoding them with OpenSSL (already linked through native-tls).
+/// native-tls wants PKCS#8; accept the traditional RSA/EC PEM forms too.
 fn pkcs8_key(pem: &[u8], path: &Path) -> Result<Vec<u8>> {
     if pem.starts_with(b"-----BEGIN PRIVATE KEY-----") {
         return Ok(pem.to_vec());
     }
-    openssl::pkey::PKey::private_key_from_pem(pem)
-        .and_then(|k| k.private_key_to_pem_pkcs8())
-        .map_err(|_| {
-            Error::Usage(format!(
+    openssl_extras::to_pkcs8(pem).ok_or_else(|| {
+        Error::Usage(
+            format!(
                 "'{}' is not an unencrypted PEM private key (PKCS#8, RSA or EC)",
                 path.display()
-            ))
-        })
+            )
+            .into(),
+        )
+    })
 }
 
 /// Run the TLS handshake on a connected socket that enforces the dial's deadline.
@@ -115,95 +116,32 @@ pub fn handshake(
         native_tls::HandshakeError::Failure(_) if deadline.passed() => {
             deadline.expired(&format!("in the TLS handshake with {host}"))
         }
-        native_tls::HandshakeError::Failure(e) => Error::Tls(describe_failure(host, &e)),
+        native_tls::HandshakeError::Failure(e) => {
+            Error::Tls(describe_failure(host, &e).into()).because(e)
+        }
     })
 }
 
-/// OpenSSL's errors look like `error:0A000086:SSL routines:...:certificate verify
-/// failed:../ssl/statem/statem_clnt.c:1889: (self-signed certificate)`; keep what
-/// matters and say what to do about it.
+/// Say what failed and what to do about it, from OpenSSL's reason code.
 fn describe_failure(host: &str, e: &native_tls::Error) -> String {
-    let text = e.to_string();
-    if text.contains("certificate verify failed") {
-        let reason = text
-            .rfind('(')
-            .and_then(|start| {
-                text[start + 1..]
-                    .find(')')
-                    .map(|end| &text[start + 1..start + 1 + end])
-            })
-            .unwrap_or("untrusted certificate");
-        return format!(
+    match openssl_extras::classify(e) {
+        Some(TlsProblem::Verify { reason }) => format!(
             "TLS: the certificate of {host} was rejected: {reason} (use --cacert FILE to trust its CA, or -k to skip verification)"
-        );
+        ),
+        Some(TlsProblem::NotTls { reason }) => format!(
+            "TLS handshake with {host} failed: {reason} (is the server speaking TLS on this port? try ws:// instead of wss://)"
+        ),
+        Some(TlsProblem::Alert { description, .. } | TlsProblem::Other { reason: description }) => {
+            format!("TLS handshake with {host} failed: {description}")
+        }
+        None => format!("TLS handshake with {host} failed: {e}"),
     }
-    let detail = text
-        .split(':')
-        .map(str::trim)
-        .rfind(|part| {
-            !part.is_empty()
-                && !part.starts_with("error")
-                && !part.starts_with("SSL routines")
-                && !part.contains(".c")
-                && part.chars().any(|c| c.is_alphabetic())
-                && !part.chars().all(|c| c.is_ascii_hexdigit())
-        })
-        .unwrap_or(&text)
-        .to_string();
-    let hint = if detail.contains("unexpected EOF") || detail.contains("wrong version number") {
-        " (is the server speaking TLS on this port? try ws:// instead of wss://)"
-    } else {
-        ""
-    };
-    format!("TLS handshake with {host} failed: {detail}{hint}")
 }
 
-/// Subject, issuer, validity and alternative names of the server's certificate,
-/// parsed from the DER that native-tls hands out (with OpenSSL's X.509 parser).
+/// The server's certificate, as `-v` shows it.
 pub fn describe_peer<S: std::io::Read + std::io::Write>(
     stream: &native_tls::TlsStream<S>,
 ) -> Option<CertificateInfo> {
     let der = stream.peer_certificate().ok()??.to_der().ok()?;
-    let cert = openssl::x509::X509::from_der(&der).ok()?;
-    let name = |n: &openssl::x509::X509NameRef| {
-        n.entries()
-            .map(|e| {
-                let key = e.object().nid().short_name().unwrap_or("?");
-                let value = e.data().to_string().unwrap_or_default();
-                format!("{key}={value}")
-            })
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let alt_names = cert
-        .subject_alt_names()
-        .map(|names| {
-            names
-                .iter()
-                .filter_map(|n| {
-                    n.dnsname().map(|d| format!("DNS:{d}")).or_else(|| {
-                        n.ipaddress().map(|ip| match ip.len() {
-                            4 => format!(
-                                "IP:{}",
-                                std::net::Ipv4Addr::new(ip[0], ip[1], ip[2], ip[3])
-                            ),
-                            16 => {
-                                let mut b = [0u8; 16];
-                                b.copy_from_slice(ip);
-                                format!("IP:{}", std::net::Ipv6Addr::from(b))
-                            }
-                            _ => "IP:?".to_string(),
-                        })
-                    })
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    Some(CertificateInfo {
-        subject: name(cert.subject_name()),
-        issuer: name(cert.issuer_name()),
-        not_before: cert.not_before().to_string(),
-        not_after: cert.not_after().to_string(),
-        alt_names,
-    })
+    openssl_extras::describe_certificate(&der)
 }

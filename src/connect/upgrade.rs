@@ -8,6 +8,7 @@ use tungstenite::client::IntoClientRequest;
 use tungstenite::handshake::client::Request;
 use tungstenite::http::{HeaderName, HeaderValue};
 
+use super::openssl_extras::TlsProblem;
 use super::{Deadline, NetStream};
 use crate::error::{Error, Result};
 use crate::event::HandshakeInfo;
@@ -35,17 +36,16 @@ const GENERATED: [&str; 5] = [
 ];
 
 pub fn build_request(target: &Target, opts: &UpgradeOptions) -> Result<Request> {
-    let mut request = target
-        .url
-        .as_str()
-        .into_client_request()
-        .map_err(|e| Error::Usage(format!("cannot build a request for {}: {e}", target.url)))?;
+    let mut request = target.url.as_str().into_client_request().map_err(|e| {
+        Error::Usage(format!("cannot build a request for {}: {e}", target.url).into())
+    })?;
     let headers = request.headers_mut();
     let mut set = |name: &str, value: &str, replace: bool| -> Result<()> {
         let name = HeaderName::from_bytes(name.as_bytes())
-            .map_err(|_| Error::Usage(format!("'{name}' is not a valid header name")))?;
-        let value = HeaderValue::from_str(value)
-            .map_err(|_| Error::Usage(format!("the value of header '{name}' is not valid")))?;
+            .map_err(|_| Error::Usage(format!("'{name}' is not a valid header name").into()))?;
+        let value = HeaderValue::from_str(value).map_err(|_| {
+            Error::Usage(format!("the value of header '{name}' is not valid").into())
+        })?;
         if replace {
             headers.insert(name, value);
         } else {
@@ -179,19 +179,25 @@ pub fn upgrade(
     let mut chunk = [0u8; 4096];
     let response = loop {
         if !target.tls && looks_like_tls(&buf) {
-            return Err(Error::Handshake(format!(
-                "the server answered with TLS, not HTTP: it expects wss:// ({})",
-                wss_url(target)
-            )));
+            return Err(Error::Handshake(
+                format!(
+                    "the server answered with TLS, not HTTP: it expects wss:// ({})",
+                    wss_url(target)
+                )
+                .into(),
+            ));
         }
         if let Some(response) = parse_head(&buf)? {
             break response;
         }
         if buf.len() > MAX_HEAD {
-            return Err(Error::Handshake(format!(
-                "the server's answer to the upgrade has no end of headers after {} KiB",
-                MAX_HEAD / 1024
-            )));
+            return Err(Error::Handshake(
+                format!(
+                    "the server's answer to the upgrade has no end of headers after {} KiB",
+                    MAX_HEAD / 1024
+                )
+                .into(),
+            ));
         }
         match stream.read(&mut chunk) {
             Ok(0) => return Err(closed_early(target, buf.is_empty())),
@@ -242,10 +248,13 @@ fn parse_head(buf: &[u8]) -> Result<Option<Response>> {
             head_len,
         })),
         Ok(httparse::Status::Partial) => Ok(None),
-        Err(e) => Err(Error::Handshake(format!(
-            "the server's answer to the upgrade is not valid HTTP ({e}): {}",
-            body_excerpt(buf, 80)
-        ))),
+        Err(e) => Err(Error::Handshake(
+            format!(
+                "the server's answer to the upgrade is not valid HTTP ({e}): {}",
+                body_excerpt(buf, 80)
+            )
+            .into(),
+        )),
     }
 }
 
@@ -273,13 +282,13 @@ fn closed_early(target: &Target, nothing: bool) -> Error {
         return Error::Tls(format!(
             "TLS: {} closed the connection right after the TLS handshake; if it requires a client certificate, use --cert FILE --key FILE",
             target.host_header()
-        ));
+        ).into());
     }
     if nothing {
         Error::Handshake(format!(
             "the server closed the connection without answering the upgrade (if this port speaks TLS, use {})",
             wss_url(target)
-        ))
+        ).into())
     } else {
         Error::Handshake(
             "the server closed the connection in the middle of its upgrade response".into(),
@@ -336,13 +345,13 @@ fn rejection(response: &Response, body: &[u8]) -> Error {
         let value = crate::redact::header_value(&name, &value, false);
         message.push_str(&format!("\n  < {name}: {}", crate::text::escape(value)));
     }
-    Error::Handshake(message)
+    Error::Handshake(message.into())
 }
 
 /// Check a 101 as RFC 6455 §4.1 asks: the upgrade headers, the accept key, and no
 /// subprotocol or extension that was not offered.
 fn check_switch(target: &Target, request: &Request, response: &Response) -> Result<HandshakeInfo> {
-    let invalid = |what: &str| Error::Handshake(format!("invalid upgrade response: {what}"));
+    let invalid = |what: &str| Error::Handshake(format!("invalid upgrade response: {what}").into());
     if !response
         .header("upgrade")
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("websocket"))
@@ -391,20 +400,20 @@ fn check_switch(target: &Target, request: &Request, response: &Response) -> Resu
             return Err(Error::Handshake(format!(
                 "the server selected the subprotocol '{}', but none was offered (use -s NAME to offer one)",
                 crate::text::escape(chosen)
-            )))
+            ).into()))
         }
         Some(chosen) if !offered.contains(chosen) => {
             return Err(Error::Handshake(format!(
                 "the server selected the subprotocol '{}', which was not offered (offered: {})",
                 crate::text::escape(chosen),
                 offered.join(", ")
-            )))
+            ).into()))
         }
         None if !offered.is_empty() => {
             return Err(Error::Handshake(format!(
                 "the server accepted none of the offered subprotocols ({})",
                 offered.join(", ")
-            )))
+            ).into()))
         }
         _ => {}
     }
@@ -414,7 +423,7 @@ fn check_switch(target: &Target, request: &Request, response: &Response) -> Resu
         return Err(Error::Handshake(format!(
             "the server accepted the extension '{}', which was not offered (wsprobe offered no extensions)",
             crate::text::escape(extension)
-        )));
+        ).into()));
     }
     Ok(HandshakeInfo {
         url: target.url.to_string(),
@@ -455,8 +464,7 @@ pub fn wire_names(headers: Vec<(String, String)>) -> Vec<(String, String)> {
 /// An I/O error while upgrading.
 fn io_failure(target: &Target, io: std::io::Error) -> Error {
     use std::io::ErrorKind as K;
-    let text = io.to_string();
-    match io.kind() {
+    let error = match io.kind() {
         // Under TLS 1.3 the client's side of the handshake ends before the server
         // has checked it: a server that refuses the client (most often for a
         // missing certificate) sends an alert and closes, and depending on timing
@@ -466,35 +474,38 @@ fn io_failure(target: &Target, io: std::io::Error) -> Error {
                 "TLS: {} closed the connection right after the TLS handshake ({}); if it requires a client certificate, use --cert FILE --key FILE",
                 target.host_header(),
                 super::tcp::plain_io_message(&io)
-            ))
+            ).into())
         }
         K::UnexpectedEof | K::ConnectionReset | K::ConnectionAborted => Error::Handshake(format!(
             "the server closed the connection during the upgrade ({})",
             super::tcp::plain_io_message(&io)
-        )),
-        _ if target.tls && text.contains("alert") => Error::Tls(format!(
-            "TLS: {} rejected the connection: {}{}",
-            target.host_header(),
-            alert_text(&text),
-            if text.contains("certificate required") {
-                " (it requires a client certificate: use --cert FILE --key FILE)"
-            } else {
-                ""
-            }
-        )),
+        ).into()),
+        // Under TLS 1.3 a server's rejection (e.g. of a missing client
+        // certificate) arrives as an alert on the first read after the handshake.
+        _ if target.tls => match super::openssl_extras::classify(&io) {
+            Some(TlsProblem::Alert {
+                number,
+                description,
+            }) => Error::Tls(format!(
+                "TLS: {} rejected the connection: {description}{}",
+                target.host_header(),
+                if TlsProblem::is_certificate_required(number) {
+                    " (it requires a client certificate: use --cert FILE --key FILE)"
+                } else {
+                    ""
+                }
+            ).into()),
+            _ => Error::Connect(format!(
+                "I/O error during the upgrade: {}",
+                super::tcp::plain_io_message(&io)
+            ).into()),
+        },
         _ => Error::Connect(format!(
             "I/O error during the upgrade: {}",
             super::tcp::plain_io_message(&io)
-        )),
-    }
-}
-
-/// `error:0A00045C:SSL routines:…:tlsv13 alert certificate required:…` -> the alert.
-fn alert_text(text: &str) -> String {
-    text.split(':')
-        .find(|part| part.contains("alert"))
-        .map(|part| part.trim().to_string())
-        .unwrap_or_else(|| text.to_string())
+        ).into()),
+    };
+    error.because(io)
 }
 
 /// The start of a response body, on one line, with control characters made visible.

@@ -40,10 +40,13 @@ pub fn execute_messages(opts: &InputOptions) -> Result<Vec<Message>> {
                 Some("-") => (read_all_stdin()?, Some("stdin".to_string())),
                 Some(path) => (
                     std::fs::read(path).map_err(|e| {
-                        Error::Usage(format!(
-                            "cannot read '{path}' (-x @FILE): {}",
-                            connect::plain_io_message(&e)
-                        ))
+                        Error::Usage(
+                            format!(
+                                "cannot read '{path}' (-x @FILE): {}",
+                                connect::plain_io_message(&e)
+                            )
+                            .into(),
+                        )
                     })?,
                     Some(format!("'{path}'")),
                 ),
@@ -55,10 +58,13 @@ pub fn execute_messages(opts: &InputOptions) -> Result<Vec<Message>> {
             String::from_utf8(bytes)
                 .map(|text| Message::Text(text.into()))
                 .map_err(|_| {
-                    Error::Usage(format!(
-                        "{} is not valid UTF-8; send it with --binary",
-                        source.unwrap_or_else(|| "the message".into())
-                    ))
+                    Error::Usage(
+                        format!(
+                            "{} is not valid UTF-8; send it with --binary",
+                            source.unwrap_or_else(|| "the message".into())
+                        )
+                        .into(),
+                    )
                 })
         })
         .collect()
@@ -69,7 +75,7 @@ fn read_all_stdin() -> Result<Vec<u8>> {
     io::stdin()
         .lock()
         .read_to_end(&mut buf)
-        .map_err(|e| Error::Usage(format!("cannot read stdin (-x @-): {e}")))?;
+        .map_err(|e| Error::Usage(format!("cannot read stdin (-x @-): {e}").into()))?;
     Ok(buf)
 }
 
@@ -87,6 +93,6 @@ pub fn start_pipe(opts: &InputOptions, outbox: Outbox) -> Result<()> {
     thread::Builder::new()
         .name("stdin".into())
         .spawn(move || lines::pump(io::stdin().lock(), opts, &outbox))
-        .map_err(|e| Error::Runtime(format!("cannot start the stdin reader: {e}")))?;
+        .map_err(|e| Error::Runtime(format!("cannot start the stdin reader: {e}").into()))?;
     Ok(())
 }

@@ -24,7 +24,7 @@ use tungstenite::{Bytes, Message};
 
 use crate::event::Command;
 use crate::mailbox::Outbox;
-use crate::output::human::{fmt_rtt, visible, Shared};
+use crate::output::human::{fmt_rtt, visible, ReplState};
 use crate::redact;
 use wsprobe::slash::{self, Input, Slash, COMMANDS};
 
@@ -130,7 +130,7 @@ impl ConditionalEventHandler for CtrlC {
 /// Start the REPL thread. Fails when the terminal cannot be used for editing.
 pub fn start(
     opts: ReplOptions,
-    shared: Arc<Shared>,
+    shared: Arc<ReplState>,
     outbox: Outbox,
     color: bool,
 ) -> io::Result<ReplHandle> {
@@ -210,7 +210,7 @@ fn open_history(editor: &mut Editor<ReplHelper, FileHistory>, path: &Path) -> Op
 struct Repl {
     editor: Editor<ReplHelper, FileHistory>,
     opts: ReplOptions,
-    shared: Arc<Shared>,
+    shared: Arc<ReplState>,
     outbox: Outbox,
     history: Option<PathBuf>,
     history_warned: bool,

@@ -1,18 +1,21 @@
 //! The human view for the REPL: incoming messages marked `< `, control and status
 //! lines marked `* `, JSON pretty-printed and colored, binary as a hexdump, control
-//! characters made visible, optional timestamps; and the counters `/stats` shows.
+//! characters made visible, optional timestamps. As it renders, it records what
+//! `/info` and `/stats` show into the `ReplState` it shares with the editor thread.
 
 use colored::Colorize;
 use serde_json::Value;
 use std::collections::VecDeque;
 use std::fmt::Write as _;
 use std::io::{self, Write};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+pub use super::repl_state::ReplState;
 use super::Sink;
 use crate::event::{Direction, Event, Kind};
+use wsprobe::frame::FrameInfo;
 
 /// How `--timestamps` shows time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,43 +24,6 @@ pub enum TimestampMode {
     Local,
     /// Seconds since the connection opened.
     Relative,
-}
-
-/// Counters shared with the REPL's `/stats`.
-#[derive(Debug, Default, Clone)]
-pub struct Stats {
-    pub messages_in: u64,
-    pub messages_out: u64,
-    pub bytes_in: u64,
-    pub bytes_out: u64,
-    pub pings_out: u64,
-    pub pongs_in: u64,
-    pub last_rtt: Option<Duration>,
-}
-
-/// State the REPL thread and the renderer share.
-#[derive(Debug)]
-pub struct Shared {
-    /// What the current connection negotiated (for `/info`).
-    pub info: Mutex<crate::event::HandshakeInfo>,
-    pub stats: Mutex<Stats>,
-    pub pretty: AtomicBool,
-    pub connected_at: Instant,
-}
-
-impl Shared {
-    pub fn new(pretty: bool) -> Arc<Shared> {
-        Arc::new(Shared {
-            info: Mutex::new(crate::event::HandshakeInfo::default()),
-            stats: Mutex::new(Stats::default()),
-            pretty: AtomicBool::new(pretty),
-            connected_at: Instant::now(),
-        })
-    }
-
-    pub fn stats(&self) -> Stats {
-        self.stats.lock().map(|s| s.clone()).unwrap_or_default()
-    }
 }
 
 #[derive(Debug, Clone)]
@@ -71,7 +37,7 @@ pub struct Human<W: Write> {
     out: W,
     buf: String,
     opts: HumanOptions,
-    shared: Arc<Shared>,
+    state: Arc<ReplState>,
     /// Pings we sent and when, to time the pongs that answer them.
     pending_pings: VecDeque<(Vec<u8>, Instant)>,
     /// We sent Close: the server's Close is its answer, not its initiative.
@@ -81,12 +47,12 @@ pub struct Human<W: Write> {
 }
 
 impl<W: Write> Human<W> {
-    pub fn new(out: W, opts: HumanOptions, shared: Arc<Shared>) -> Self {
+    pub fn new(out: W, opts: HumanOptions, state: Arc<ReplState>) -> Self {
         Human {
             out,
             buf: String::new(),
             opts,
-            shared,
+            state,
             pending_pings: VecDeque::new(),
             closing: false,
             closed_by_server: false,
@@ -102,7 +68,7 @@ impl<W: Write> Human<W> {
             }
             Some(TimestampMode::Relative) => {
                 let since = at
-                    .duration_since(SystemTime::now() - self.shared.connected_at.elapsed())
+                    .duration_since(SystemTime::now() - self.state.connected_at.elapsed())
                     .unwrap_or_default();
                 let _ = write!(
                     self.buf,
@@ -128,10 +94,31 @@ impl<W: Write> Human<W> {
         let _ = writeln!(self.buf, "{} {}", "*".yellow().bold(), text.yellow());
     }
 
+    /// -vv in the REPL: above the prompt like everything else, not on a stderr
+    /// that would tear the line being typed.
+    fn frame(&mut self, dir: Direction, frame: &FrameInfo, at: SystemTime) {
+        self.prefix(at);
+        let line = super::trace::trace_line(dir, frame);
+        let _ = writeln!(self.buf, "{}", line.dimmed());
+    }
+
+    fn incoming(&mut self, kind: Kind, payload: &[u8], at: SystemTime) {
+        match kind {
+            Kind::Text => self.incoming_text(&String::from_utf8_lossy(payload), at),
+            Kind::Binary => self.incoming_binary(payload, at),
+            Kind::Ping if self.opts.show_ping_pong => self.status(
+                at,
+                &format!("ping received{}, answered", payload_note(payload)),
+            ),
+            Kind::Ping => {}
+            Kind::Pong => self.pong(payload, at),
+        }
+    }
+
     fn incoming_text(&mut self, text: &str, at: SystemTime) {
         self.prefix(at);
         let marker = "<".green().bold();
-        let pretty = self.shared.pretty.load(Ordering::Relaxed);
+        let pretty = self.state.pretty.load(Ordering::Relaxed);
         let json = if pretty { as_json(text) } else { None };
         let body = match json {
             Some(value) => {
@@ -181,26 +168,74 @@ impl<W: Write> Human<W> {
             .position(|(p, _)| p == payload)
             .and_then(|i| self.pending_pings.remove(i))
             .map(|(_, sent)| sent.elapsed());
-        if let Ok(mut stats) = self.shared.stats.lock() {
-            stats.pongs_in += 1;
-            if rtt.is_some() {
-                stats.last_rtt = rtt;
-            }
-        }
         match rtt {
-            Some(rtt) => self.status(
-                at,
-                &format!(
-                    "pong{} (round trip {})",
-                    payload_note(payload),
-                    fmt_rtt(rtt)
-                ),
-            ),
+            Some(rtt) => {
+                self.state.round_trip(rtt);
+                self.status(
+                    at,
+                    &format!(
+                        "pong{} (round trip {})",
+                        payload_note(payload),
+                        fmt_rtt(rtt)
+                    ),
+                );
+            }
             None if self.opts.show_ping_pong => {
-                self.status(at, &format!("pong received{}", payload_note(payload)))
+                self.status(at, &format!("pong received{}", payload_note(payload)));
             }
             None => {}
         }
+    }
+
+    /// Sent messages get no line of their own (the prompt shows what was typed);
+    /// pings and pongs get one with `--show-ping-pong`.
+    fn outgoing(&mut self, kind: Kind, payload: &[u8], at: SystemTime) {
+        match kind {
+            Kind::Text | Kind::Binary => {}
+            Kind::Ping => self.ping_sent(payload, at),
+            Kind::Pong if self.opts.show_ping_pong => {
+                self.status(at, &format!("pong sent{}", payload_note(payload)));
+            }
+            Kind::Pong => {}
+        }
+    }
+
+    fn ping_sent(&mut self, payload: &[u8], at: SystemTime) {
+        if payload == crate::session::KEEPALIVE_PAYLOAD && !self.opts.show_ping_pong {
+            // Keepalives are not the user's pings: their pongs stay quiet.
+            return;
+        }
+        self.pending_pings
+            .push_back((payload.to_vec(), Instant::now()));
+        if self.pending_pings.len() > 64 {
+            self.pending_pings.pop_front();
+        }
+        if self.opts.show_ping_pong {
+            self.status(at, &format!("ping sent{}", payload_note(payload)));
+        }
+    }
+
+    fn close(&mut self, dir: Direction, code: Option<u16>, reason: &str, at: SystemTime) {
+        let what = match code {
+            Some(code) if reason.is_empty() => format!("{code} {}", close_name(code)),
+            Some(code) => format!("{code} {reason}"),
+            None => "no close code".to_string(),
+        };
+        let peer = self.state.peer_noun();
+        let line = match dir {
+            Direction::In if self.closing => format!("closed (the {peer} answered {what})"),
+            Direction::In => {
+                self.closed_by_server = true;
+                format!("closed by {peer}: {what}")
+            }
+            // Our automatic answer to the server's Close says nothing new.
+            Direction::Out if self.closed_by_server => return,
+            Direction::Out => {
+                self.closing = true;
+                format!("closing: {what}")
+            }
+        };
+        self.status(at, &line);
     }
 }
 
@@ -217,21 +252,12 @@ pub fn fmt_rtt(d: Duration) -> String {
 }
 
 impl<W: Write> Sink for Human<W> {
-    fn event(&mut self, event: &Event) -> io::Result<()> {
+    fn event(&mut self, event: &Event<'_>) -> io::Result<()> {
+        // `/info` and `/stats` see every event, shown or not (keepalives too).
+        self.state.record(event);
         match event {
-            Event::Open(info) => {
-                if let Ok(mut shown) = self.shared.info.lock() {
-                    *shown = (*info).clone();
-                }
-            }
-            Event::Error { .. } => {}
-            // -vv in the REPL: above the prompt like everything else, not on a
-            // stderr that would tear the line being typed.
-            Event::Frame { dir, frame, at } => {
-                self.prefix(*at);
-                let line = super::trace::trace_line(*dir, frame);
-                let _ = writeln!(self.buf, "{}", line.dimmed());
-            }
+            Event::Open(_) | Event::Error { .. } => {}
+            Event::Frame { dir, frame, at } => self.frame(*dir, frame, *at),
             Event::Reconnect {
                 attempt,
                 delay,
@@ -249,93 +275,19 @@ impl<W: Write> Sink for Human<W> {
                 kind,
                 payload,
                 at,
-            } => {
-                if matches!(kind, Kind::Text | Kind::Binary) {
-                    if let Ok(mut stats) = self.shared.stats.lock() {
-                        stats.messages_in += 1;
-                        stats.bytes_in += payload.len() as u64;
-                    }
-                }
-                match kind {
-                    Kind::Text => self.incoming_text(&String::from_utf8_lossy(payload), *at),
-                    Kind::Binary => self.incoming_binary(payload, *at),
-                    Kind::Ping if self.opts.show_ping_pong => self.status(
-                        *at,
-                        &format!("ping received{}, answered", payload_note(payload)),
-                    ),
-                    Kind::Ping => {}
-                    Kind::Pong => self.pong(payload, *at),
-                }
-            }
+            } => self.incoming(*kind, payload, *at),
             Event::Message {
                 dir: Direction::Out,
                 kind,
                 payload,
                 at,
-            } => match kind {
-                Kind::Text | Kind::Binary => {
-                    if let Ok(mut stats) = self.shared.stats.lock() {
-                        stats.messages_out += 1;
-                        stats.bytes_out += payload.len() as u64;
-                    }
-                }
-                Kind::Ping => {
-                    if let Ok(mut stats) = self.shared.stats.lock() {
-                        stats.pings_out += 1;
-                    }
-                    if &payload[..] == crate::session::KEEPALIVE_PAYLOAD
-                        && !self.opts.show_ping_pong
-                    {
-                        // Keepalives are not the user's pings: their pongs stay quiet.
-                        return Ok(());
-                    }
-                    self.pending_pings
-                        .push_back((payload.to_vec(), Instant::now()));
-                    if self.pending_pings.len() > 64 {
-                        self.pending_pings.pop_front();
-                    }
-                    if self.opts.show_ping_pong {
-                        self.status(*at, &format!("ping sent{}", payload_note(payload)));
-                    }
-                }
-                Kind::Pong => {
-                    if self.opts.show_ping_pong {
-                        self.status(*at, &format!("pong sent{}", payload_note(payload)));
-                    }
-                }
-            },
+            } => self.outgoing(*kind, payload, *at),
             Event::Close {
                 dir,
                 code,
                 reason,
                 at,
-            } => {
-                let what = match code {
-                    Some(code) if reason.is_empty() => format!("{code} {}", close_name(*code)),
-                    Some(code) => format!("{code} {reason}"),
-                    None => "no close code".to_string(),
-                };
-                let peer = self
-                    .shared
-                    .info
-                    .lock()
-                    .map(|i| i.peer_noun())
-                    .unwrap_or("server");
-                let line = match dir {
-                    Direction::In if self.closing => format!("closed (the {peer} answered {what})"),
-                    Direction::In => {
-                        self.closed_by_server = true;
-                        format!("closed by {peer}: {what}")
-                    }
-                    // Our automatic answer to the server's Close says nothing new.
-                    Direction::Out if self.closed_by_server => return Ok(()),
-                    Direction::Out => {
-                        self.closing = true;
-                        format!("closing: {what}")
-                    }
-                };
-                self.status(*at, &line);
-            }
+            } => self.close(*dir, *code, reason, *at),
         }
         Ok(())
     }
@@ -472,22 +424,10 @@ fn hexdump(out: &mut String, data: &[u8], indent: &str) {
 
 /// `HH:MM:SS.mmm` in the local time zone.
 pub fn local_time(at: SystemTime) -> String {
-    let since_epoch = at
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap_or_default();
-    let secs = since_epoch.as_secs() as libc::time_t;
-    let millis = since_epoch.subsec_millis();
-    // SAFETY: localtime_r writes only into the `tm` we pass; a zeroed tm is valid.
-    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
-    let ok = unsafe { !libc::localtime_r(&secs, &mut tm).is_null() };
-    if ok {
-        format!(
-            "{:02}:{:02}:{:02}.{millis:03}",
-            tm.tm_hour, tm.tm_min, tm.tm_sec
-        )
-    } else {
-        humantime::format_rfc3339_millis(at).to_string()
-    }
+    // chrono reads the local zone as the C library does (TZ, then /etc/localtime).
+    chrono::DateTime::<chrono::Local>::from(at)
+        .format("%H:%M:%S%.3f")
+        .to_string()
 }
 
 #[cfg(test)]
@@ -495,11 +435,11 @@ mod tests {
     use super::*;
     use tungstenite::Bytes;
 
-    fn render(opts: HumanOptions, events: &[Event]) -> String {
+    fn render(opts: HumanOptions, events: &[Event<'_>]) -> String {
         colored::control::set_override(false);
         let mut buf = Vec::new();
         {
-            let mut sink = Human::new(&mut buf, opts, Shared::new(true));
+            let mut sink = Human::new(&mut buf, opts, ReplState::new(true));
             for e in events {
                 sink.event(e).unwrap();
             }

@@ -7,6 +7,7 @@ pub mod human;
 mod jsonl;
 mod plain;
 mod printer;
+mod repl_state;
 pub mod stdout;
 mod tee;
 pub mod trace;

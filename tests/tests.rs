@@ -1,0 +1,22 @@
+//! wsprobe's integration tests, one crate (so the shared helpers in
+//! `support/` are compiled once and every one of them is used): each module
+//! runs the real binary against servers the tests start on 127.0.0.1.
+
+mod support;
+
+mod backpressure;
+mod close;
+mod connect;
+mod debugger;
+mod hostile;
+mod keepalive;
+mod listen;
+mod peer;
+mod pipe;
+mod proxy;
+mod readme;
+mod reconnect;
+mod repl;
+mod scripting;
+mod tls;
+mod usage;

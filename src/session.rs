@@ -678,85 +678,98 @@ impl Session {
         }
         link.ws.get_mut().refill(READ_BUDGET);
         for _ in 0..READ_BURST {
-            let message = match link.ws.read() {
-                Ok(message) => message,
-                Err(e) => {
-                    self.report_frames(link);
-                    return self.read_error(link, e);
-                }
-            };
+            let message = link.ws.read();
             self.report_frames(link);
-            let at = SystemTime::now();
-            if self.goal_reached && matches!(message, Message::Text(_) | Message::Binary(_)) {
-                // --count/--expect ended the run at an earlier message: what comes
-                // after it is not part of the output.
-                continue;
-            }
-            let data = matches!(message, Message::Text(_) | Message::Binary(_));
-            match message {
-                Message::Text(text) => {
-                    self.policy.on_received(text.as_str());
-                    let echo = self.opts.echo.then(|| text.clone());
-                    let payload = Bytes::from(text);
-                    self.emit_in(Kind::Text, &payload, at);
-                    if let Some(text) = echo {
-                        self.echo(link, Message::Text(text));
-                    }
+            let end = match message {
+                Ok(Message::Text(text)) => {
+                    let payload = Bytes::from(text.clone());
+                    self.on_data(link, payload, Some(text))
                 }
-                Message::Binary(payload) => {
-                    if self.policy.wants_text() {
-                        self.policy.on_received(&String::from_utf8_lossy(&payload));
-                    } else {
-                        self.policy.on_received("");
-                    }
-                    self.emit_in(Kind::Binary, &payload, at);
-                    if self.opts.echo {
-                        self.echo(link, Message::Binary(payload));
-                    }
-                }
-                Message::Ping(payload) => {
-                    if link.write_blocked {
-                        link.pings_while_blocked += 1;
-                    }
-                    self.emit_in(Kind::Ping, &payload, at);
-                    if matches!(link.phase, Phase::Open) && self.show_outgoing {
-                        // tungstenite queued the pong; show it as part of the session.
-                        self.emit(&Event::Message {
-                            dir: Direction::Out,
-                            kind: Kind::Pong,
-                            payload: &payload,
-                            at: SystemTime::now(),
-                        });
-                    }
-                    if self.read_paused(link) {
-                        return Ok(ReadEnd::Drained);
-                    }
-                }
-                Message::Pong(payload) => {
+                Ok(Message::Binary(payload)) => self.on_data(link, payload, None),
+                Ok(Message::Ping(payload)) => self.on_ping(link, &payload),
+                Ok(Message::Pong(payload)) => {
                     // Any pong shows the peer is alive.
                     link.ping_outstanding = None;
-                    self.emit_in(Kind::Pong, &payload, at);
+                    self.emit_in(Kind::Pong, &payload, SystemTime::now());
+                    None
                 }
-                Message::Close(frame) => return self.close_received(link, frame, at),
-                Message::Frame(_) => {}
-            }
-            if data && self.policy.explicit_goal_reached() {
-                self.goal_reached = true;
-            }
-            if data && matches!(link.phase, Phase::Open) && self.policy.goal_met() {
-                let reason = self.opts.close_reason.clone();
-                self.begin_close(
-                    link,
-                    CloseCause::Finished(Finish::GoalMet),
-                    self.opts.close_code,
-                    &reason,
-                );
-            }
-            if self.output_backed_up {
-                return Ok(ReadEnd::Drained);
+                Ok(Message::Close(frame)) => {
+                    return self.close_received(link, frame, SystemTime::now())
+                }
+                Ok(Message::Frame(_)) => None,
+                Err(e) => return self.read_error(link, e),
+            };
+            if let Some(end) = end {
+                return Ok(end);
             }
         }
         Ok(ReadEnd::More)
+    }
+
+    /// A text message (`text` is its payload as checked UTF-8) or a binary one:
+    /// count it, show it, echo it, and close once it meets the goal. `Some` when
+    /// reading must stop for this turn.
+    fn on_data(
+        &mut self,
+        link: &mut Link,
+        payload: Bytes,
+        text: Option<tungstenite::Utf8Bytes>,
+    ) -> Option<ReadEnd> {
+        if self.goal_reached {
+            // --count/--expect ended the run at an earlier message: what comes
+            // after it is not part of the output.
+            return None;
+        }
+        match &text {
+            Some(text) => self.policy.on_received(text.as_str()),
+            None if self.policy.wants_text() => {
+                self.policy.on_received(&String::from_utf8_lossy(&payload));
+            }
+            None => self.policy.on_received(""),
+        }
+        let kind = if text.is_some() {
+            Kind::Text
+        } else {
+            Kind::Binary
+        };
+        self.emit_in(kind, &payload, SystemTime::now());
+        if self.opts.echo {
+            let message = match text {
+                Some(text) => Message::Text(text),
+                None => Message::Binary(payload),
+            };
+            self.echo(link, message);
+        }
+        if self.policy.explicit_goal_reached() {
+            self.goal_reached = true;
+        }
+        if matches!(link.phase, Phase::Open) && self.policy.goal_met() {
+            let reason = self.opts.close_reason.clone();
+            self.begin_close(
+                link,
+                CloseCause::Finished(Finish::GoalMet),
+                self.opts.close_code,
+                &reason,
+            );
+        }
+        self.output_backed_up.then_some(ReadEnd::Drained)
+    }
+
+    /// A ping: tungstenite has queued the pong. `Some` when reading must stop.
+    fn on_ping(&mut self, link: &mut Link, payload: &Bytes) -> Option<ReadEnd> {
+        if link.write_blocked {
+            link.pings_while_blocked += 1;
+        }
+        self.emit_in(Kind::Ping, payload, SystemTime::now());
+        if matches!(link.phase, Phase::Open) && self.show_outgoing {
+            self.emit(&Event::Message {
+                dir: Direction::Out,
+                kind: Kind::Pong,
+                payload,
+                at: SystemTime::now(),
+            });
+        }
+        self.read_paused(link).then_some(ReadEnd::Drained)
     }
 
     /// The peer's Close: the end of the connection (or the answer to ours).

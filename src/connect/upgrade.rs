@@ -380,6 +380,30 @@ fn check_switch(target: &Target, request: &Request, response: &Response) -> Resu
             "the server's Sec-WebSocket-Accept does not match the key sent: not a WebSocket server, or a broken proxy".into(),
         ));
     }
+    let subprotocol = check_subprotocol(request, response)?;
+    // wsprobe offers no extension: a server that turns one on would send frames
+    // this client cannot read (RFC 6455 §9.1: the client must fail the connection).
+    if let Some(extension) = response.list("sec-websocket-extensions").first() {
+        return Err(Error::Handshake(format!(
+            "the server accepted the extension '{}', which was not offered (wsprobe offered no extensions)",
+            crate::text::escape(extension)
+        ).into()));
+    }
+    Ok(HandshakeInfo {
+        url: target.url.to_string(),
+        status: 101,
+        reason: "Switching Protocols".to_string(),
+        subprotocol,
+        request_headers: wire_names(header_pairs(request.headers())),
+        response_headers: response.pairs(),
+        at: std::time::SystemTime::now(),
+        ..HandshakeInfo::default()
+    })
+}
+
+/// The subprotocol the server chose, which must be one of those offered (and one
+/// must be chosen when any was offered, as tungstenite also requires).
+fn check_subprotocol(request: &Request, response: &Response) -> Result<Option<String>> {
     let offered: Vec<String> = request
         .headers()
         .get_all("sec-websocket-protocol")
@@ -417,24 +441,7 @@ fn check_switch(target: &Target, request: &Request, response: &Response) -> Resu
         }
         _ => {}
     }
-    // wsprobe offers no extension: a server that turns one on would send frames
-    // this client cannot read (RFC 6455 §9.1: the client must fail the connection).
-    if let Some(extension) = response.list("sec-websocket-extensions").first() {
-        return Err(Error::Handshake(format!(
-            "the server accepted the extension '{}', which was not offered (wsprobe offered no extensions)",
-            crate::text::escape(extension)
-        ).into()));
-    }
-    Ok(HandshakeInfo {
-        url: target.url.to_string(),
-        status: 101,
-        reason: "Switching Protocols".to_string(),
-        subprotocol,
-        request_headers: wire_names(header_pairs(request.headers())),
-        response_headers: response.pairs(),
-        at: std::time::SystemTime::now(),
-        ..HandshakeInfo::default()
-    })
+    Ok(subprotocol)
 }
 
 /// Header names as tungstenite writes them on the wire (it title-cases the ones it

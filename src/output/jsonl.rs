@@ -25,6 +25,30 @@ impl<W: Write> Jsonl<W> {
         Jsonl { out, show_secrets }
     }
 
+    /// `open`: the URL, status, subprotocol and response headers (redacted).
+    fn open(&self, info: &crate::event::HandshakeInfo) -> Value {
+        let mut headers = Map::new();
+        for (name, value) in &info.response_headers {
+            let shown = redact::header_value(name, value, self.show_secrets);
+            let name = name.to_ascii_lowercase();
+            // Repeated headers are joined as HTTP allows (RFC 9110 §5.3).
+            let joined = match headers.get(&name).and_then(Value::as_str) {
+                Some(prev) => format!("{prev}, {shown}"),
+                None => shown.to_string(),
+            };
+            headers.insert(name, Value::String(joined));
+        }
+        json!({
+            "time": time(info.at),
+            "dir": "in",
+            "type": "open",
+            "url": info.url,
+            "status": info.status,
+            "subprotocol": info.subprotocol,
+            "headers": headers,
+        })
+    }
+
     fn write(&mut self, value: &Value) -> io::Result<()> {
         serde_json::to_writer(&mut self.out, value)?;
         self.out.write_all(b"\n")
@@ -45,28 +69,7 @@ fn dir(d: Direction) -> &'static str {
 impl<W: Write> Sink for Jsonl<W> {
     fn event(&mut self, event: &Event) -> io::Result<()> {
         let value = match event {
-            Event::Open(info) => {
-                let mut headers = Map::new();
-                for (name, value) in &info.response_headers {
-                    let shown = redact::header_value(name, value, self.show_secrets);
-                    let name = name.to_ascii_lowercase();
-                    // Repeated headers are joined as HTTP allows (RFC 9110 §5.3).
-                    let joined = match headers.get(&name).and_then(Value::as_str) {
-                        Some(prev) => format!("{prev}, {shown}"),
-                        None => shown.to_string(),
-                    };
-                    headers.insert(name, Value::String(joined));
-                }
-                json!({
-                    "time": time(info.at),
-                    "dir": "in",
-                    "type": "open",
-                    "url": info.url,
-                    "status": info.status,
-                    "subprotocol": info.subprotocol,
-                    "headers": headers,
-                })
-            }
+            Event::Open(info) => self.open(info),
             Event::Message {
                 dir: d,
                 kind,

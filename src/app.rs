@@ -19,6 +19,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::connect::{self, ConnectOptions, ListenOptions, UpgradeOptions};
+use crate::ending::{EndedBy, Ending};
 use crate::error::{Error, Result};
 use crate::event::{Event, HandshakeInfo};
 use crate::input::repl::{self, ReplOptions};
@@ -30,7 +31,7 @@ use crate::output::{
 };
 use crate::policy::Policy;
 use crate::retry::Retry;
-use crate::session::{Outcome, PauseEnd, Report, Session, WAKER};
+use crate::session::{PauseEnd, Session, WAKER};
 use crate::settings::{ClientSettings, Endpoint, ListenSettings, Mode, Settings};
 use crate::{ending, input, signals, target};
 use colored::Colorize;
@@ -150,7 +151,7 @@ enum State {
         reason: String,
         failure: Option<Error>,
     },
-    Done(Result<Report>),
+    Done(Result<Ending>),
 }
 
 /// What the lifecycle keeps while it runs.
@@ -212,7 +213,7 @@ impl<'s> Run<'s> {
                     }
                     match session.run_connection(*connection) {
                         Err(e) => State::Done(Err(e)),
-                        Ok(report) => match reconnect_reason(&report.outcome, peer)
+                        Ok(report) => match reconnect_reason(&report.ended_by, peer)
                             .and_then(|reason| retry.next_delay().map(|delay| (reason, delay)))
                         {
                             Some((reason, delay)) => State::Backoff {
@@ -259,7 +260,7 @@ impl<'s> Run<'s> {
     }
 
     /// `--timeout` passed while disconnected, after a connection was open.
-    fn timed_out_between(&self, session: &Session, failure: Option<Error>) -> Result<Report> {
+    fn timed_out_between(&self, session: &Session, failure: Option<Error>) -> Result<Ending> {
         let policy = session.policy();
         Err(Error::Timeout(
             format!(
@@ -438,20 +439,20 @@ impl Dial {
 /// With `--reconnect`: why the connection should be opened again, if it should.
 /// Only the peer's side ending it counts; wsprobe's own endings, protocol errors
 /// and bad input end the run.
-fn reconnect_reason(outcome: &Outcome, peer: &str) -> Option<String> {
-    match outcome {
-        Outcome::ClosedByServer { code: None, .. } => {
+fn reconnect_reason(ended_by: &EndedBy, peer: &str) -> Option<String> {
+    match ended_by {
+        EndedBy::ClosedByServer { code: None, .. } => {
             Some(format!("the {peer} closed the connection"))
         }
-        Outcome::ClosedByServer { code, reason } => Some(format!(
+        EndedBy::ClosedByServer { code, reason } => Some(format!(
             "the {peer} closed the connection ({})",
             ending::describe_close(*code, reason)
         )),
-        Outcome::Dropped => Some(format!(
+        EndedBy::Dropped => Some(format!(
             "the {peer} closed the connection without a Close frame"
         )),
-        Outcome::Lost(message) => Some(message.clone()),
-        Outcome::ClosedByUs { .. } => None,
+        EndedBy::Lost(message) => Some(message.clone()),
+        EndedBy::ClosedByUs { .. } => None,
     }
 }
 

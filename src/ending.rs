@@ -1,23 +1,65 @@
-//! What the way a session ended means for the user: success, or the error (and so
-//! the exit code) that says what went wrong.
+//! How a run ended, in one vocabulary: an [`Ending`] says what ended the
+//! connection ([`EndedBy`]), why wsprobe closed it when it did ([`WhyClosed`], with
+//! the policy's [`Verdict`]) and what goal was unmet; [`conclude`] turns it into
+//! success or the error (and so the exit code) that says what went wrong.
 
 use crate::error::{Error, Result};
-use crate::policy::Finish;
-use crate::session::{CloseCause, Outcome, Report};
+use crate::policy::Verdict;
+use std::time::Duration;
+
+/// Why wsprobe started the close handshake.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WhyClosed {
+    Finished(Verdict),
+    Interrupted,
+    /// stdout's reader went away (`| head -1`).
+    OutputClosed,
+    /// stdout could not be written for another reason.
+    OutputFailed(String),
+    InputFailed(String),
+    /// The user asked for it (REPL `/close`, `/quit`, Ctrl-D).
+    Requested,
+    /// The peer broke the protocol; we sent the matching close code.
+    ProtocolError(String),
+}
+
+/// How the connection ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EndedBy {
+    /// wsprobe sent Close; `answered` tells whether the peer's Close came back.
+    ClosedByUs { cause: WhyClosed, answered: bool },
+    /// The peer sent Close first (wsprobe answered it). The code is the one on the
+    /// wire.
+    ClosedByServer { code: Option<u16>, reason: String },
+    /// The TCP connection ended without a Close frame.
+    Dropped,
+    /// The connection failed (reset, I/O error) while open.
+    Lost(String),
+}
+
+/// What the app needs to pick the exit code.
+#[derive(Debug)]
+pub struct Ending {
+    pub ended_by: EndedBy,
+    /// The goal that was not met, if any (explicit, or one reply per message).
+    pub unmet: Option<String>,
+    /// `--timeout`, for messages.
+    pub timeout: Option<Duration>,
+}
 
 /// Turn how the session ended into success or the error that sets the exit code.
 /// `peer` names the other side in messages: "server", or "client" with --listen.
-pub fn conclude(report: Report, quiet: bool, peer: &str) -> Result<()> {
-    let Report {
-        outcome,
+pub fn conclude(ending: Ending, quiet: bool, peer: &str) -> Result<()> {
+    let Ending {
+        ended_by,
         unmet,
         timeout,
-    } = report;
-    match outcome {
-        Outcome::ClosedByUs { cause, answered } => {
+    } = ending;
+    match ended_by {
+        EndedBy::ClosedByUs { cause, answered } => {
             match cause {
-                CloseCause::Finished(Finish::GoalMet) => {}
-                CloseCause::Finished(Finish::WaitOver) => {
+                WhyClosed::Finished(Verdict::GoalMet) => {}
+                WhyClosed::Finished(Verdict::WaitOver) => {
                     if let Some(unmet) = unmet {
                         return Err(Error::Timeout(format!("--wait elapsed: {unmet}").into()));
                     }
@@ -25,7 +67,7 @@ pub fn conclude(report: Report, quiet: bool, peer: &str) -> Result<()> {
                 // --timeout is a failure deadline (exit 6) even when nothing in
                 // particular was awaited; `--wait D` is the way to end a run
                 // successfully after D.
-                CloseCause::Finished(Finish::TimedOut) => {
+                WhyClosed::Finished(Verdict::TimedOut) => {
                     return Err(Error::Timeout(
                         match unmet {
                             Some(unmet) => {
@@ -39,21 +81,21 @@ pub fn conclude(report: Report, quiet: bool, peer: &str) -> Result<()> {
                         .into(),
                     ));
                 }
-                CloseCause::Interrupted => {
+                WhyClosed::Interrupted => {
                     return Err(Error::Interrupted(crate::signals::first_signal()))
                 }
-                CloseCause::OutputClosed | CloseCause::Requested => {}
-                CloseCause::OutputFailed(m) | CloseCause::ProtocolError(m) => {
+                WhyClosed::OutputClosed | WhyClosed::Requested => {}
+                WhyClosed::OutputFailed(m) | WhyClosed::ProtocolError(m) => {
                     return Err(Error::Runtime(m.into()))
                 }
-                CloseCause::InputFailed(m) => return Err(Error::Usage(m.into())),
+                WhyClosed::InputFailed(m) => return Err(Error::Usage(m.into())),
             }
             if !answered && !quiet {
                 eprintln!("wsprobe: warning: the {peer} did not answer the Close frame");
             }
             Ok(())
         }
-        Outcome::ClosedByServer { code, reason } => {
+        EndedBy::ClosedByServer { code, reason } => {
             let described = describe_close(code, &reason);
             if let Some(unmet) = unmet {
                 return Err(Error::Timeout(format!(
@@ -67,13 +109,13 @@ pub fn conclude(report: Report, quiet: bool, peer: &str) -> Result<()> {
                 )),
             }
         }
-        Outcome::Lost(message) => match unmet {
+        EndedBy::Lost(message) => match unmet {
             Some(unmet) => Err(Error::Timeout(
                 format!("{message} before the goal was met: {unmet}").into(),
             )),
             None => Err(Error::Runtime(message.into())),
         },
-        Outcome::Dropped => {
+        EndedBy::Dropped => {
             let what = format!("the {peer} closed the connection without a Close frame");
             match unmet {
                 Some(unmet) => Err(Error::Timeout(
@@ -96,7 +138,7 @@ pub fn describe_close(code: Option<u16>, reason: &str) -> String {
 }
 
 /// `--timeout 2s`, as messages name the flag.
-pub fn timeout_flag(timeout: Option<std::time::Duration>) -> String {
+pub fn timeout_flag(timeout: Option<Duration>) -> String {
     match timeout {
         Some(t) => format!("--timeout {}", humantime::format_duration(t)),
         None => "--timeout".to_string(),
@@ -108,9 +150,9 @@ mod tests {
     use super::*;
     use crate::error::exit;
 
-    fn code(outcome: Outcome, unmet: Option<&str>, unmet_at_timeout: Option<&str>) -> i32 {
-        let report = Report {
-            outcome,
+    fn code(ended_by: EndedBy, unmet: Option<&str>, unmet_at_timeout: Option<&str>) -> i32 {
+        let report = Ending {
+            ended_by,
             unmet: unmet.or(unmet_at_timeout).map(String::from),
             timeout: None,
         };
@@ -120,15 +162,15 @@ mod tests {
         }
     }
 
-    fn by_us(cause: CloseCause) -> Outcome {
-        Outcome::ClosedByUs {
+    fn by_us(cause: WhyClosed) -> EndedBy {
+        EndedBy::ClosedByUs {
             cause,
             answered: true,
         }
     }
 
-    fn by_server(code: Option<u16>) -> Outcome {
-        Outcome::ClosedByServer {
+    fn by_server(code: Option<u16>) -> EndedBy {
+        EndedBy::ClosedByServer {
             code,
             reason: String::new(),
         }
@@ -137,46 +179,46 @@ mod tests {
     #[test]
     fn every_ending_has_its_exit_code() {
         assert_eq!(
-            code(by_us(CloseCause::Finished(Finish::GoalMet)), None, None),
+            code(by_us(WhyClosed::Finished(Verdict::GoalMet)), None, None),
             0
         );
         assert_eq!(
-            code(by_us(CloseCause::Finished(Finish::WaitOver)), None, None),
+            code(by_us(WhyClosed::Finished(Verdict::WaitOver)), None, None),
             0
         );
         assert_eq!(
             code(
-                by_us(CloseCause::Finished(Finish::WaitOver)),
+                by_us(WhyClosed::Finished(Verdict::WaitOver)),
                 Some("x"),
                 None
             ),
             6
         );
         assert_eq!(
-            code(by_us(CloseCause::Finished(Finish::TimedOut)), None, None),
+            code(by_us(WhyClosed::Finished(Verdict::TimedOut)), None, None),
             6
         );
         assert_eq!(
             code(
-                by_us(CloseCause::Finished(Finish::TimedOut)),
+                by_us(WhyClosed::Finished(Verdict::TimedOut)),
                 None,
                 Some("x")
             ),
             6
         );
-        assert_eq!(code(by_us(CloseCause::Interrupted), None, None), 130);
-        assert_eq!(code(by_us(CloseCause::OutputClosed), None, None), 0);
-        assert_eq!(code(by_us(CloseCause::Requested), None, None), 0);
+        assert_eq!(code(by_us(WhyClosed::Interrupted), None, None), 130);
+        assert_eq!(code(by_us(WhyClosed::OutputClosed), None, None), 0);
+        assert_eq!(code(by_us(WhyClosed::Requested), None, None), 0);
         assert_eq!(
-            code(by_us(CloseCause::OutputFailed("x".into())), None, None),
+            code(by_us(WhyClosed::OutputFailed("x".into())), None, None),
             1
         );
         assert_eq!(
-            code(by_us(CloseCause::ProtocolError("x".into())), None, None),
+            code(by_us(WhyClosed::ProtocolError("x".into())), None, None),
             1
         );
         assert_eq!(
-            code(by_us(CloseCause::InputFailed("x".into())), None, None),
+            code(by_us(WhyClosed::InputFailed("x".into())), None, None),
             2
         );
         assert_eq!(code(by_server(Some(1000)), None, None), 0);
@@ -185,10 +227,10 @@ mod tests {
         assert_eq!(code(by_server(Some(1011)), None, None), 7);
         assert_eq!(code(by_server(Some(4000)), None, None), 7);
         assert_eq!(code(by_server(Some(1000)), Some("x"), None), 6);
-        assert_eq!(code(Outcome::Dropped, None, None), 7);
-        assert_eq!(code(Outcome::Dropped, Some("x"), None), 6);
-        assert_eq!(code(Outcome::Lost("reset".into()), None, None), 1);
-        assert_eq!(code(Outcome::Lost("reset".into()), Some("x"), None), 6);
+        assert_eq!(code(EndedBy::Dropped, None, None), 7);
+        assert_eq!(code(EndedBy::Dropped, Some("x"), None), 6);
+        assert_eq!(code(EndedBy::Lost("reset".into()), None, None), 1);
+        assert_eq!(code(EndedBy::Lost("reset".into()), Some("x"), None), 6);
     }
 
     #[test]

@@ -1,6 +1,12 @@
 //! A pure, incremental parser of WebSocket frame headers (RFC 6455 §5.2), for the
 //! `-vv` frame trace: it sees the bytes as they cross the wire (after TLS) and
 //! reports each frame's header, however the bytes are split across reads.
+//!
+//! tungstenite's own `FrameHeader::parse` is not used: it needs a whole header in
+//! one buffer and leaves skipping the payload to its caller, while the tap sees the
+//! stream in arbitrary pieces (a header can straddle two reads) and must skip or,
+//! for close frames, collect payloads across them. This parser is also what the
+//! fuzz target drives.
 
 /// What the trace shows of one frame.
 #[derive(Debug, Clone, PartialEq, Eq)]

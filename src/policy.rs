@@ -31,7 +31,7 @@ pub struct Goals {
 
 /// Why the policy says the run is over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Finish {
+pub enum Verdict {
     /// The goal was met (explicit, or one reply per message sent).
     GoalMet,
     /// `--wait` elapsed after the input ended.
@@ -100,16 +100,16 @@ impl Policy {
     }
 
     /// Is the run over at `now`?
-    pub fn verdict(&self, now: Instant) -> Option<Finish> {
+    pub fn verdict(&self, now: Instant) -> Option<Verdict> {
         if self.deadline.is_some_and(|d| now >= d) {
-            return Some(Finish::TimedOut);
+            return Some(Verdict::TimedOut);
         }
         let ended = self.input_ended_at?;
         if self.goal_met() {
-            return Some(Finish::GoalMet);
+            return Some(Verdict::GoalMet);
         }
         match self.goals.wait {
-            Some(Wait::For(d)) if now >= ended + d => Some(Finish::WaitOver),
+            Some(Wait::For(d)) if now >= ended + d => Some(Verdict::WaitOver),
             _ => None,
         }
     }
@@ -214,7 +214,7 @@ mod tests {
         p.on_received("b");
         assert_eq!(p.verdict(t0), None, "input has not ended");
         p.on_input_end(t0);
-        assert_eq!(p.verdict(t0), Some(Finish::GoalMet));
+        assert_eq!(p.verdict(t0), Some(Verdict::GoalMet));
         assert_eq!(p.unmet(), None);
     }
 
@@ -227,14 +227,14 @@ mod tests {
         p.on_received("b");
         assert_eq!(p.verdict(t0 + Duration::from_secs(3600)), None);
         p.on_received("c");
-        assert_eq!(p.verdict(t0), Some(Finish::GoalMet));
+        assert_eq!(p.verdict(t0), Some(Verdict::GoalMet));
     }
 
     #[test]
     fn no_input_means_done_at_once() {
         let (mut p, t0) = policy(Goals::default());
         p.on_input_end(t0);
-        assert_eq!(p.verdict(t0), Some(Finish::GoalMet));
+        assert_eq!(p.verdict(t0), Some(Verdict::GoalMet));
     }
 
     #[test]
@@ -253,7 +253,7 @@ mod tests {
         );
         p.on_received("2");
         p.on_received("3");
-        assert_eq!(p.verdict(t0), Some(Finish::GoalMet));
+        assert_eq!(p.verdict(t0), Some(Verdict::GoalMet));
         assert_eq!(p.unmet(), None);
     }
 
@@ -270,7 +270,7 @@ mod tests {
         assert_eq!(p.verdict(t0), None);
         assert!(p.unmet().unwrap().contains("'b$' (1 of 2"));
         p.on_received("cb");
-        assert_eq!(p.verdict(t0), Some(Finish::GoalMet));
+        assert_eq!(p.verdict(t0), Some(Verdict::GoalMet));
         assert!(!p.wants_text());
     }
 
@@ -286,7 +286,7 @@ mod tests {
         p.on_input_end(t0);
         assert_eq!(p.verdict(t0 + 99 * MS), None);
         assert_eq!(p.next_deadline(), Some(t0 + 100 * MS));
-        assert_eq!(p.verdict(t0 + 100 * MS), Some(Finish::WaitOver));
+        assert_eq!(p.verdict(t0 + 100 * MS), Some(Verdict::WaitOver));
     }
 
     #[test]
@@ -309,7 +309,7 @@ mod tests {
         });
         p.on_input_end(t0);
         p.on_received("1");
-        assert_eq!(p.verdict(t0 + 10 * MS), Some(Finish::WaitOver));
+        assert_eq!(p.verdict(t0 + 10 * MS), Some(Verdict::WaitOver));
         assert!(p.unmet().is_some());
     }
 
@@ -322,7 +322,7 @@ mod tests {
         p.on_sent(1);
         assert_eq!(p.next_deadline(), Some(t0 + 50 * MS));
         assert_eq!(p.verdict(t0 + 49 * MS), None);
-        assert_eq!(p.verdict(t0 + 50 * MS), Some(Finish::TimedOut));
+        assert_eq!(p.verdict(t0 + 50 * MS), Some(Verdict::TimedOut));
         // Nothing explicit was asked, but the default goal's reply is missing.
         assert_eq!(
             p.unmet().as_deref(),

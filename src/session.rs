@@ -31,12 +31,13 @@ use tungstenite::protocol::CloseFrame;
 use tungstenite::{Bytes, Message, WebSocket};
 
 use crate::connect::{Connection, Tapped};
+use crate::ending::{EndedBy, Ending, WhyClosed};
 use crate::error::{Error, Result};
 use crate::event::{Command, Direction, Event, Kind};
 use crate::mailbox::{Inbox, Received};
 use crate::output::stdout::Gauge;
 use crate::output::Sink;
-use crate::policy::{Finish, Policy};
+use crate::policy::{Policy, Verdict};
 use crate::signals;
 use crate::text::escape;
 
@@ -83,46 +84,6 @@ pub struct SessionOptions {
 /// The payload of keepalive pings, so that views can tell them from the user's.
 pub const KEEPALIVE_PAYLOAD: &[u8] = b"wsprobe-keepalive";
 
-/// Why wsprobe started the close handshake.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CloseCause {
-    Finished(Finish),
-    Interrupted,
-    /// stdout's reader went away (`| head -1`).
-    OutputClosed,
-    /// stdout could not be written for another reason.
-    OutputFailed(String),
-    InputFailed(String),
-    /// The user asked for it (REPL `/close`, `/quit`, Ctrl-D).
-    Requested,
-    /// The peer broke the protocol; we sent the matching close code.
-    ProtocolError(String),
-}
-
-/// How the connection ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    /// wsprobe sent Close; `answered` tells whether the peer's Close came back.
-    ClosedByUs { cause: CloseCause, answered: bool },
-    /// The peer sent Close first (wsprobe answered it). The code is the one on the
-    /// wire.
-    ClosedByServer { code: Option<u16>, reason: String },
-    /// The TCP connection ended without a Close frame.
-    Dropped,
-    /// The connection failed (reset, I/O error) while open.
-    Lost(String),
-}
-
-/// What the app needs to pick the exit code.
-#[derive(Debug)]
-pub struct Report {
-    pub outcome: Outcome,
-    /// The goal that was not met, if any (explicit, or one reply per message).
-    pub unmet: Option<String>,
-    /// `--timeout`, for messages.
-    pub timeout: Option<Duration>,
-}
-
 /// How a pause between connections ended.
 #[derive(Debug, PartialEq, Eq)]
 pub enum PauseEnd {
@@ -137,7 +98,7 @@ enum Phase {
     Open,
     /// We sent Close and wait for the peer's.
     Closing {
-        cause: CloseCause,
+        cause: WhyClosed,
         deadline: Instant,
     },
     /// The peer sent Close; our answer is being flushed.
@@ -153,7 +114,7 @@ enum ReadEnd {
     Drained,
     /// A limit of this turn was hit (or reading is paused); more may be waiting.
     More,
-    Done(Outcome),
+    Done(EndedBy),
 }
 
 /// One open connection and what only it has.
@@ -188,7 +149,7 @@ pub struct Session {
     /// Reading waits for stdout to catch up.
     output_backed_up: bool,
     /// stdout failed: the connection is to be closed (with this cause).
-    output_failure: Option<CloseCause>,
+    output_failure: Option<WhyClosed>,
     policy: Policy,
     opts: SessionOptions,
     /// An explicit goal was met: later data messages are not shown.
@@ -249,14 +210,14 @@ impl Session {
         &self.policy
     }
 
-    /// Report an event that does not come from a connection (reconnects, errors).
+    /// Ending an event that does not come from a connection (reconnects, errors).
     pub fn report(&mut self, event: &Event) {
         self.emit(event);
         self.flush_output();
     }
 
     /// Run one connection until it is over.
-    pub fn run_connection(&mut self, connection: Connection) -> Result<Report> {
+    pub fn run_connection(&mut self, connection: Connection) -> Result<Ending> {
         self.emit(&Event::Open(&connection.info));
         let ws = connection.ws;
         let fd = ws.get_ref().tcp().as_raw_fd();
@@ -278,21 +239,21 @@ impl Session {
         let result = self.drive(&mut link);
         let _ = self.poll.registry().deregister(&mut SourceFd(&link.fd));
         self.flush_output();
-        result.map(|outcome| Report {
-            outcome,
+        result.map(|ended_by| Ending {
+            ended_by,
             unmet: self.policy.unmet(),
             timeout: self.policy.timeout(),
         })
     }
 
-    fn drive(&mut self, link: &mut Link) -> Result<Outcome> {
+    fn drive(&mut self, link: &mut Link) -> Result<EndedBy> {
         for message in self.opts.preamble.clone() {
             self.send(link, message);
         }
         loop {
-            let (outcome, more) = self.turn(link)?;
-            if let Some(outcome) = outcome {
-                return Ok(outcome);
+            let (ended_by, more) = self.turn(link)?;
+            if let Some(ended_by) = ended_by {
+                return Ok(ended_by);
             }
             let backlog =
                 self.inbox_backlog && !link.write_blocked && matches!(link.phase, Phase::Open);
@@ -324,7 +285,7 @@ impl Session {
                 return Ok(PauseEnd::Interrupted);
             }
             let now = Instant::now();
-            if self.policy.verdict(now) == Some(Finish::TimedOut) {
+            if self.policy.verdict(now) == Some(Verdict::TimedOut) {
                 return Ok(PauseEnd::TimedOut);
             }
             if now >= until {
@@ -366,11 +327,11 @@ impl Session {
         }
     }
 
-    /// One turn of the loop; returns the outcome once the connection is over, and
+    /// One turn of the loop; returns the ended_by once the connection is over, and
     /// whether more may be waiting right now (then we must not sleep).
-    fn turn(&mut self, link: &mut Link) -> Result<(Option<Outcome>, bool)> {
+    fn turn(&mut self, link: &mut Link) -> Result<(Option<EndedBy>, bool)> {
         if signals::interrupted() {
-            self.begin_close(link, CloseCause::Interrupted, 1000, "");
+            self.begin_close(link, WhyClosed::Interrupted, 1000, "");
         }
         // A blocked socket may have drained since the last turn: flush first so
         // that this turn can take commands again.
@@ -383,14 +344,14 @@ impl Session {
         self.flush_socket(link);
         self.check_output();
         let more = match self.read_burst(link)? {
-            ReadEnd::Done(outcome) => return Ok((Some(outcome), false)),
+            ReadEnd::Done(ended_by) => return Ok((Some(ended_by), false)),
             ReadEnd::Drained => false,
             ReadEnd::More => true,
         };
         if let Some(error) = &link.write_error {
             if matches!(link.phase, Phase::Open) {
-                let outcome = Outcome::Lost(format!("connection lost while sending: {error}"));
-                return Ok((Some(outcome), false));
+                let ended_by = EndedBy::Lost(format!("connection lost while sending: {error}"));
+                return Ok((Some(ended_by), false));
             }
         }
         if matches!(link.phase, Phase::Open) {
@@ -399,7 +360,7 @@ impl Session {
                 let reason = self.opts.close_reason.clone();
                 self.begin_close(
                     link,
-                    CloseCause::Finished(finish),
+                    WhyClosed::Finished(finish),
                     self.opts.close_code,
                     &reason,
                 );
@@ -416,11 +377,11 @@ impl Session {
             Phase::Open => Ok((None, more)),
             Phase::Closing { cause, deadline } => {
                 if now >= *deadline || link.write_error.is_some() {
-                    let outcome = Outcome::ClosedByUs {
+                    let ended_by = EndedBy::ClosedByUs {
                         cause: cause.clone(),
                         answered: false,
                     };
-                    Ok((Some(outcome), false))
+                    Ok((Some(ended_by), false))
                 } else {
                     Ok((None, more))
                 }
@@ -432,11 +393,11 @@ impl Session {
             } => {
                 let answered = !link.write_blocked || link.write_error.is_some();
                 if answered || now >= *deadline {
-                    let outcome = Outcome::ClosedByServer {
+                    let ended_by = EndedBy::ClosedByServer {
                         code: *code,
                         reason: reason.clone(),
                     };
-                    Ok((Some(outcome), false))
+                    Ok((Some(ended_by), false))
                 } else {
                     Ok((None, more))
                 }
@@ -533,11 +494,11 @@ impl Session {
                 }
                 Received::Command(Command::InputFailed(e)) => {
                     self.policy.on_input_end(Instant::now());
-                    self.begin_close(link, CloseCause::InputFailed(e), 1000, "");
+                    self.begin_close(link, WhyClosed::InputFailed(e), 1000, "");
                 }
                 Received::Command(Command::Close { code, reason }) => {
                     self.policy.on_input_end(Instant::now());
-                    self.begin_close(link, CloseCause::Requested, code, &reason);
+                    self.begin_close(link, WhyClosed::Requested, code, &reason);
                 }
                 Received::Empty => break,
                 Received::Disconnected => {
@@ -609,7 +570,7 @@ impl Session {
 
     /// Send our Close (once) and start waiting for the peer's: a few seconds
     /// normally, one after a signal, and never past the `--timeout` wall.
-    fn begin_close(&mut self, link: &mut Link, cause: CloseCause, code: u16, reason: &str) {
+    fn begin_close(&mut self, link: &mut Link, cause: WhyClosed, code: u16, reason: &str) {
         if !matches!(link.phase, Phase::Open) {
             return;
         }
@@ -637,8 +598,8 @@ impl Session {
         let wait = match cause {
             // While stdout is stalled the answer cannot be read: do not pretend.
             _ if self.output_backed_up => GRACE,
-            CloseCause::Interrupted => CLOSE_WAIT_INTERRUPTED,
-            CloseCause::Finished(Finish::TimedOut) => GRACE,
+            WhyClosed::Interrupted => CLOSE_WAIT_INTERRUPTED,
+            WhyClosed::Finished(Verdict::TimedOut) => GRACE,
             _ => CLOSE_WAIT,
         };
         link.phase = Phase::Closing {
@@ -747,7 +708,7 @@ impl Session {
             let reason = self.opts.close_reason.clone();
             self.begin_close(
                 link,
-                CloseCause::Finished(Finish::GoalMet),
+                WhyClosed::Finished(Verdict::GoalMet),
                 self.opts.close_code,
                 &reason,
             );
@@ -813,7 +774,7 @@ impl Session {
             return Err(Error::Runtime(message.into()));
         }
         if let Phase::Closing { cause, .. } = &link.phase {
-            return Ok(ReadEnd::Done(Outcome::ClosedByUs {
+            return Ok(ReadEnd::Done(EndedBy::ClosedByUs {
                 cause: cause.clone(),
                 answered: true,
             }));
@@ -871,11 +832,11 @@ impl Session {
             | E::AlreadyClosed
             | E::Protocol(P::ResetWithoutClosingHandshake) => {
                 Ok(ReadEnd::Done(match closing_cause {
-                    Some(cause) => Outcome::ClosedByUs {
+                    Some(cause) => EndedBy::ClosedByUs {
                         cause,
                         answered: false,
                     },
-                    None => Outcome::Dropped,
+                    None => EndedBy::Dropped,
                 }))
             }
             E::Utf8(_) => {
@@ -893,16 +854,16 @@ impl Session {
                     }
                     _ => format!("the {peer} sent a text message that is not valid UTF-8"),
                 };
-                self.begin_close(link, CloseCause::ProtocolError(what), 1007, "invalid UTF-8");
+                self.begin_close(link, WhyClosed::ProtocolError(what), 1007, "invalid UTF-8");
                 Ok(ReadEnd::Drained)
             }
             E::Io(e) => match closing_cause {
                 // A reset after we sent Close: the peer just did not bother to answer.
-                Some(cause) => Ok(ReadEnd::Done(Outcome::ClosedByUs {
+                Some(cause) => Ok(ReadEnd::Done(EndedBy::ClosedByUs {
                     cause,
                     answered: false,
                 })),
-                None => Ok(ReadEnd::Done(Outcome::Lost(format!(
+                None => Ok(ReadEnd::Done(EndedBy::Lost(format!(
                     "connection lost: {}",
                     crate::connect::plain_io_message(&e)
                 )))),
@@ -990,9 +951,9 @@ impl Session {
         self.output_closed = true;
         self.output_backed_up = false;
         self.output_failure = Some(if e.kind() == io::ErrorKind::BrokenPipe {
-            CloseCause::OutputClosed
+            WhyClosed::OutputClosed
         } else {
-            CloseCause::OutputFailed(format!("cannot write to stdout: {e}"))
+            WhyClosed::OutputFailed(format!("cannot write to stdout: {e}"))
         });
     }
 }

@@ -56,7 +56,7 @@ const READ_BUDGET: usize = 256 << 10;
 pub const PINGS_WHILE_BLOCKED: usize = 1024;
 /// Received output waiting for a slow stdout, in bytes, before wsprobe stops
 /// reading the socket.
-pub const OUTPUT_BACKLOG: usize = 256 << 10;
+pub const OUTPUT_BACKLOG: usize = 128 << 10;
 
 /// How long wsprobe waits for the peer's Close after sending its own…
 const CLOSE_WAIT: Duration = Duration::from_secs(3);

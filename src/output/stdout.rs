@@ -17,7 +17,7 @@ use tungstenite::Bytes;
 
 /// Hand a buffer to the thread once it holds this much, so that large outputs
 /// stream while the session works.
-const CHUNK: usize = 64 * 1024;
+const CHUNK: usize = 32 * 1024;
 /// Empty buffers kept for reuse.
 const SPARE: usize = 2;
 /// Payloads at least this large are handed over as they are, not copied.
@@ -186,6 +186,11 @@ impl super::Out for Stdout {
 
 impl Write for Stdout {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        // Hand the buffer over before it would have to grow: buffers stay CHUNK
+        // bytes, so the ones kept for reuse stay small too.
+        if !self.buf.is_empty() && self.buf.len() + data.len() > CHUNK {
+            self.hand_over(None)?;
+        }
         self.buf.extend_from_slice(data);
         if self.buf.len() >= CHUNK {
             self.hand_over(None)?;

@@ -159,6 +159,8 @@ struct Run<'s> {
     settings: &'s Settings,
     /// `--timeout`: when it passes, and its value.
     deadline: Option<(Instant, Duration)>,
+    /// `--listen`: connections are clients accepted, not a server dialled.
+    listening: bool,
 }
 
 impl<'s> Run<'s> {
@@ -166,6 +168,7 @@ impl<'s> Run<'s> {
         Run {
             settings,
             deadline: settings.goals.timeout.map(|t| (started + t, t)),
+            listening: matches!(settings.endpoint, Endpoint::Listen(_)),
         }
     }
 
@@ -176,7 +179,7 @@ impl<'s> Run<'s> {
         recorder: Option<Box<dyn Sink>>,
     ) -> Result<()> {
         let dial = Dial::prepare(self.settings)?;
-        let listening = matches!(dial, Dial::Listen { .. });
+        let listening = self.listening;
         let peer = if listening { "client" } else { "server" };
         let preamble = input::execute_messages(&self.settings.input)?;
         session.configure(preamble, peer);
@@ -191,7 +194,7 @@ impl<'s> Run<'s> {
                 State::Connecting => match self.open(&dial) {
                     Ok(connection) => State::Open(Box::new(connection)),
                     Err(Error::Timeout(_)) if connected && self.deadline_passed() => {
-                        State::Done(self.timed_out_between(session, None))
+                        State::Done(Err(Self::timed_out_between(session, None)))
                     }
                     Err(e) => match Retry::retryable(&e, listening)
                         .then(|| retry.next_delay())
@@ -237,7 +240,7 @@ impl<'s> Run<'s> {
                             State::Done(Err(Error::Interrupted(signals::first_signal())))
                         }
                         PauseEnd::TimedOut if connected => {
-                            State::Done(self.timed_out_between(session, failure))
+                            State::Done(Err(Self::timed_out_between(session, failure)))
                         }
                         PauseEnd::TimedOut => State::Done(Err(Error::Timeout(format!(
                             "timed out ({}) while waiting to connect again (--reconnect); the last attempt failed: {reason}",
@@ -260,9 +263,9 @@ impl<'s> Run<'s> {
     }
 
     /// `--timeout` passed while disconnected, after a connection was open.
-    fn timed_out_between(&self, session: &Session, failure: Option<Error>) -> Result<Ending> {
+    fn timed_out_between(session: &Session, failure: Option<Error>) -> Error {
         let policy = session.policy();
-        Err(Error::Timeout(
+        Error::Timeout(
             format!(
                 "timed out ({}) while reconnecting{}{}",
                 ending::timeout_flag(policy.timeout()),
@@ -272,7 +275,7 @@ impl<'s> Run<'s> {
                     .unwrap_or_default()
             )
             .into(),
-        ))
+        )
     }
 
     fn announce_backoff(
@@ -287,8 +290,14 @@ impl<'s> Run<'s> {
         let pipe = self.settings.mode == Mode::Pipe;
         let pause = humantime::format_duration(delay);
         if !connected {
-            // Waiting for a server that is not up yet.
-            if !quiet {
+            if quiet {
+                return;
+            }
+            if self.listening {
+                // A client failed its TLS handshake or upgrade: the next may do better.
+                eprintln!("wsprobe: {reason}; waiting for the next client (--reconnect)");
+            } else {
+                // Waiting for a server that is not up yet.
                 eprintln!("wsprobe: {reason}; retrying in {pause} (--reconnect)");
             }
             return;
@@ -328,13 +337,6 @@ impl<'s> Run<'s> {
                 &connection.info,
                 output.show_secrets,
             );
-        }
-        if let (Dial::Listen { .. }, Err(e), false) = (dial, &result, output.quiet) {
-            // A client that fails its handshake is worth a line even when the
-            // listener goes on to the next one.
-            if self.settings.reconnect.is_some() && Retry::retryable(e, true) {
-                eprintln!("wsprobe: {e}");
-            }
         }
         result
     }

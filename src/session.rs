@@ -53,17 +53,17 @@ const READ_BURST: usize = 4096;
 const READ_BUDGET: usize = 256 << 10;
 /// While the socket's send buffer is full, read at most this many pings (each
 /// queues a pong) before reading stops until the peer reads.
-pub const PINGS_WHILE_BLOCKED: usize = 1024;
+const PINGS_WHILE_BLOCKED: usize = 1024;
 /// Received output waiting for a slow stdout, in bytes, before wsprobe stops
 /// reading the socket.
-pub const OUTPUT_BACKLOG: usize = 128 << 10;
+const OUTPUT_BACKLOG: usize = 128 << 10;
 
 /// How long wsprobe waits for the peer's Close after sending its own…
 const CLOSE_WAIT: Duration = Duration::from_secs(3);
 /// …after a signal (the user wants out)…
 const CLOSE_WAIT_INTERRUPTED: Duration = Duration::from_secs(1);
 /// …and past the `--timeout` deadline, which is a hard wall.
-pub const GRACE: Duration = Duration::from_millis(250);
+const GRACE: Duration = Duration::from_millis(250);
 
 #[derive(Debug, Clone)]
 pub struct SessionOptions {

@@ -10,7 +10,8 @@ use crate::error::Error;
 /// `--connect-timeout`, 6 for `--timeout`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Limit {
-    Connect(Duration),
+    Connect,
+    /// `--timeout`, with its value for the message.
     Run(Duration),
 }
 
@@ -31,7 +32,7 @@ impl Deadline {
     ) -> Deadline {
         let own = Deadline {
             at: started + connect_timeout,
-            limit: Limit::Connect(connect_timeout),
+            limit: Limit::Connect,
         };
         match run {
             Some((at, timeout)) if at <= own.at => Deadline {
@@ -58,13 +59,13 @@ impl Deadline {
     /// response from HOST").
     pub fn expired(&self, phase: &str) -> Error {
         match self.limit {
-            Limit::Connect(_) => {
+            Limit::Connect => {
                 Error::Connect(format!("timed out {phase} (--connect-timeout)").into())
             }
             Limit::Run(timeout) => Error::Timeout(
                 format!(
-                    "timed out (--timeout {}) while {phase}",
-                    humantime::format_duration(timeout)
+                    "timed out ({}) while {phase}",
+                    crate::ending::timeout_flag(Some(timeout))
                 )
                 .into(),
             ),

@@ -140,7 +140,7 @@ fn secure(socket: Socket, opts: &ListenOptions, peer: SocketAddr) -> Result<NetS
                 "TLS handshake with the client at {peer} failed: {}",
                 match e {
                     native_tls::HandshakeError::WouldBlock(_) => "timed out".to_string(),
-                    native_tls::HandshakeError::Failure(e) => e.to_string(),
+                    native_tls::HandshakeError::Failure(e) => super::openssl_extras::reason_of(&e),
                 }
             )
             .into(),
@@ -198,14 +198,7 @@ fn choose_subprotocol<'a>(
     request: &Request,
     accepted: &'a [String],
 ) -> std::result::Result<Option<&'a String>, ErrorResponse> {
-    let offered: Vec<String> = request
-        .headers()
-        .get_all("sec-websocket-protocol")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(|p| p.trim().to_string())
-        .collect();
+    let offered = super::upgrade::offered_subprotocols(request.headers());
     if let Some(chosen) = accepted.iter().find(|p| offered.contains(p)) {
         return Ok(Some(chosen));
     }

@@ -55,10 +55,26 @@ pub enum TlsProblem {
 }
 
 impl TlsProblem {
+    /// What OpenSSL (or the verify step) said, for a message.
+    pub fn reason(&self) -> &str {
+        match self {
+            TlsProblem::Verify { reason }
+            | TlsProblem::NotTls { reason }
+            | TlsProblem::Other { reason } => reason,
+            TlsProblem::Alert { description, .. } => description,
+        }
+    }
+
     /// Whether an alert number says the server wants a client certificate.
     pub fn is_certificate_required(alert: i32) -> bool {
         alert == ALERT_CERTIFICATE_REQUIRED
     }
+}
+
+/// The reason a TLS error gives, classified when it can be, as the error says it
+/// otherwise.
+pub fn reason_of(error: &(dyn StdError + 'static)) -> String {
+    classify(error).map_or_else(|| error.to_string(), |p| p.reason().to_string())
 }
 
 /// Classify a native-tls error (or an I/O error from a TLS stream) by walking its

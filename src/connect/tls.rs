@@ -131,9 +131,7 @@ fn describe_failure(host: &str, e: &native_tls::Error) -> String {
         Some(TlsProblem::NotTls { reason }) => format!(
             "TLS handshake with {host} failed: {reason} (is the server speaking TLS on this port? try ws:// instead of wss://)"
         ),
-        Some(TlsProblem::Alert { description, .. } | TlsProblem::Other { reason: description }) => {
-            format!("TLS handshake with {host} failed: {description}")
-        }
+        Some(other) => format!("TLS handshake with {host} failed: {}", other.reason()),
         None => format!("TLS handshake with {host} failed: {e}"),
     }
 }

@@ -111,17 +111,12 @@ impl Response {
 
     /// Every value of a header, split at commas (a list header may be repeated).
     fn list(&self, name: &str) -> Vec<String> {
-        self.headers
-            .iter()
-            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
-            .flat_map(|(_, v)| {
-                String::from_utf8_lossy(v)
-                    .split(',')
-                    .map(|part| part.trim().to_string())
-                    .filter(|part| !part.is_empty())
-                    .collect::<Vec<_>>()
-            })
-            .collect()
+        header_list(
+            self.headers
+                .iter()
+                .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.as_slice()),
+        )
     }
 
     /// Header names in lower case (as HTTP/2-style maps show them), values as text.
@@ -223,8 +218,7 @@ fn request_bytes(request: &Request) -> Vec<u8> {
     let path = request.uri().path_and_query().map_or("/", |p| p.as_str());
     let mut out = format!("GET {path} HTTP/1.1\r\n").into_bytes();
     for (name, value) in request.headers() {
-        let shown = wire_names(vec![(name.as_str().to_string(), String::new())]);
-        out.extend_from_slice(shown[0].0.as_bytes());
+        out.extend_from_slice(wire_name(name.as_str()).as_bytes());
         out.extend_from_slice(b": ");
         out.extend_from_slice(value.as_bytes());
         out.extend_from_slice(b"\r\n");
@@ -404,18 +398,7 @@ fn check_switch(target: &Target, request: &Request, response: &Response) -> Resu
 /// The subprotocol the server chose, which must be one of those offered (and one
 /// must be chosen when any was offered, as tungstenite also requires).
 fn check_subprotocol(request: &Request, response: &Response) -> Result<Option<String>> {
-    let offered: Vec<String> = request
-        .headers()
-        .get_all("sec-websocket-protocol")
-        .iter()
-        .flat_map(|v| {
-            String::from_utf8_lossy(v.as_bytes())
-                .split(',')
-                .map(|p| p.trim().to_string())
-                .collect::<Vec<_>>()
-        })
-        .filter(|p| !p.is_empty())
-        .collect();
+    let offered = offered_subprotocols(request.headers());
     let subprotocol = response
         .header("sec-websocket-protocol")
         .map(|p| p.trim().to_string());
@@ -444,9 +427,42 @@ fn check_subprotocol(request: &Request, response: &Response) -> Result<Option<St
     Ok(subprotocol)
 }
 
+/// The items of a list header (`a, b`), over all its values, trimmed, empty ones
+/// dropped (RFC 9110 §5.6.1).
+fn header_list<'a>(values: impl Iterator<Item = &'a [u8]>) -> Vec<String> {
+    values
+        .flat_map(|v| {
+            String::from_utf8_lossy(v)
+                .split(',')
+                .map(|part| part.trim().to_string())
+                .filter(|part| !part.is_empty())
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// The subprotocols a request offers (`Sec-WebSocket-Protocol`), in order.
+pub fn offered_subprotocols(headers: &tungstenite::http::HeaderMap) -> Vec<String> {
+    header_list(
+        headers
+            .get_all("sec-websocket-protocol")
+            .iter()
+            .map(|v| v.as_bytes()),
+    )
+}
+
 /// Header names as tungstenite writes them on the wire (it title-cases the ones it
 /// owns and a few that picky servers expect; the rest go out in lower case).
 pub fn wire_names(headers: Vec<(String, String)>) -> Vec<(String, String)> {
+    headers
+        .into_iter()
+        .map(|(name, value)| (wire_name(&name).to_string(), value))
+        .collect()
+}
+
+/// One header name as it goes on the wire: the canonical spelling of the ones
+/// tungstenite title-cases, the name as given otherwise.
+fn wire_name(name: &str) -> &str {
     const CANONICAL: [&str; 7] = [
         "Host",
         "Connection",
@@ -456,16 +472,10 @@ pub fn wire_names(headers: Vec<(String, String)>) -> Vec<(String, String)> {
         "Sec-WebSocket-Protocol",
         "Origin",
     ];
-    headers
-        .into_iter()
-        .map(|(name, value)| {
-            let shown = CANONICAL
-                .iter()
-                .find(|c| c.eq_ignore_ascii_case(&name))
-                .map_or(name, |c| c.to_string());
-            (shown, value)
-        })
-        .collect()
+    CANONICAL
+        .iter()
+        .find(|c| c.eq_ignore_ascii_case(name))
+        .map_or(name, |c| c)
 }
 
 /// An I/O error while upgrading.

@@ -90,6 +90,18 @@ pub fn run(settings: Settings) -> Result<()> {
     result
 }
 
+/// A rejected upgrade (non-101) becomes a `rejected` event for --jsonl and
+/// --record, before its error; every attempt's, with --reconnect.
+fn report_rejection(session: &mut Session, error: &Error) {
+    use std::error::Error as _;
+    if let Some(rejection) = error
+        .source()
+        .and_then(|cause| cause.downcast_ref::<crate::event::Rejection>())
+    {
+        session.report(&Event::Rejected(rejection));
+    }
+}
+
 /// With `-vv`, frames are traced on stderr whatever the main output is.
 fn traced(sink: Box<dyn Sink>, verbose: u8) -> Box<dyn Sink> {
     if verbose >= 2 {
@@ -191,7 +203,10 @@ impl<'s> Run<'s> {
         let mut state = State::Connecting;
         let result = loop {
             state = match state {
-                State::Connecting => match self.open(&dial) {
+                State::Connecting => match self
+                    .open(&dial)
+                    .inspect_err(|e| report_rejection(session, e))
+                {
                     Ok(connection) => State::Open(Box::new(connection)),
                     Err(Error::Timeout(_)) if connected && self.deadline_passed() => {
                         State::Done(Err(Self::timed_out_between(session, None)))

@@ -548,10 +548,8 @@ mod completions {
     #[test]
     fn completions_man_page_is_up_to_date() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("doc/wsprobe.1");
-        let mut generated = Vec::new();
-        clap_mangen::Man::new(Cli::command())
-            .render(&mut generated)
-            .unwrap();
+        // The flags' sections from clap_mangen, the rest from src/manual.rs.
+        let generated = crate::manual::render(Cli::command());
         if std::env::var_os("WSPROBE_UPDATE_COMPLETIONS").is_some() {
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();
             std::fs::write(&path, &generated).unwrap();

@@ -111,6 +111,35 @@ impl Default for HandshakeInfo {
     }
 }
 
+/// A server's answer to the upgrade other than 101 (exit 5). It travels as the
+/// cause of the `Error::Handshake` (whose message is what humans see) so that
+/// `--jsonl`/`--record` can report it as a `rejected` event with its fields.
+#[derive(Debug, Clone)]
+pub struct Rejection {
+    pub status: u16,
+    /// The reason phrase as the server sent it (the standard one if it sent none).
+    pub reason: String,
+    /// Response headers as received (credentials not yet redacted: sinks redact).
+    pub headers: Vec<(String, String)>,
+    /// The start of the body: at most [`Rejection::MAX_BODY`] bytes, as text
+    /// (invalid UTF-8 replaced by U+FFFD).
+    pub body: String,
+    pub at: SystemTime,
+}
+
+impl Rejection {
+    /// How much of a rejection's body is kept (documented in the README).
+    pub const MAX_BODY: usize = 4 * 1024;
+}
+
+impl std::fmt::Display for Rejection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "HTTP {} {}", self.status, self.reason)
+    }
+}
+
+impl std::error::Error for Rejection {}
+
 /// What the session reports to the output sink.
 #[derive(Debug)]
 pub enum Event<'a> {
@@ -141,6 +170,8 @@ pub enum Event<'a> {
         reason: &'a str,
         at: SystemTime,
     },
+    /// The server rejected the upgrade (non-101); the `Error` follows.
+    Rejected(&'a Rejection),
     /// The run failed; written last (by the app, not the session).
     Error {
         message: &'a str,

@@ -10,6 +10,8 @@ mod error;
 mod event;
 mod input;
 mod mailbox;
+#[cfg(test)]
+mod manual;
 mod output;
 mod policy;
 mod redact;

@@ -95,7 +95,7 @@ fn jsonl_shows_the_reconnect_between_two_opens() {
             "in:text",
             "in:close",
             "out:close",
-            "-:reconnect",
+            "out:reconnect",
             "in:open",
             "out:text",
             "in:text",

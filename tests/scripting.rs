@@ -666,7 +666,7 @@ fn jsonl_failure_to_connect_is_a_final_error_line() {
 }
 
 #[test]
-fn jsonl_rejected_upgrade_is_a_final_error_line() {
+fn jsonl_rejected_upgrade_ends_with_an_error_line() {
     let body = "no entry";
     let raw = RawServer::reply(format!(
         "HTTP/1.1 403 Forbidden\r\nContent-Length: {}\r\n\r\n{body}",
@@ -675,10 +675,12 @@ fn jsonl_rejected_upgrade_is_a_final_error_line() {
     let r = wsprobe(&[&raw.url(), "--jsonl", "-x", "hi"], "");
     r.code(5);
     let events = parse_jsonl(&r.stdout);
-    assert_eq!(events.len(), 1, "{r}");
-    assert_eq!(events[0]["type"], "error");
-    assert_eq!(events[0]["exit_code"], 5);
-    let message = events[0]["message"].as_str().unwrap();
+    assert_eq!(events.len(), 2, "{r}");
+    // The structured event (tests/schema.rs), then the error a human reads.
+    assert_eq!(events[0]["type"], "rejected");
+    assert_eq!(events[1]["type"], "error");
+    assert_eq!(events[1]["exit_code"], 5);
+    let message = events[1]["message"].as_str().unwrap();
     assert!(message.contains("403"), "{message}");
     assert!(message.contains(body), "{message}");
 }

@@ -17,6 +17,7 @@ mod proxy;
 mod readme;
 mod reconnect;
 mod repl;
+mod schema;
 mod scripting;
 mod tls;
 mod usage;

@@ -11,7 +11,7 @@ use tungstenite::http::{HeaderName, HeaderValue};
 use super::openssl_extras::TlsProblem;
 use super::{Deadline, NetStream};
 use crate::error::{Error, Result};
-use crate::event::HandshakeInfo;
+use crate::event::{HandshakeInfo, Rejection};
 use crate::target::Target;
 
 /// The handshake flags, as plain data.
@@ -96,6 +96,8 @@ pub fn header_pairs(headers: &tungstenite::http::HeaderMap) -> Vec<(String, Stri
 /// What the response to the upgrade said, owned (the parser borrows the buffer).
 struct Response {
     status: u16,
+    /// The reason phrase of the status line (may be empty).
+    reason: String,
     headers: Vec<(String, Vec<u8>)>,
     /// Bytes of the status line and headers, up to the blank line.
     head_len: usize,
@@ -136,7 +138,7 @@ impl Response {
 /// A response head larger than this is not a WebSocket server's answer.
 const MAX_HEAD: usize = 64 * 1024;
 /// How much of a rejection's body is read to show its start.
-const MAX_BODY: usize = 4 * 1024;
+const MAX_BODY: usize = Rejection::MAX_BODY;
 
 /// Run the upgrade on a connected stream: send the request, read the response head
 /// under the dial's deadline (each read gets only the time that is left, so a
@@ -234,6 +236,7 @@ fn parse_head(buf: &[u8]) -> Result<Option<Response>> {
     match parsed.parse(buf) {
         Ok(httparse::Status::Complete(head_len)) => Ok(Some(Response {
             status: parsed.code.unwrap_or(0),
+            reason: parsed.reason.unwrap_or("").to_string(),
             headers: parsed
                 .headers
                 .iter()
@@ -339,7 +342,33 @@ fn rejection(response: &Response, body: &[u8]) -> Error {
         let value = crate::redact::header_value(&name, &value, false);
         message.push_str(&format!("\n  < {name}: {}", crate::text::escape(value)));
     }
-    Error::Handshake(message.into())
+    let rejection = Rejection {
+        status: response.status,
+        reason: if response.reason.is_empty() {
+            reason.to_string()
+        } else {
+            response.reason.clone()
+        },
+        headers: response.pairs(),
+        body: body_text(body, MAX_BODY),
+        at: std::time::SystemTime::now(),
+    };
+    Error::Handshake(message.into()).because(rejection)
+}
+
+/// The start of a body as text: at most `max` bytes, never ending in a cut
+/// character, invalid UTF-8 replaced by U+FFFD.
+fn body_text(body: &[u8], max: usize) -> String {
+    let mut cut = &body[..body.len().min(max)];
+    if cut.len() < body.len() {
+        if let Err(e) = std::str::from_utf8(cut) {
+            // A character cut in two at the bound is dropped, not replaced.
+            if e.error_len().is_none() {
+                cut = &cut[..e.valid_up_to()];
+            }
+        }
+    }
+    String::from_utf8_lossy(cut).into_owned()
 }
 
 /// Check a 101 as RFC 6455 §4.1 asks: the upgrade headers, the accept key, and no
@@ -590,6 +619,36 @@ mod tests {
         let req = build_request(&target("ws://u:p@example.com:8080/"), &opts).unwrap();
         assert_eq!(header(&req, "host"), ["other.example"]);
         assert_eq!(header(&req, "authorization"), ["Basic YTpi"]);
+    }
+
+    #[test]
+    fn body_text_is_bounded_and_never_ends_in_a_cut_character() {
+        assert_eq!(body_text(b"denied\n", 4096), "denied\n");
+        assert_eq!(body_text("aé".as_bytes(), 2), "a");
+        assert_eq!(body_text(b"a\xffb", 4096), "a\u{fffd}b");
+        assert_eq!(body_text(&[b'x'; 5000], 4096).len(), 4096);
+    }
+
+    #[test]
+    fn a_rejection_carries_its_fields_as_the_cause() {
+        use std::error::Error as _;
+        let response = Response {
+            status: 403,
+            reason: "Nope".into(),
+            headers: vec![("Set-Cookie".into(), b"s=1".to_vec())],
+            head_len: 0,
+        };
+        let e = rejection(&response, b"go away");
+        assert_eq!(e.exit_code(), crate::error::exit::HANDSHAKE);
+        let r = e
+            .source()
+            .and_then(|s| s.downcast_ref::<Rejection>())
+            .unwrap();
+        assert_eq!(
+            (r.status, r.reason.as_str(), r.body.as_str()),
+            (403, "Nope", "go away")
+        );
+        assert_eq!(r.headers, [("set-cookie".to_string(), "s=1".to_string())]);
     }
 
     #[test]

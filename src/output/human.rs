@@ -256,7 +256,8 @@ impl<W: Write> Sink for Human<W> {
         // `/info` and `/stats` see every event, shown or not (keepalives too).
         self.state.record(event);
         match event {
-            Event::Open(_) | Event::Error { .. } => {}
+            // A rejection is shown by the error that follows it.
+            Event::Open(_) | Event::Rejected(_) | Event::Error { .. } => {}
             Event::Frame { dir, frame, at } => self.frame(*dir, frame, *at),
             Event::Reconnect {
                 attempt,

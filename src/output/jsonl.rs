@@ -1,10 +1,14 @@
 //! `--jsonl`: every event as one JSON object per line, for programs to read.
 //!
-//! The schema is a stable interface, documented in the README:
+//! The schema is a stable interface, documented in the README and published as
+//! `doc/jsonl.schema.json` (the tests validate every line they see against it):
 //! `{"time": RFC 3339 UTC with microseconds, "dir": "in"|"out", "type": …}` plus, per
 //! type: `open` (url, status, subprotocol, headers), `text`/`binary`/`ping`/`pong`
 //! (data, size, and `"encoding":"base64"` when data is base64), `close` (code, reason),
-//! `reconnect` (attempt, delay_ms, reason), `error` (message, exit_code).
+//! `frame` (opcode, fin, rsv, masked, len; code, reason), `reconnect` (attempt,
+//! delay_ms, reason), `rejected` (status, reason, headers, body), `error` (message,
+//! exit_code; no `dir`). A new field or event goes here, in the schema and in the
+//! README's table together.
 
 use base64::Engine as _;
 use serde_json::{json, Map, Value};
@@ -12,7 +16,7 @@ use std::io::{self, Write};
 use std::time::SystemTime;
 
 use super::Sink;
-use crate::event::{Direction, Event, Kind};
+use crate::event::{Direction, Event, Kind, Rejection};
 use crate::redact;
 
 pub struct Jsonl<W: Write> {
@@ -27,8 +31,35 @@ impl<W: Write> Jsonl<W> {
 
     /// `open`: the URL, status, subprotocol and response headers (redacted).
     fn open(&self, info: &crate::event::HandshakeInfo) -> Value {
+        json!({
+            "time": time(info.at),
+            "dir": "in",
+            "type": "open",
+            "url": info.url,
+            "status": info.status,
+            "subprotocol": info.subprotocol,
+            "headers": self.headers(&info.response_headers),
+        })
+    }
+
+    /// `rejected`: the server's non-101 answer, its headers (redacted) and the
+    /// start of its body.
+    fn rejected(&self, rejection: &Rejection) -> Value {
+        json!({
+            "time": time(rejection.at),
+            "dir": "in",
+            "type": "rejected",
+            "status": rejection.status,
+            "reason": rejection.reason,
+            "headers": self.headers(&rejection.headers),
+            "body": rejection.body,
+        })
+    }
+
+    /// Response headers as one object: lower-case names, credentials redacted.
+    fn headers(&self, pairs: &[(String, String)]) -> Map<String, Value> {
         let mut headers = Map::new();
-        for (name, value) in &info.response_headers {
+        for (name, value) in pairs {
             let shown = redact::header_value(name, value, self.show_secrets);
             let name = name.to_ascii_lowercase();
             // Repeated headers are joined as HTTP allows (RFC 9110 §5.3).
@@ -38,15 +69,7 @@ impl<W: Write> Jsonl<W> {
             };
             headers.insert(name, Value::String(joined));
         }
-        json!({
-            "time": time(info.at),
-            "dir": "in",
-            "type": "open",
-            "url": info.url,
-            "status": info.status,
-            "subprotocol": info.subprotocol,
-            "headers": headers,
-        })
+        headers
     }
 
     fn write(&mut self, value: &Value) -> io::Result<()> {
@@ -70,6 +93,7 @@ impl<W: Write> Sink for Jsonl<W> {
     fn event(&mut self, event: &Event) -> io::Result<()> {
         let value = match event {
             Event::Open(info) => self.open(info),
+            Event::Rejected(rejection) => self.rejected(rejection),
             Event::Message {
                 dir: d,
                 kind,
@@ -139,6 +163,8 @@ impl<W: Write> Sink for Jsonl<W> {
                 at,
             } => json!({
                 "time": time(*at),
+                // wsprobe's own doing: it connects again.
+                "dir": "out",
                 "type": "reconnect",
                 "attempt": attempt,
                 "delay_ms": delay.as_millis() as u64,
@@ -205,6 +231,16 @@ mod tests {
             at,
             ..HandshakeInfo::default()
         };
+        let rejection = Rejection {
+            status: 403,
+            reason: "Forbidden".into(),
+            headers: vec![
+                ("set-cookie".into(), "s=1".into()),
+                ("content-type".into(), "text/plain".into()),
+            ],
+            body: "no".into(),
+            at,
+        };
         let text = Bytes::from_static(b"hi \"there\"");
         let bin = Bytes::from_static(b"\x00\xff");
         let out = lines(&[
@@ -232,6 +268,13 @@ mod tests {
                 exit_code: 7,
                 at,
             },
+            Event::Reconnect {
+                attempt: 2,
+                delay: Duration::from_millis(1500),
+                reason: "the server closed",
+                at,
+            },
+            Event::Rejected(&rejection),
         ]);
         assert_eq!(out[0]["time"], "2023-11-14T22:13:20.123456Z");
         assert_eq!(out[0]["type"], "open");
@@ -248,5 +291,16 @@ mod tests {
         assert_eq!(out[3]["reason"], "bye");
         assert_eq!(out[4]["type"], "error");
         assert_eq!(out[4]["exit_code"], 7);
+        assert!(out[4].get("dir").is_none());
+        assert_eq!(out[5]["type"], "reconnect");
+        assert_eq!(out[5]["dir"], "out");
+        assert_eq!(out[5]["delay_ms"], 1500);
+        assert_eq!(
+            out[6],
+            json!({"time": "2023-11-14T22:13:20.123456Z", "dir": "in", "type": "rejected",
+                "status": 403, "reason": "Forbidden",
+                "headers": {"set-cookie": "<redacted>", "content-type": "text/plain"},
+                "body": "no"})
+        );
     }
 }

@@ -519,7 +519,7 @@ impl Live {
         while let Ok(line) = self.stderr_lines.recv_timeout(DRAIN) {
             self.stderr_seen.extend_from_slice(&line);
         }
-        Run {
+        let run = Run {
             args: self.args.clone(),
             code: exit.status.code(),
             status: exit.status,
@@ -528,7 +528,10 @@ impl Live {
             elapsed: exit.at - self.started,
             peak_rss_kb: exit.peak_rss_kb,
             killed,
-        }
+        };
+        // Every --jsonl or --record output of every test meets the published schema.
+        super::check_machine_output(&run);
+        run
     }
 }
 

@@ -230,3 +230,42 @@ fn each_rejected_attempt_is_reported_with_reconnect() {
     let types: Vec<&str> = events.iter().filter_map(|e| e["type"].as_str()).collect();
     assert_eq!(types, ["rejected", "rejected", "rejected", "error"], "{r}");
 }
+
+/// The runner's check can fail: a line the schema does not allow, in the
+/// stdout of a `--jsonl` run or in a `--record` file, fails the test.
+#[test]
+fn the_runner_rejects_output_that_drifted() {
+    use std::os::unix::process::ExitStatusExt;
+    let run = |args: &[&str], stdout: &[u8]| Run {
+        args: args.iter().map(|s| s.to_string()).collect(),
+        code: Some(0),
+        status: std::process::ExitStatus::from_raw(0),
+        stdout: stdout.to_vec(),
+        stderr: Vec::new(),
+        elapsed: std::time::Duration::ZERO,
+        peak_rss_kb: None,
+        killed: None,
+    };
+    let time = "2026-11-22T02:26:52.525855Z";
+    let good =
+        format!("{{\"time\":\"{time}\",\"type\":\"error\",\"message\":\"m\",\"exit_code\":3}}\n");
+    let drifted = good.replace("\"exit_code\"", "\"code\"");
+    check_machine_output(&run(&["--jsonl"], good.as_bytes()));
+    // Half a line at the end (a killed run) is not judged.
+    check_machine_output(&run(&["--jsonl"], format!("{good}{{\"ti").as_bytes()));
+    let caught =
+        |f: Box<dyn FnOnce() + std::panic::UnwindSafe>| std::panic::catch_unwind(f).is_err();
+    let stdout = drifted.clone();
+    assert!(caught(Box::new(move || check_machine_output(&run(
+        &["--jsonl"],
+        stdout.as_bytes()
+    )))));
+    let dir = test_tempdir();
+    let file = dir.path().join("rec.jsonl");
+    std::fs::write(&file, &drifted).unwrap();
+    let path = file.to_str().unwrap().to_string();
+    assert!(caught(Box::new(move || check_machine_output(&run(
+        &["--record", &path],
+        b""
+    )))));
+}

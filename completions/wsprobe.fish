@@ -23,6 +23,7 @@ complete -c wsprobe -l close-reason -d 'Close reason wsprobe sends when it ends 
 complete -c wsprobe -l timestamps -d 'Prefix each output line with the time: local (HH:MM:SS.mmm) or relative (seconds since connect)' -r -f -a "local\t''
 relative\t''"
 complete -c wsprobe -l record -d 'Also write the whole session to FILE as JSON lines (the --jsonl schema)' -r -F
+complete -c wsprobe -l redact -d 'Also redact the query parameter or header NAME (repeatable; case-insensitive), e.g. --redact X-Tenant --redact room' -r
 complete -c wsprobe -l max-display -d 'Show at most this many bytes of a binary message in the hexdump' -r
 complete -c wsprobe -l color -d 'When to use colors (NO_COLOR is honoured by \'auto\')' -r -f -a "auto\t''
 always\t''
@@ -36,7 +37,8 @@ complete -c wsprobe -l echo -d 'Reply to every message received with the same pa
 complete -c wsprobe -s q -l quiet -d 'Only message payloads on stdout; nothing on stderr but errors'
 complete -c wsprobe -l jsonl -d 'Write every event (open, messages both ways, pings, close, error) as one JSON object per line'
 complete -c wsprobe -s v -l verbose -d 'Show the handshake on stderr: headers, certificate, timings (-vv: also every frame)'
-complete -c wsprobe -l show-secrets -d 'Show credentials (Authorization, Cookie, URL passwords) instead of <redacted>'
+complete -c wsprobe -l show-secrets -d 'Show credentials instead of <redacted>: URL passwords, query parameters such as token/api_key/signature, headers such as Authorization, Cookie, X-Api-Key, and bearer tokens offered as subprotocols'
+complete -c wsprobe -l force -d 'Let --record overwrite an existing file (without it, an existing file is an error)'
 complete -c wsprobe -s i -l interactive -d 'Open the interactive REPL even with -x (the -x messages are sent first)'
 complete -c wsprobe -s P -l show-ping-pong -d 'Show pings and pongs in both directions (they are always answered)'
 complete -c wsprobe -l no-pretty -d 'Show JSON messages as received instead of pretty-printed'

@@ -48,7 +48,7 @@ pub fn run(settings: Settings) -> Result<()> {
     let (outbox, inbox) = mailbox::channel(waker.clone());
     let output = &settings.output;
     let recorder = match &output.record {
-        Some(path) => Some(open_record(path, output.show_secrets)?),
+        Some(path) => Some(open_record(path, output.force, output.show_secrets)?),
         None => None,
     };
     // In pipe mode the sink exists before connecting, so that --jsonl and
@@ -135,17 +135,29 @@ fn raw_stdout() -> Result<std::fs::File> {
         .map_err(|e| Error::Runtime(format!("cannot use stdout: {e}").into()))
 }
 
-fn open_record(path: &std::path::Path, show_secrets: bool) -> Result<Box<dyn Sink>> {
-    let file = std::fs::File::create(path).map_err(|e| {
-        Error::Usage(
-            format!(
-                "cannot create '{}' (--record): {}",
-                path.display(),
-                connect::plain_io_message(&e)
-            )
-            .into(),
-        )
+/// The --record file: readable by its owner only (it may hold what the server
+/// sent, and secrets with --show-secrets), and never overwritten without --force.
+fn open_record(path: &std::path::Path, force: bool, show_secrets: bool) -> Result<Box<dyn Sink>> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).mode(0o600);
+    if force {
+        options.create(true).truncate(true);
+    } else {
+        options.create_new(true);
+    }
+    let file = options.open(path).map_err(|e| {
+        let why = if e.kind() == io::ErrorKind::AlreadyExists {
+            "it exists (add --force to overwrite it)".to_string()
+        } else {
+            connect::plain_io_message(&e)
+        };
+        Error::Usage(format!("cannot create '{}' (--record): {why}", path.display()).into())
     })?;
+    // An existing file keeps its mode when truncated: narrow it too.
+    if force {
+        let _ = file.set_permissions(std::fs::Permissions::from_mode(0o600));
+    }
     Ok(Box::new(Jsonl::new(
         io::BufWriter::with_capacity(64 * 1024, file),
         show_secrets,

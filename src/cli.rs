@@ -204,9 +204,20 @@ pub struct Cli {
     #[arg(long, value_name = "FILE", help_heading = "Output")]
     pub record: Option<PathBuf>,
 
-    /// Show credentials (Authorization, Cookie, URL passwords) instead of <redacted>
+    /// Show credentials instead of <redacted>: URL passwords, query parameters such as
+    /// token/api_key/signature, headers such as Authorization, Cookie, X-Api-Key, and
+    /// bearer tokens offered as subprotocols
     #[arg(long, help_heading = "Output")]
     pub show_secrets: bool,
+
+    /// Also redact the query parameter or header NAME (repeatable; case-insensitive),
+    /// e.g. --redact X-Tenant --redact room
+    #[arg(long, value_name = "NAME", help_heading = "Output")]
+    pub redact: Vec<String>,
+
+    /// Let --record overwrite an existing file (without it, an existing file is an error)
+    #[arg(long, help_heading = "Output")]
+    pub force: bool,
 
     // ---- REPL -------------------------------------------------------------------
     /// Open the interactive REPL even with -x (the -x messages are sent first)

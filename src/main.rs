@@ -30,6 +30,7 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     configure_colors(cli.color);
+    redact::configure(cli.show_secrets, &cli.redact);
     if cli.version {
         println!("wsprobe {}", env!("CARGO_PKG_VERSION"));
         if cli.verbose > 0 {

@@ -1,9 +1,18 @@
-//! Keeping credentials out of what wsprobe prints: header values that carry secrets
-//! are replaced by `<redacted>` in every output unless the user asks otherwise.
+//! Keeping credentials out of what wsprobe prints: URL passwords, query parameters,
+//! header values and subprotocol entries that carry secrets are replaced by
+//! `<redacted>` in every output (human, `-v`, `-vv`, `--jsonl`, `--record`, error
+//! messages) unless the user passes `--show-secrets`.
+//!
+//! The policy is process-wide and set once at start ([`configure`]): secrets turn up
+//! in error messages built deep in the connect code, and threading a flag through
+//! every one of them would be easy to forget in the next one.
+
+use std::borrow::Cow;
+use std::sync::OnceLock;
 
 pub const REDACTED: &str = "<redacted>";
 
-/// Headers whose values are credentials.
+/// Headers whose values are always credentials.
 const SECRET_HEADERS: [&str; 4] = [
     "authorization",
     "proxy-authorization",
@@ -11,17 +20,165 @@ const SECRET_HEADERS: [&str; 4] = [
     "set-cookie",
 ];
 
-pub fn is_secret_header(name: &str) -> bool {
-    SECRET_HEADERS.iter().any(|h| h.eq_ignore_ascii_case(name))
+/// A header whose name contains one of these carries a secret (`X-Api-Key`,
+/// `X-Auth-Token`, `X-Session-Id`, ...).
+const SECRET_HEADER_PARTS: [&str; 7] = [
+    "token",
+    "key",
+    "secret",
+    "auth",
+    "session",
+    "cookie",
+    "signature",
+];
+
+/// The handshake's own headers: nonces and negotiation, never credentials, and
+/// what a debugger must show (`Sec-WebSocket-Key` contains "key").
+const HANDSHAKE_HEADERS: [&str; 4] = [
+    "sec-websocket-key",
+    "sec-websocket-accept",
+    "sec-websocket-extensions",
+    "sec-websocket-version",
+];
+
+/// A query parameter whose name contains one of these carries a secret.
+const SECRET_PARAM_PARTS: [&str; 10] = [
+    "token",
+    "api_key",
+    "apikey",
+    "key",
+    "auth",
+    "jwt",
+    "password",
+    "secret",
+    "signature",
+    "session",
+];
+
+/// Parameter names too short to match inside other names (`design`, `signal`).
+const SECRET_PARAMS_EXACT: [&str; 1] = ["sig"];
+
+#[derive(Debug, Default)]
+struct Policy {
+    show_secrets: bool,
+    /// `--redact NAME`, lower-cased: more parameter or header names.
+    extra: Vec<String>,
 }
 
-/// The value to show for a header.
-pub fn header_value<'a>(name: &str, value: &'a str, show_secrets: bool) -> &'a str {
-    if !show_secrets && is_secret_header(name) {
-        REDACTED
-    } else {
-        value
+static POLICY: OnceLock<Policy> = OnceLock::new();
+
+/// Set the process-wide policy (`--show-secrets`, `--redact NAME...`). Later calls
+/// are ignored: the policy does not change during a run.
+pub fn configure(show_secrets: bool, extra: &[String]) {
+    let _ = POLICY.set(Policy {
+        show_secrets,
+        extra: extra.iter().map(|n| n.to_ascii_lowercase()).collect(),
+    });
+}
+
+fn policy() -> &'static Policy {
+    POLICY.get_or_init(Policy::default)
+}
+
+fn is_extra(name: &str) -> bool {
+    policy().extra.iter().any(|n| n.eq_ignore_ascii_case(name))
+}
+
+pub fn is_secret_header(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    if is_extra(&lower) {
+        return true;
     }
+    if HANDSHAKE_HEADERS.contains(&lower.as_str()) || lower == "sec-websocket-protocol" {
+        return false;
+    }
+    SECRET_HEADERS.contains(&lower.as_str())
+        || SECRET_HEADER_PARTS.iter().any(|part| lower.contains(part))
+}
+
+fn is_secret_param(name: &str) -> bool {
+    let lower = crate::target::percent_decode(name).to_ascii_lowercase();
+    is_extra(&lower)
+        || SECRET_PARAMS_EXACT.contains(&lower.as_str())
+        || SECRET_PARAM_PARTS.iter().any(|part| lower.contains(part))
+}
+
+/// The value to show for a header; `show_secrets` is the caller's switch (the
+/// record file and stdout agree on it, see [`configure`] for the rest).
+pub fn header_value<'a>(name: &str, value: &'a str, show_secrets: bool) -> Cow<'a, str> {
+    if show_secrets || policy().show_secrets {
+        return Cow::Borrowed(value);
+    }
+    if name.eq_ignore_ascii_case("sec-websocket-protocol") {
+        return subprotocols(value);
+    }
+    if is_secret_header(name) {
+        Cow::Borrowed(REDACTED)
+    } else {
+        Cow::Borrowed(value)
+    }
+}
+
+/// A comma-separated subprotocol list with bearer tokens hidden: the Kubernetes
+/// form `base64url.bearer.authorization.k8s.io.<token>` keeps its prefix.
+pub fn subprotocols(list: &str) -> Cow<'_, str> {
+    if policy().show_secrets || !list.split(',').any(|p| bearer_token_at(p).is_some()) {
+        return Cow::Borrowed(list);
+    }
+    let shown: Vec<String> = list
+        .split(',')
+        .map(|entry| match bearer_token_at(entry) {
+            Some(at) => format!("{}{REDACTED}", &entry[..at]),
+            None => entry.to_string(),
+        })
+        .collect();
+    Cow::Owned(shown.join(","))
+}
+
+/// Where the token starts in a subprotocol entry that carries one.
+fn bearer_token_at(entry: &str) -> Option<usize> {
+    let lower = entry.to_ascii_lowercase();
+    const K8S: &str = "bearer.authorization.k8s.io.";
+    if let Some(i) = lower.find(K8S) {
+        return Some(i + K8S.len());
+    }
+    for marker in ["bearer.", "token.", "bearer-", "token-"] {
+        if let Some(i) = lower.find(marker) {
+            let at = i + marker.len();
+            if at < entry.len() {
+                return Some(at);
+            }
+        }
+    }
+    None
+}
+
+/// A URL as it may be shown: password and secret query parameters hidden.
+/// Works on any string that looks like a URL (also one that did not parse).
+pub fn url(raw: &str) -> String {
+    if policy().show_secrets {
+        return raw.to_string();
+    }
+    let without_password = crate::target::redact_userinfo(raw);
+    query(&without_password)
+}
+
+/// `?token=abc&room=1` -> `?token=<redacted>&room=1`.
+fn query(url: &str) -> String {
+    let Some(start) = url.find('?') else {
+        return url.to_string();
+    };
+    let end = url[start..].find('#').map_or(url.len(), |i| start + i);
+    let params: Vec<String> = url[start + 1..end]
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((name, value)) if !value.is_empty() && is_secret_param(name) => {
+                format!("{name}={REDACTED}")
+            }
+            _ => pair.to_string(),
+        })
+        .collect();
+    format!("{}?{}{}", &url[..start], params.join("&"), &url[end..])
 }
 
 /// A stand-in for a secret in a message: shows that there was one, not its content.
@@ -47,6 +204,39 @@ mod tests {
             header_value("Authorization", "Basic abc", true),
             "Basic abc"
         );
-        assert_eq!(header_value("X-Token", "abc", false), "abc");
+        assert_eq!(header_value("X-Api-Key", "abc", false), REDACTED);
+        assert_eq!(header_value("X-Auth-Token", "abc", false), REDACTED);
+        assert_eq!(header_value("X-Session-Id", "abc", false), REDACTED);
+        assert_eq!(header_value("Sec-WebSocket-Key", "nonce", false), "nonce");
+        assert_eq!(header_value("Origin", "http://a", false), "http://a");
+    }
+
+    #[test]
+    fn subprotocol_tokens_are_redacted() {
+        assert_eq!(
+            header_value(
+                "Sec-WebSocket-Protocol",
+                "v4.channel.k8s.io, base64url.bearer.authorization.k8s.io.ZXlKaGJH",
+                false
+            ),
+            format!("v4.channel.k8s.io, base64url.bearer.authorization.k8s.io.{REDACTED}")
+        );
+        assert_eq!(subprotocols("chat, superchat"), "chat, superchat");
+    }
+
+    #[test]
+    fn secret_query_parameters_are_redacted() {
+        assert_eq!(
+            url("ws://h/chat?token=SECRET&room=1#x"),
+            format!("ws://h/chat?token={REDACTED}&room=1#x")
+        );
+        assert_eq!(
+            url("wss://u:pw@h/?access_token=a&X-Amz-Signature=b&sig=c&design=d"),
+            format!(
+                "wss://u:{REDACTED}@h/?access_token={REDACTED}&X-Amz-Signature={REDACTED}&sig={REDACTED}&design=d"
+            )
+        );
+        assert_eq!(url("ws://h/?flag&key="), "ws://h/?flag&key=");
+        assert_eq!(url("ws://h/path"), "ws://h/path");
     }
 }

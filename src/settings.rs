@@ -63,6 +63,8 @@ pub struct ListenSettings {
 pub struct OutputOptions {
     pub jsonl: bool,
     pub record: Option<PathBuf>,
+    /// `--force`: --record may overwrite an existing file.
+    pub force: bool,
     pub show_secrets: bool,
     pub timestamps: Option<TimestampMode>,
     /// `-v`: the handshake; `-vv`: also every frame.
@@ -161,6 +163,7 @@ impl Settings {
             output: OutputOptions {
                 jsonl: cli.jsonl,
                 record: cli.record.clone(),
+                force: cli.force,
                 show_secrets: cli.show_secrets,
                 timestamps,
                 verbose: cli.verbose,

@@ -38,7 +38,7 @@ impl Target {
 /// Parse a user-supplied URL. The error is a complete one-line message.
 pub fn parse(raw: &str) -> Result<Target, String> {
     // Error messages quote the URL: never with its password.
-    let shown = redact_userinfo(raw);
+    let shown = crate::redact::url(raw);
     let input = shown.as_str();
     let trimmed = raw.trim();
     if trimmed.is_empty() {

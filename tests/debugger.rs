@@ -448,11 +448,50 @@ fn record_in_an_unwritable_place_is_a_usage_error() {
     r.code(2).stdout("").one_error_line();
 }
 
+#[test]
+fn record_file_is_private_and_not_overwritten_without_force() {
+    use std::os::unix::fs::PermissionsExt;
+    let srv = Server::start(echo);
+    let dir = test_tempdir();
+    let file = dir.path().join("rec.jsonl");
+    let path = file.to_str().unwrap();
+    let r = wsprobe(&[&srv.url(), "--record", path, "-x", "hi"], "");
+    r.code(0).stdout("hi\n");
+    let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "record file mode {mode:o}");
+    let first = std::fs::read(&file).unwrap();
+    assert!(!first.is_empty());
+
+    // A second run must not clobber it.
+    let r = wsprobe(&[&srv.url(), "--record", path, "-x", "again"], "");
+    r.code(2)
+        .stdout("")
+        .one_error_line()
+        .stderr_contains("--force");
+    assert_eq!(std::fs::read(&file).unwrap(), first);
+
+    // --force overwrites, and narrows a wider mode.
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let r = wsprobe(
+        &[&srv.url(), "--record", path, "--force", "-x", "again"],
+        "",
+    );
+    r.code(0).stdout("again\n");
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.contains("again") && !text.contains("\"hi\""), "{text}");
+    let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "record file mode {mode:o}");
+}
+
 // ---------------------------------------------------------------------------
 // Redaction
 // ---------------------------------------------------------------------------
 
-const SECRETS: [&str; 5] = [
+const SECRETS: [&str; 9] = [
+    "S3CRET-QUERY",
+    "S3CRET-APIKEY",
+    "S3CRET-AUTHTOKEN",
+    "S3CRET-K8S",
     "S3CRET-PW",
     "S3CRET-TOKEN",
     "S3CRET-COOKIE",
@@ -473,13 +512,13 @@ fn secret_forms() -> Vec<String> {
 fn secret_server() -> Server {
     let opts = server_with_headers(
         &[("Set-Cookie", "S3CRET-SETCOOKIE"), ("X-Test", "42")],
-        Subprotocol::None,
+        Subprotocol::FirstOffered,
     );
     Server::start_with(opts, echo)
 }
 
 fn url_with_password(port: u16) -> String {
-    format!("ws://u:S3CRET-URLPW@127.0.0.1:{port}/")
+    format!("ws://u:S3CRET-URLPW@127.0.0.1:{port}/?access_token=S3CRET-QUERY&room=1")
 }
 
 fn credential_args(url: &str) -> Vec<String> {
@@ -491,6 +530,14 @@ fn credential_args(url: &str) -> Vec<String> {
         "Authorization: Bearer S3CRET-TOKEN",
         "-H",
         "Cookie: sid=S3CRET-COOKIE",
+        "-H",
+        "X-Api-Key: S3CRET-APIKEY",
+        "-H",
+        "X-Auth-Token: S3CRET-AUTHTOKEN",
+        "-s",
+        "chat",
+        "-s",
+        "base64url.bearer.authorization.k8s.io.S3CRET-K8S",
     ]
     .iter()
     .map(|s| s.to_string())
@@ -541,7 +588,64 @@ fn secrets_are_redacted_in_jsonl() {
     let events = parse_jsonl(&r.stdout);
     assert_eq!(events[0]["headers"]["set-cookie"], "<redacted>");
     assert_eq!(events[0]["headers"]["x-test"], "42");
-    assert_eq!(events[0]["url"], format!("ws://127.0.0.1:{}/", srv.port()));
+    assert_eq!(
+        events[0]["url"],
+        format!(
+            "ws://127.0.0.1:{}/?access_token=<redacted>&room=1",
+            srv.port()
+        )
+    );
+}
+
+#[test]
+fn redact_adds_parameter_and_header_names() {
+    let srv = secret_server();
+    let url = format!("ws://127.0.0.1:{}/?room=S3CRET-ROOM", srv.port());
+    let r = wsprobe(
+        &[
+            &url,
+            "-H",
+            "X-Tenant: S3CRET-TENANT",
+            "--redact",
+            "room",
+            "--redact",
+            "x-tenant",
+            "-v",
+            "--jsonl",
+            "-x",
+            "hi",
+        ],
+        "",
+    );
+    r.code(0);
+    let secrets = ["S3CRET-ROOM".to_string(), "S3CRET-TENANT".to_string()];
+    assert_no_secret("stdout", &r.stdout, &secrets);
+    assert_no_secret("stderr", &r.stderr, &secrets);
+    has_header(&r.stderr_str(), "> ", "X-Tenant", "<redacted>");
+    let obs = srv.next();
+    assert_eq!(obs.header("x-tenant"), Some("S3CRET-TENANT"));
+}
+
+#[test]
+fn show_secrets_reveals_query_parameters_and_subprotocol_tokens() {
+    let srv = secret_server();
+    let url = url_with_password(srv.port());
+    let mut args = credential_args(&url);
+    args.extend(["-v", "--jsonl", "--show-secrets", "-x", "hi"].map(String::from));
+    let args: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
+    let r = wsprobe(&args, "");
+    r.code(0);
+    let events = parse_jsonl(&r.stdout);
+    assert_eq!(
+        events[0]["url"],
+        format!(
+            "ws://127.0.0.1:{}/?access_token=S3CRET-QUERY&room=1",
+            srv.port()
+        )
+    );
+    let err = r.stderr_str();
+    has_header(&err, "> ", "X-Api-Key", "S3CRET-APIKEY");
+    assert!(err.contains("k8s.io.S3CRET-K8S"), "{err}");
 }
 
 #[test]
@@ -574,7 +678,10 @@ fn secrets_are_redacted_when_the_connection_fails() {
 
 #[test]
 fn secrets_are_redacted_when_the_server_closes_with_an_error() {
-    let opts = server_with_headers(&[("Set-Cookie", "S3CRET-SETCOOKIE")], Subprotocol::None);
+    let opts = server_with_headers(
+        &[("Set-Cookie", "S3CRET-SETCOOKIE")],
+        Subprotocol::FirstOffered,
+    );
     let srv = Server::start_with(opts, push_then_close(&["x"], 4003, "not allowed"));
     let url = url_with_password(srv.port());
     let r = run_redacted_with_credentials(&url, &["-vv", "-w", "forever"]);

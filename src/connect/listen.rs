@@ -107,7 +107,7 @@ pub fn accept(
     // tungstenite's callback signature returns its (large) ErrorResponse by value.
     #[allow(clippy::result_large_err)]
     let callback = |request: &Request, response: Response| {
-        info.url = request_url(scheme, listener, request);
+        info.url = crate::redact::url(&request_url(scheme, listener, request));
         info.request_headers = header_pairs(request.headers());
         let (response, subprotocol) = respond(request, response, opts)?;
         info.subprotocol = subprotocol;

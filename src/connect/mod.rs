@@ -83,7 +83,7 @@ impl Prepared {
     /// The request as it will be sent, for `-v` when the upgrade fails.
     pub fn request_view(&self) -> HandshakeInfo {
         HandshakeInfo {
-            url: self.target.url.to_string(),
+            url: crate::redact::url(self.target.url.as_str()),
             request_headers: upgrade::wire_names(upgrade::header_pairs(self.request.headers())),
             ..HandshakeInfo::default()
         }

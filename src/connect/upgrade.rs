@@ -37,7 +37,13 @@ const GENERATED: [&str; 5] = [
 
 pub fn build_request(target: &Target, opts: &UpgradeOptions) -> Result<Request> {
     let mut request = target.url.as_str().into_client_request().map_err(|e| {
-        Error::Usage(format!("cannot build a request for {}: {e}", target.url).into())
+        Error::Usage(
+            format!(
+                "cannot build a request for {}: {e}",
+                crate::redact::url(target.url.as_str())
+            )
+            .into(),
+        )
     })?;
     let headers = request.headers_mut();
     let mut set = |name: &str, value: &str, replace: bool| -> Result<()> {
@@ -340,7 +346,7 @@ fn rejection(response: &Response, body: &[u8]) -> Error {
     }
     for (name, value) in response.pairs() {
         let value = crate::redact::header_value(&name, &value, false);
-        message.push_str(&format!("\n  < {name}: {}", crate::text::escape(value)));
+        message.push_str(&format!("\n  < {name}: {}", crate::text::escape(&value)));
     }
     let rejection = Rejection {
         status: response.status,
@@ -413,10 +419,10 @@ fn check_switch(target: &Target, request: &Request, response: &Response) -> Resu
         ).into()));
     }
     Ok(HandshakeInfo {
-        url: target.url.to_string(),
+        url: crate::redact::url(target.url.as_str()),
         status: 101,
         reason: "Switching Protocols".to_string(),
-        subprotocol,
+        subprotocol: subprotocol.map(|p| crate::redact::subprotocols(&p).into_owned()),
         request_headers: wire_names(header_pairs(request.headers())),
         response_headers: response.pairs(),
         at: std::time::SystemTime::now(),
@@ -442,13 +448,13 @@ fn check_subprotocol(request: &Request, response: &Response) -> Result<Option<St
             return Err(Error::Handshake(format!(
                 "the server selected the subprotocol '{}', which was not offered (offered: {})",
                 crate::text::escape(chosen),
-                offered.join(", ")
+                crate::redact::subprotocols(&offered.join(", "))
             ).into()))
         }
         None if !offered.is_empty() => {
             return Err(Error::Handshake(format!(
                 "the server accepted none of the offered subprotocols ({})",
-                offered.join(", ")
+                crate::redact::subprotocols(&offered.join(", "))
             ).into()))
         }
         _ => {}

@@ -379,7 +379,7 @@ impl Repl {
         text.push_str(&format!("response:    {} {}", info.status, info.reason));
         for (name, value) in &info.response_headers {
             let value = redact::header_value(name, value, self.opts.show_secrets);
-            text.push_str(&format!("\n  {name}: {}", visible(value)));
+            text.push_str(&format!("\n  {name}: {}", visible(&value)));
         }
         text
     }

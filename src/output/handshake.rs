@@ -7,19 +7,27 @@ use std::io::{self, Write};
 use crate::event::HandshakeInfo;
 use crate::redact;
 
+/// The path and query of a URL as shown (already redacted, so taken as text:
+/// parsing it again would percent-encode `<redacted>`).
+fn request_target(url: &str) -> &str {
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    let rest = &url[after_scheme..];
+    let target = rest.find('/').map_or("", |i| &rest[i..]);
+    let target = target.split('#').next().unwrap_or("");
+    if target.is_empty() {
+        "/"
+    } else {
+        target
+    }
+}
+
 /// The request line and headers as sent; also shown alone when the upgrade fails.
 pub fn write_request(
     out: &mut impl Write,
     info: &HandshakeInfo,
     show_secrets: bool,
 ) -> io::Result<()> {
-    let path = match url::Url::parse(&info.url) {
-        Ok(url) => match url.query() {
-            Some(q) => format!("{}?{q}", url.path()),
-            None => url.path().to_string(),
-        },
-        Err(_) => "/".to_string(),
-    };
+    let path = request_target(&info.url);
     // With --listen the request is the one received.
     let mark = if info.listening { "<" } else { ">" };
     writeln!(out, "{}", format!("{mark} GET {path} HTTP/1.1").cyan())?;

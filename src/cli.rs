@@ -25,7 +25,8 @@ one reply per message sent (or --count/--expect, or --wait), then closes with 10
 
 Exit codes: 0 ok, 1 runtime/protocol error, 2 usage, 3 cannot connect, 4 TLS,
 5 handshake rejected, 6 timed out / goal not met, 7 server closed with an error code
-or without a Close frame, 130 interrupted (143 on SIGTERM).";
+or without a Close frame, 8 a message matched --fail-on, 130 interrupted (143 on
+SIGTERM).";
 
 /// wsprobe: a WebSocket client and debugger for terminals, pipelines and CI.
 #[derive(Debug, Parser)]

@@ -430,7 +430,7 @@ impl Conn {
 
     /// Give up reading after `limit` (a read then ends like EOF): for servers
     /// that require an answer in time.
-    pub fn set_read_timeout(&mut self, limit: Option<std::time::Duration>) {
+    pub fn set_read_timeout(&mut self, limit: Option<Duration>) {
         let _ = self.tcp.set_read_timeout(limit);
     }
 

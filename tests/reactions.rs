@@ -324,3 +324,30 @@ fn reply_to_a_flooding_peer_keeps_memory_bounded() {
     let rss = r.peak_rss_kb.expect("VmHWM of wsprobe from /proc");
     assert!(rss < 64 * 1024, "peak RSS {rss} KiB");
 }
+
+#[test]
+fn reply_works_as_a_canned_server_in_listen_mode() {
+    use tungstenite::Message;
+    let mut live = Wsprobe::new(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--reply",
+        r"^hello (?P<who>\w+)$",
+        "hi ${who}",
+        "--expect",
+        "bye",
+        "--timeout",
+        "10s",
+    ])
+    .stdin_from(Stdin::Null)
+    .spawn();
+    let url = live.listening_url();
+    let mut ws = ws_client(&url, None);
+    ws.send(Message::text("hello bob")).unwrap();
+    assert_eq!(ws.read().unwrap(), Message::text("hi bob"));
+    ws.send(Message::text("bye")).unwrap();
+    let (rest, code) = read_to_end(&mut ws);
+    assert!(rest.is_empty(), "{rest:?}");
+    assert_eq!(code, Some(1000));
+    live.wait(SECS_5).code(0).stdout("hello bob\nbye\n");
+}

@@ -20,6 +20,11 @@ complete -c wsprobe -s w -l wait -d 'After the input ends, keep receiving for th
 complete -c wsprobe -l timeout -d 'Hard deadline for the whole run, every phase included (connecting, reconnecting, a stalled stdout, the close); reaching it exits 6 (use --wait to stop successfully after a while) [default: none]' -r
 complete -c wsprobe -l close-code -d 'Close code wsprobe sends when it ends the run' -r
 complete -c wsprobe -l close-reason -d 'Close reason wsprobe sends when it ends the run (at most 123 bytes)' -r
+complete -c wsprobe -l expect-jq -d 'End once a received JSON message makes FILTER (jq) yield true; repeatable, matched in order together with --expect; non-JSON messages never match. Example: --expect-jq \'.type == "ack"\'' -r
+complete -c wsprobe -l jq -d 'Print only FILTER\'s outputs (compact JSON, one line each) for each JSON message; other messages as usual. Example: --jq \'.data.price\'' -r
+complete -c wsprobe -l fail-on -d 'End the run with exit 8 at the first received message matching REGEX; repeatable. Example: --fail-on \'"error"\'' -r
+complete -c wsprobe -l fail-on-jq -d 'End the run with exit 8 at the first JSON message for which FILTER yields true; repeatable. Example: --fail-on-jq \'.type == "error"\'' -r
+complete -c wsprobe -l reply -d 'Answer every received message matching REGEX with REPLY ($1..$9 and ${name} expand capture groups); repeatable, the first matching rule answers. Example: --reply \'^2$\' 3' -r
 complete -c wsprobe -l timestamps -d 'Prefix each output line with the time: local (HH:MM:SS.mmm) or relative (seconds since connect)' -r -f -a "local\t''
 relative\t''"
 complete -c wsprobe -l record -d 'Also write the whole session to FILE as JSON lines (the --jsonl schema)' -r -F

@@ -25,7 +25,8 @@ one reply per message sent (or --count/--expect, or --wait), then closes with 10
 
 Exit codes: 0 ok, 1 runtime/protocol error, 2 usage, 3 cannot connect, 4 TLS,
 5 handshake rejected, 6 timed out / goal not met, 7 server closed with an error code
-or without a Close frame, 130 interrupted (143 on SIGTERM).";
+or without a Close frame, 8 a message matched --fail-on, 130 interrupted (143 on
+SIGTERM).";
 
 /// wsprobe: a WebSocket client and debugger for terminals, pipelines and CI.
 #[derive(Debug, Parser)]
@@ -182,6 +183,35 @@ pub struct Cli {
     /// Reply to every message received with the same payload and type, until the server closes
     #[arg(long, help_heading = "Sending")]
     pub echo: bool,
+
+    // ---- Reactions (JSON checks, fail-fast, auto-replies) -----------------------
+    /// End once a received JSON message makes FILTER (jq) yield true; repeatable, matched in order together with --expect; non-JSON messages never match. Example: --expect-jq '.type == "ack"'
+    #[arg(long, value_name = "FILTER", value_parser = parse_jq, help_heading = "Reactions")]
+    pub expect_jq: Vec<crate::jq::Jq>,
+
+    /// Print only FILTER's outputs (compact JSON, one line each) for each JSON message; other messages as usual. Example: --jq '.data.price'
+    #[arg(long, value_name = "FILTER", value_parser = parse_jq, help_heading = "Reactions")]
+    pub jq: Option<crate::jq::Jq>,
+
+    /// End the run with exit 8 at the first received message matching REGEX; repeatable. Example: --fail-on '"error"'
+    #[arg(long, value_name = "REGEX", value_parser = parse_regex, help_heading = "Reactions")]
+    pub fail_on: Vec<regex::Regex>,
+
+    /// End the run with exit 8 at the first JSON message for which FILTER yields true; repeatable. Example: --fail-on-jq '.type == "error"'
+    #[arg(long, value_name = "FILTER", value_parser = parse_jq, help_heading = "Reactions")]
+    pub fail_on_jq: Vec<crate::jq::Jq>,
+
+    /// Answer every received message matching REGEX with REPLY ($1..$9 and ${name} expand capture groups); repeatable, the first matching rule answers. Example: --reply '^2$' 3
+    #[arg(long, value_names = ["REGEX", "REPLY"], num_args = 2, action = clap::ArgAction::Append, allow_hyphen_values = true, help_heading = "Reactions")]
+    pub reply: Vec<String>,
+
+    /// The order in which --expect and --expect-jq were given (true: --expect-jq), filled in from the matches
+    #[arg(skip)]
+    pub expect_order: Vec<bool>,
+
+    /// The --reply pairs, their regexes compiled (filled in by `parse_replies`)
+    #[arg(skip)]
+    pub replies: Vec<(regex::Regex, String)>,
 
     // ---- Output -----------------------------------------------------------------
     /// Prefix each output line with the time: local (HH:MM:SS.mmm) or relative (seconds since connect)
@@ -371,6 +401,10 @@ fn parse_wait(s: &str) -> Result<Wait, String> {
         "forever" | "inf" | "infinite" | "-1" => Ok(Wait::Forever),
         other => parse_duration(other).map(Wait::For),
     }
+}
+
+fn parse_jq(s: &str) -> Result<crate::jq::Jq, String> {
+    crate::jq::Jq::compile(s)
 }
 
 fn parse_regex(s: &str) -> Result<regex::Regex, String> {
@@ -571,4 +605,30 @@ mod completions {
             );
         }
     }
+}
+
+/// The order of the `--expect` and `--expect-jq` values on the command line (true:
+/// `--expect-jq`): they are matched in that order together.
+pub fn expect_order(matches: &clap::ArgMatches) -> Vec<bool> {
+    let mut order: Vec<(usize, bool)> = Vec::new();
+    for (id, is_jq) in [("expect", false), ("expect_jq", true)] {
+        if let Some(indices) = matches.indices_of(id) {
+            order.extend(indices.map(|i| (i, is_jq)));
+        }
+    }
+    order.sort_unstable();
+    order.into_iter().map(|(_, is_jq)| is_jq).collect()
+}
+
+/// `--reply REGEX REPLY` pairs, their regexes compiled.
+pub fn parse_replies(values: &[String]) -> Result<Vec<(regex::Regex, String)>, String> {
+    values
+        .chunks(2)
+        .map(|pair| match pair {
+            [regex, reply] => parse_regex(regex)
+                .map(|r| (r, reply.clone()))
+                .map_err(|e| format!("--reply '{regex}': {e}")),
+            _ => Err("--reply takes two values: REGEX REPLY".to_string()),
+        })
+        .collect()
 }

@@ -21,6 +21,8 @@ pub enum WhyClosed {
     Requested,
     /// The peer broke the protocol; we sent the matching close code.
     ProtocolError(String),
+    /// A message matched `--fail-on`/`--fail-on-jq` (exit 8).
+    FailedOn(String),
 }
 
 /// How the connection ended.
@@ -89,6 +91,7 @@ pub fn conclude(ending: Ending, quiet: bool, peer: &str) -> Result<()> {
                     return Err(Error::Runtime(m.into()))
                 }
                 WhyClosed::InputFailed(m) => return Err(Error::Usage(m.into())),
+                WhyClosed::FailedOn(m) => return Err(Error::FailedOn(m.into())),
             }
             if !answered && !quiet {
                 eprintln!("wsprobe: warning: the {peer} did not answer the Close frame");
@@ -221,6 +224,7 @@ mod tests {
             code(by_us(WhyClosed::InputFailed("x".into())), None, None),
             2
         );
+        assert_eq!(code(by_us(WhyClosed::FailedOn("x".into())), None, None), 8);
         assert_eq!(code(by_server(Some(1000)), None, None), 0);
         assert_eq!(code(by_server(Some(1001)), None, None), 0);
         assert_eq!(code(by_server(None), None, None), 0);

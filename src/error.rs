@@ -14,6 +14,7 @@ pub mod exit {
     pub const HANDSHAKE: i32 = 5;
     pub const TIMEOUT: i32 = 6;
     pub const SERVER_CLOSE: i32 = 7;
+    pub const FAILED_ON: i32 = 8;
 }
 
 /// A one-line message for the user and, where one exists, the error that caused
@@ -60,6 +61,8 @@ pub enum Error {
     Timeout(Message),
     /// The server closed with an error code, or without a Close frame (exit 7).
     ServerClosed(Message),
+    /// A received message matched `--fail-on`/`--fail-on-jq` (exit 8).
+    FailedOn(Message),
     /// A protocol or I/O error after the connection was established (exit 1).
     Runtime(Message),
     /// Ctrl-C (SIGINT) or SIGTERM, carried here as the signal number; the close
@@ -76,6 +79,7 @@ impl Error {
             Error::Handshake(_) => exit::HANDSHAKE,
             Error::Timeout(_) => exit::TIMEOUT,
             Error::ServerClosed(_) => exit::SERVER_CLOSE,
+            Error::FailedOn(_) => exit::FAILED_ON,
             Error::Runtime(_) => exit::RUNTIME,
             Error::Interrupted(signal) => 128 + signal,
         }
@@ -97,6 +101,7 @@ impl Error {
             | Error::Handshake(m)
             | Error::Timeout(m)
             | Error::ServerClosed(m)
+            | Error::FailedOn(m)
             | Error::Runtime(m) => Some(m),
             Error::Interrupted(_) => None,
         }
@@ -110,6 +115,7 @@ impl Error {
             | Error::Handshake(m)
             | Error::Timeout(m)
             | Error::ServerClosed(m)
+            | Error::FailedOn(m)
             | Error::Runtime(m) => Some(m),
             Error::Interrupted(_) => None,
         }

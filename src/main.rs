@@ -9,6 +9,7 @@ mod ending;
 mod error;
 mod event;
 mod input;
+mod jq;
 mod mailbox;
 #[cfg(test)]
 mod manual;
@@ -22,13 +23,25 @@ mod signals;
 mod target;
 mod text;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 use colored::Colorize;
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
+    let matches = cli::Cli::command().get_matches();
+    let mut cli = match cli::Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    cli.expect_order = cli::expect_order(&matches);
+    match cli::parse_replies(&cli.reply) {
+        Ok(replies) => cli.replies = replies,
+        Err(e) => {
+            eprintln!("{} {e}", "wsprobe:".red().bold());
+            return ExitCode::from(2);
+        }
+    }
     configure_colors(cli.color);
     redact::configure(cli.show_secrets, &cli.redact);
     if cli.version {

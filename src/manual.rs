@@ -21,6 +21,7 @@ pub const EXIT_STATUS: &[(&[i32], &str)] = &[
     (&[exit::HANDSHAKE], "WebSocket handshake rejected (non-101 status, shown with its headers and the start of the body; bad accept key; a subprotocol or extension that was not offered; a TLS server behind a `ws://` URL; with `--listen`, a client that fails the upgrade)"),
     (&[exit::TIMEOUT], "timed out: `--timeout` reached in any phase, or the goal (`--count`/`--expect`, or one reply per message sent) not met before the run ended (with `--listen`: no client before `--timeout`)"),
     (&[exit::SERVER_CLOSE], "the server (with `--listen`: the client) closed with an error code (not 1000/1001) or without a Close frame"),
+    (&[exit::FAILED_ON], "a received message matched `--fail-on` or `--fail-on-jq` (the run ended at that message)"),
     (&[128 + 2, 128 + 15], "interrupted by Ctrl-C (SIGINT: 130) or SIGTERM (143), after the close handshake"),
 ];
 

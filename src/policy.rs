@@ -10,8 +10,39 @@
 //!    how long wsprobe waits for it.
 //! 3. At any time the server may close, and `--timeout` ends the whole run.
 
+use crate::jq::Jq;
 use regex::Regex;
 use std::time::{Duration, Instant};
+
+/// A test on one received message: `--expect`/`--fail-on` (a regex on its text)
+/// or `--expect-jq`/`--fail-on-jq` (a jq filter yielding true; non-JSON never
+/// matches).
+#[derive(Debug, Clone)]
+pub enum Pattern {
+    Regex(Regex),
+    Jq(Jq),
+}
+
+impl Pattern {
+    fn matches(&self, text: &str, json: &mut Option<Option<jaq_json::Val>>) -> bool {
+        match self {
+            Pattern::Regex(r) => r.is_match(text),
+            // Parsed at most once per message, and only when a filter looks.
+            Pattern::Jq(jq) => json
+                .get_or_insert_with(|| crate::jq::parse(text.as_bytes()))
+                .as_ref()
+                .is_some_and(|v| jq.holds(v)),
+        }
+    }
+
+    /// `--expect 'pong'`, as messages name it.
+    pub fn describe(&self, regex_flag: &str) -> String {
+        match self {
+            Pattern::Regex(r) => format!("{regex_flag} '{}'", r.as_str()),
+            Pattern::Jq(jq) => format!("{regex_flag}-jq '{}'", jq.as_str()),
+        }
+    }
+}
 
 /// How long to keep receiving after the input has ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,7 +55,10 @@ pub enum Wait {
 #[derive(Debug, Clone, Default)]
 pub struct Goals {
     pub count: Option<u64>,
-    pub expect: Vec<Regex>,
+    /// `--expect` and `--expect-jq`, in command-line order.
+    pub expect: Vec<Pattern>,
+    /// `--fail-on` and `--fail-on-jq`: any match ends the run with exit 8.
+    pub fail_on: Vec<Pattern>,
     pub wait: Option<Wait>,
     pub timeout: Option<Duration>,
 }
@@ -48,6 +82,8 @@ pub struct Policy {
     received: u64,
     expects_matched: usize,
     input_ended_at: Option<Instant>,
+    /// The `--fail-on` match not yet taken by the session.
+    failure: Option<String>,
 }
 
 impl Policy {
@@ -60,6 +96,7 @@ impl Policy {
             received: 0,
             expects_matched: 0,
             input_ended_at: None,
+            failure: None,
         }
     }
 
@@ -71,17 +108,36 @@ impl Policy {
     /// A data message arrived; `text` is its payload as text (binary shown lossily).
     pub fn on_received(&mut self, text: &str) {
         self.received += 1;
+        let mut json = None;
+        if let Some(pattern) = self
+            .goals
+            .fail_on
+            .iter()
+            .find(|p| p.matches(text, &mut json))
+        {
+            self.failure = Some(format!(
+                "a message matched {}: {}",
+                pattern.describe("--fail-on"),
+                crate::text::escape(&text.chars().take(200).collect::<String>())
+            ));
+            return;
+        }
         if let Some(pattern) = self.goals.expect.get(self.expects_matched) {
-            if pattern.is_match(text) {
+            if pattern.matches(text, &mut json) {
                 self.expects_matched += 1;
             }
         }
     }
 
+    /// The `--fail-on` match of the last message, once: the session ends the run.
+    pub fn take_failure(&mut self) -> Option<String> {
+        self.failure.take()
+    }
+
     /// Whether the policy needs message text (for `--expect`); lets the session skip
     /// the lossy conversion of binary payloads when nobody looks at them.
     pub fn wants_text(&self) -> bool {
-        self.expects_matched < self.goals.expect.len()
+        self.expects_matched < self.goals.expect.len() || !self.goals.fail_on.is_empty()
     }
 
     pub fn on_input_end(&mut self, now: Instant) {
@@ -180,8 +236,8 @@ impl Policy {
         }
         if let Some(pattern) = self.goals.expect.get(self.expects_matched) {
             parts.push(format!(
-                "no message matched --expect '{}' ({} of {} patterns matched)",
-                pattern.as_str(),
+                "no message matched {} ({} of {} patterns matched)",
+                pattern.describe("--expect"),
                 self.expects_matched,
                 self.goals.expect.len()
             ));
@@ -260,18 +316,40 @@ mod tests {
     #[test]
     fn expects_match_in_order() {
         let (mut p, t0) = policy(Goals {
-            expect: vec![Regex::new("^a").unwrap(), Regex::new("b$").unwrap()],
+            expect: vec![
+                Pattern::Regex(Regex::new("^a").unwrap()),
+                Pattern::Jq(Jq::compile(".b == 1").unwrap()),
+            ],
             ..Goals::default()
         });
         p.on_input_end(t0);
-        p.on_received("xb"); // second pattern, but the first is not matched yet
+        p.on_received(r#"{"b":1}"#); // second pattern, but the first is not matched yet
         assert_eq!(p.verdict(t0), None);
-        p.on_received("ab"); // matches the first only: one pattern per message
+        p.on_received("a"); // the first
         assert_eq!(p.verdict(t0), None);
-        assert!(p.unmet().unwrap().contains("'b$' (1 of 2"));
-        p.on_received("cb");
+        assert!(p.unmet().unwrap().contains("--expect-jq '.b == 1' (1 of 2"));
+        p.on_received("b == 1"); // not JSON: never matches a filter
+        assert_eq!(p.verdict(t0), None);
+        p.on_received(r#"{"b":1}"#);
         assert_eq!(p.verdict(t0), Some(Verdict::GoalMet));
         assert!(!p.wants_text());
+    }
+
+    #[test]
+    fn fail_on_is_reported_once_and_wins_over_expect() {
+        let (mut p, t0) = policy(Goals {
+            expect: vec![Pattern::Regex(Regex::new("err|ok").unwrap())],
+            fail_on: vec![Pattern::Jq(Jq::compile(".type == \"error\"").unwrap())],
+            ..Goals::default()
+        });
+        p.on_input_end(t0);
+        p.on_received("fine");
+        assert_eq!(p.take_failure(), None);
+        p.on_received(r#"{"type":"error"}"#);
+        let failure = p.take_failure().unwrap();
+        assert!(failure.contains("--fail-on-jq"), "{failure}");
+        assert_eq!(p.take_failure(), None);
+        assert_eq!(p.verdict(t0), None, "the failing message met no goal");
     }
 
     #[test]

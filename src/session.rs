@@ -79,6 +79,10 @@ pub struct SessionOptions {
     pub preamble: Vec<Message>,
     /// The other side in messages: "server", or "client" with `--listen`.
     pub peer: &'static str,
+    /// `--reply REGEX REPLY`: the first rule whose regex matches answers.
+    pub replies: Vec<(regex::Regex, String)>,
+    /// `--jq FILTER`: show the filter's outputs instead of JSON messages.
+    pub jq: Option<crate::jq::Jq>,
 }
 
 /// The payload of keepalive pings, so that views can tell them from the user's.
@@ -511,6 +515,16 @@ impl Session {
     }
 
     fn send(&mut self, link: &mut Link, message: Message) {
+        self.send_message(link, message, true);
+    }
+
+    /// Send a reaction (`--reply`): shown like any sent message, but no reply is
+    /// awaited for it.
+    fn send_uncounted(&mut self, link: &mut Link, message: Message) {
+        self.send_message(link, message, false);
+    }
+
+    fn send_message(&mut self, link: &mut Link, message: Message, counted: bool) {
         let kind = match &message {
             Message::Text(_) => Some(Kind::Text),
             Message::Binary(_) => Some(Kind::Binary),
@@ -518,7 +532,7 @@ impl Session {
             Message::Pong(_) => Some(Kind::Pong),
             Message::Close(_) | Message::Frame(_) => None,
         };
-        if matches!(kind, Some(Kind::Text | Kind::Binary)) {
+        if counted && matches!(kind, Some(Kind::Text | Kind::Binary)) {
             self.policy.on_sent(1);
         }
         if self.show_outgoing {
@@ -625,7 +639,7 @@ impl Session {
         }
         // Echoing into a full socket would grow memory without bound, and so
         // would the pongs of a peer that pings without reading.
-        (self.opts.echo && matches!(link.phase, Phase::Open))
+        ((self.opts.echo || !self.opts.replies.is_empty()) && matches!(link.phase, Phase::Open))
             || link.pings_while_blocked >= PINGS_WHILE_BLOCKED
     }
 
@@ -693,7 +707,16 @@ impl Session {
         } else {
             Kind::Binary
         };
-        self.emit_in(kind, &payload, SystemTime::now());
+        self.show_in(kind, &payload);
+        if let Some(failure) = self.policy.take_failure() {
+            // The failing message is the last one shown.
+            self.goal_reached = true;
+            self.begin_close(link, WhyClosed::FailedOn(failure), 1000, "");
+            return Some(ReadEnd::Drained);
+        }
+        if !self.opts.replies.is_empty() {
+            self.auto_reply(link, text.as_ref().map(|t| t.as_str()), &payload);
+        }
         if self.opts.echo {
             let message = match text {
                 Some(text) => Message::Text(text),
@@ -714,6 +737,53 @@ impl Session {
             );
         }
         self.output_backed_up.then_some(ReadEnd::Drained)
+    }
+
+    /// Show a received data message; with `--jq`, a JSON message is shown as the
+    /// filter's outputs (each a text message), others as they are.
+    fn show_in(&mut self, kind: Kind, payload: &Bytes) {
+        let at = SystemTime::now();
+        let outputs = self
+            .opts
+            .jq
+            .as_ref()
+            .and_then(|jq| crate::jq::parse(payload).map(|v| jq.outputs(&v)));
+        match outputs {
+            Some(outputs) => {
+                for output in outputs {
+                    self.emit_in(Kind::Text, &Bytes::from(output), at);
+                }
+            }
+            None => self.emit_in(kind, payload, at),
+        }
+    }
+
+    /// `--reply`: answer a matching message (binary ones are matched as lossy
+    /// text). Replies are not replies awaited by the default goal.
+    fn auto_reply(&mut self, link: &mut Link, text: Option<&str>, payload: &Bytes) {
+        if !matches!(link.phase, Phase::Open) || link.write_error.is_some() {
+            return;
+        }
+        let lossy;
+        let text = match text {
+            Some(t) => t,
+            None => {
+                lossy = String::from_utf8_lossy(payload);
+                &lossy
+            }
+        };
+        let mut answer = None;
+        for (regex, reply) in &self.opts.replies {
+            if let Some(caps) = regex.captures(text) {
+                let mut expanded = String::new();
+                caps.expand(reply, &mut expanded);
+                answer = Some(expanded);
+                break;
+            }
+        }
+        if let Some(answer) = answer {
+            self.send_uncounted(link, Message::Text(answer.into()));
+        }
     }
 
     /// A ping: tungstenite has queued the pong. `Some` when reading must stop.

@@ -13,7 +13,7 @@ use crate::connect::TlsOptions;
 use crate::input::repl;
 use crate::input::InputOptions;
 use crate::output::human::{HumanOptions, TimestampMode};
-use crate::policy::{Goals, Wait};
+use crate::policy::{Goals, Pattern, Wait};
 use crate::session::SessionOptions;
 
 /// How this run talks to the user.
@@ -109,7 +109,14 @@ impl Settings {
         let separator = if cli.null { 0 } else { b'\n' };
         let mut goals = Goals {
             count: cli.count,
-            expect: cli.expect.clone(),
+            expect: expect_in_order(&cli),
+            fail_on: cli
+                .fail_on
+                .iter()
+                .cloned()
+                .map(Pattern::Regex)
+                .chain(cli.fail_on_jq.iter().cloned().map(Pattern::Jq))
+                .collect(),
             wait: cli.wait,
             timeout: cli.timeout,
         };
@@ -193,9 +200,32 @@ impl Settings {
                 ping_timeout: cli.ping_timeout,
                 preamble: Vec::new(),
                 peer: "server",
+                replies: cli.replies.clone(),
+                jq: cli.jq.clone(),
             },
         }
     }
+}
+
+/// `--expect` and `--expect-jq` interleaved as they were given.
+fn expect_in_order(cli: &Cli) -> Vec<Pattern> {
+    let mut regexes = cli.expect.iter().cloned().map(Pattern::Regex);
+    let mut filters = cli.expect_jq.iter().cloned().map(Pattern::Jq);
+    let mut patterns: Vec<Pattern> = cli
+        .expect_order
+        .iter()
+        .filter_map(|&is_jq| {
+            if is_jq {
+                filters.next()
+            } else {
+                regexes.next()
+            }
+        })
+        .collect();
+    // Without recorded positions (tests build Cli directly): regexes first.
+    patterns.extend(regexes);
+    patterns.extend(filters);
+    patterns
 }
 
 fn choose_mode(cli: &Cli) -> Mode {

@@ -14,6 +14,7 @@ mod listen;
 mod peer;
 mod pipe;
 mod proxy;
+mod reactions;
 mod readme;
 mod reconnect;
 mod repl;

@@ -428,6 +428,12 @@ impl Conn {
         }
     }
 
+    /// Give up reading after `limit` (a read then ends like EOF): for servers
+    /// that require an answer in time.
+    pub fn set_read_timeout(&mut self, limit: Option<Duration>) {
+        let _ = self.tcp.set_read_timeout(limit);
+    }
+
     /// The next data message from the client; `None` once the connection is
     /// over (after a Close from the client has been answered, or on EOF).
     pub fn recv(&mut self) -> Option<Msg> {

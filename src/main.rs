@@ -22,6 +22,7 @@ mod settings;
 mod signals;
 mod target;
 mod text;
+mod usage;
 
 use clap::{CommandFactory, FromArgMatches};
 use colored::Colorize;
@@ -29,7 +30,7 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let matches = cli::Cli::command().get_matches();
+    let matches = usage::matches(cli::Cli::command());
     let mut cli = match cli::Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,
         Err(e) => e.exit(),

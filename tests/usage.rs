@@ -257,3 +257,49 @@ fn reconnect_help_reads_well() {
     assert!(help.contains("--reconnect alone: no limit"), "{help}");
     assert!(!help.contains("unlimited"), "{help}");
 }
+
+/// A usage error is one `wsprobe:` line (and "try 'wsprobe --help'"), exit 2,
+/// with the wsprobe way for a neighbour's habit instead of clap's `-- -c` tip.
+#[track_caller]
+fn usage_hint(args: &[&str], hint: &str) {
+    let r = wsprobe(args, "");
+    r.code(2).no_panic().stdout("").stderr_contains(hint);
+    let err = r.stderr_str();
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 2, "{err}");
+    assert!(lines[0].starts_with("wsprobe: "), "{err}");
+    assert_eq!(lines[1], "try 'wsprobe --help'");
+    assert!(!err.contains("'-- "), "clap's misleading tip: {err}");
+}
+
+#[test]
+fn habits_from_wscat_and_websocat_get_the_wsprobe_way() {
+    let url = closed_url();
+    usage_hint(&["-c", &url], "-c is not needed (wscat's habit)");
+    usage_hint(&["--connect", &url], "the URL is the argument");
+    usage_hint(&["-1", &url], "'wsprobe URL -x MSG' sends one message");
+}
+
+#[test]
+fn optional_values_without_equals_say_how_to_attach_them() {
+    let url = closed_url();
+    usage_hint(&["--reconnect", "3", &url], "use --reconnect=3");
+    usage_hint(
+        &["--timestamps", "relative", &url],
+        "use --timestamps=relative",
+    );
+}
+
+#[test]
+fn usage_errors_are_one_line_and_keep_typo_suggestions() {
+    let url = closed_url();
+    usage_hint(
+        &[&url, "--expct", "x"],
+        "a similar argument exists: '--expect'",
+    );
+    usage_hint(
+        &[&url, "--count", "x"],
+        "invalid value 'x' for '--count <N>'",
+    );
+    usage_hint(&[&url, "--jq", ".["], "invalid jq filter at column 3");
+}

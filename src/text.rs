@@ -1,6 +1,16 @@
 //! Text from the peer, made safe for a one-line message on a terminal: control
 //! characters (newlines, ESC sequences, NUL…) are shown as escapes, never emitted.
 
+/// `1 byte`, `2 bytes`: a count with its noun in the right number.
+pub fn count(n: impl Into<u64>, noun: &str) -> String {
+    let n = n.into();
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 /// `line1\nline2\x1b[31m` (with real control characters) becomes the printable
 /// `line1\nline2\x1b[31m` (backslash escapes); everything else is kept.
 pub fn escape(text: &str) -> String {

@@ -26,6 +26,7 @@ use crate::event::Command;
 use crate::mailbox::Outbox;
 use crate::output::human::{fmt_rtt, visible, ReplState};
 use crate::redact;
+use crate::text;
 use wsprobe::slash::{self, Input, Slash, COMMANDS};
 
 pub struct ReplOptions {
@@ -300,10 +301,7 @@ impl Repl {
             Slash::Help => {
                 let mut text =
                     String::from("Type a line to send it as a text message. Commands:\n");
-                for (name, help) in COMMANDS {
-                    text.push_str(&format!("  {:<8} {help}\n", name));
-                }
-                text.push_str("  //text   send '/text' literally\n");
+                text.push_str(&help_table());
                 text.push_str("A line ending in \\ continues on the next line; a pasted block is one message.\n");
                 text.push_str("Ctrl-C clears the line (on an empty line: quit), Ctrl-D quits, Ctrl-R searches history.");
                 say(&text);
@@ -315,7 +313,10 @@ impl Repl {
                 return false;
             }
             Slash::Binary(bytes) => {
-                say(&format!("> binary, {} bytes", bytes.len()));
+                say(&format!(
+                    "> binary, {}",
+                    text::count(bytes.len() as u64, "byte")
+                ));
                 self.send(vec![Message::Binary(Bytes::from(bytes))]);
             }
             Slash::File { path, force_binary } => match fs::read(&path) {
@@ -332,8 +333,9 @@ impl Repl {
                         "binary"
                     };
                     say(&format!(
-                        "> {} ({len} bytes, sent as {kind})",
-                        path.display()
+                        "> {} ({}, sent as {kind})",
+                        path.display(),
+                        text::count(len as u64, "byte")
                     ));
                     self.send(vec![message]);
                 }
@@ -387,11 +389,11 @@ impl Repl {
     fn stats_text(&self) -> String {
         let s = self.shared.stats();
         format!(
-            "sent:     {} messages, {} bytes\nreceived: {} messages, {} bytes\npings:    {} sent, {} pongs received, last round trip {}",
-            s.messages_out,
-            s.bytes_out,
-            s.messages_in,
-            s.bytes_in,
+            "sent:     {}, {}\nreceived: {}, {}\npings:    {} sent, {} pongs received, last round trip {}",
+            text::count(s.messages_out, "message"),
+            text::count(s.bytes_out, "byte"),
+            text::count(s.messages_in, "message"),
+            text::count(s.bytes_in, "byte"),
             s.pings_out,
             s.pongs_in,
             s.last_rtt.map(fmt_rtt).unwrap_or_else(|| "-".into())
@@ -401,6 +403,23 @@ impl Repl {
 
 /// Local output of the REPL thread. It runs between two `readline` calls, when
 /// the terminal is in its normal mode, so writing to stdout is safe.
+/// The commands as two aligned columns: the command with its arguments, then what
+/// it does (COMMANDS keeps both in one string, split at the first double space).
+fn help_table() -> String {
+    let rows: Vec<(String, &str)> = COMMANDS
+        .iter()
+        .map(|(name, help)| match help.split_once("  ") {
+            Some((args, what)) => (format!("{name} {args}"), what),
+            None => (name.to_string(), *help),
+        })
+        .chain([("//text".to_string(), "send '/text' literally")])
+        .collect();
+    let width = rows.iter().map(|(usage, _)| usage.len()).max().unwrap_or(0);
+    rows.iter()
+        .map(|(usage, what)| format!("  {usage:<width$}  {what}\n"))
+        .collect()
+}
+
 fn say(text: &str) {
     let mut out = io::stdout().lock();
     let _ = writeln!(out, "{}", text.dimmed());
@@ -442,6 +461,21 @@ pub fn prompt_for(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn help_columns_are_aligned() {
+        let table = help_table();
+        assert!(table.contains("/close [code [reason]]"), "{table}");
+        // Where the description starts: after the usage's first double space.
+        let column = |line: &str| {
+            let usage_end = 2 + line[2..].find("  ").unwrap_or(0);
+            usage_end + line[usage_end..].find(|c: char| c != ' ').unwrap_or(0)
+        };
+        let first = column(table.lines().next().unwrap_or_default());
+        for line in table.lines() {
+            assert_eq!(column(line), first, "{table}");
+        }
+    }
 
     #[test]
     fn prompt_shows_host_and_path() {

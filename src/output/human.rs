@@ -143,7 +143,7 @@ impl<W: Write> Human<W> {
             self.buf,
             "{} {}",
             "<".green().bold(),
-            format!("binary, {} bytes", data.len()).magenta()
+            format!("binary, {}", crate::text::count(data.len() as u64, "byte")).magenta()
         );
         let shown = &data[..data.len().min(self.opts.max_display)];
         let indent = self.indent();
@@ -153,8 +153,8 @@ impl<W: Write> Human<W> {
                 self.buf,
                 "{indent}{}",
                 format!(
-                    "… {} more bytes not shown (--max-display)",
-                    data.len() - shown.len()
+                    "… {} not shown (--max-display)",
+                    crate::text::count((data.len() - shown.len()) as u64, "more byte")
                 )
                 .dimmed()
             );

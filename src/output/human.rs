@@ -123,7 +123,7 @@ impl<W: Write> Human<W> {
         let body = match json {
             Some(value) => {
                 let mut s = String::new();
-                write_json(&mut s, &value, 0);
+                write_json(&mut s, &value, 0, 2);
                 s
             }
             None => visible(text),
@@ -353,9 +353,67 @@ pub fn visible(text: &str) -> String {
     out
 }
 
-fn write_json(out: &mut String, value: &Value, indent: usize) {
+/// Pretty JSON keeps a value on one line when it fits in this many columns, as
+/// formatters (prettier, jq's compact arrays aside) do: `{"type": "ping"}` stays
+/// one line, a long object is spread over several.
+const PRINT_WIDTH: usize = 80;
+
+/// `value` pretty-printed at nesting level `indent`; `used` columns of its first
+/// line are already taken (the `< ` marker, the key).
+fn write_json(out: &mut String, value: &Value, indent: usize, used: usize) {
     let pad = "  ".repeat(indent + 1);
     let close_pad = "  ".repeat(indent);
+    let container = matches!(value, Value::Array(a) if !a.is_empty())
+        || matches!(value, Value::Object(m) if !m.is_empty());
+    if !container || used + flat_width(value) <= PRINT_WIDTH {
+        write_flat(out, value);
+        return;
+    }
+    match value {
+        Value::Array(items) => {
+            out.push_str("[\n");
+            for (i, item) in items.iter().enumerate() {
+                out.push_str(&pad);
+                write_json(out, item, indent + 1, pad.len() + 1);
+                out.push_str(if i + 1 < items.len() { ",\n" } else { "\n" });
+            }
+            let _ = write!(out, "{close_pad}]");
+        }
+        Value::Object(map) => {
+            out.push_str("{\n");
+            for (i, (key, item)) in map.iter().enumerate() {
+                let quoted = serde_json::to_string(key).unwrap_or_default();
+                let _ = write!(out, "{pad}{}: ", visible(&quoted).blue().bold());
+                write_json(out, item, indent + 1, pad.len() + quoted.len() + 3);
+                out.push_str(if i + 1 < map.len() { ",\n" } else { "\n" });
+            }
+            let _ = write!(out, "{close_pad}}}");
+        }
+        _ => write_flat(out, value),
+    }
+}
+
+/// The columns `value` takes on one line (`{"a": 1, "b": [2, 3]}`).
+fn flat_width(value: &Value) -> usize {
+    match value {
+        Value::Array(items) => {
+            2 + items.iter().map(flat_width).sum::<usize>() + 2 * items.len().saturating_sub(1)
+        }
+        Value::Object(map) => {
+            2 + map
+                .iter()
+                .map(|(k, v)| {
+                    serde_json::to_string(k).map_or(0, |q| q.chars().count()) + 2 + flat_width(v)
+                })
+                .sum::<usize>()
+                + 2 * map.len().saturating_sub(1)
+        }
+        other => serde_json::to_string(other).map_or(0, |s| s.chars().count()),
+    }
+}
+
+/// `value` on one line, colored.
+fn write_flat(out: &mut String, value: &Value) {
     match value {
         Value::Null => {
             let _ = write!(out, "{}", "null".magenta());
@@ -370,26 +428,27 @@ fn write_json(out: &mut String, value: &Value, indent: usize) {
             let quoted = serde_json::to_string(s).unwrap_or_default();
             let _ = write!(out, "{}", visible(&quoted).green());
         }
-        Value::Array(items) if items.is_empty() => out.push_str("[]"),
         Value::Array(items) => {
-            out.push_str("[\n");
+            out.push('[');
             for (i, item) in items.iter().enumerate() {
-                out.push_str(&pad);
-                write_json(out, item, indent + 1);
-                out.push_str(if i + 1 < items.len() { ",\n" } else { "\n" });
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                write_flat(out, item);
             }
-            let _ = write!(out, "{close_pad}]");
+            out.push(']');
         }
-        Value::Object(map) if map.is_empty() => out.push_str("{}"),
         Value::Object(map) => {
-            out.push_str("{\n");
+            out.push('{');
             for (i, (key, item)) in map.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
                 let quoted = serde_json::to_string(key).unwrap_or_default();
-                let _ = write!(out, "{pad}{}: ", visible(&quoted).blue().bold());
-                write_json(out, item, indent + 1);
-                out.push_str(if i + 1 < map.len() { ",\n" } else { "\n" });
+                let _ = write!(out, "{}: ", visible(&quoted).blue().bold());
+                write_flat(out, item);
             }
-            let _ = write!(out, "{close_pad}}}");
+            out.push('}');
         }
     }
 }
@@ -474,10 +533,21 @@ mod tests {
             opts(),
             &[incoming(Kind::Text, &plain), incoming(Kind::Text, &json)],
         );
-        assert_eq!(
-            out,
-            "< hi\\u{1b}[2J\n< {\n    \"a\": [\n      1,\n      true\n    ],\n    \"b\": \"x\"\n  }\n"
+        assert_eq!(out, "< hi\\u{1b}[2J\n< {\"a\": [1, true], \"b\": \"x\"}\n");
+    }
+
+    #[test]
+    fn long_json_is_spread_and_short_parts_stay_on_one_line() {
+        let long = format!(
+            r#"{{"type":"update","items":[1,2,3],"text":"{}"}}"#,
+            "x".repeat(70)
         );
+        let out = render(opts(), &[incoming(Kind::Text, &Bytes::from(long))]);
+        let expected = format!(
+            "< {{\n    \"type\": \"update\",\n    \"items\": [1, 2, 3],\n    \"text\": \"{}\"\n  }}\n",
+            "x".repeat(70)
+        );
+        assert_eq!(out, expected);
     }
 
     #[test]

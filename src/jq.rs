@@ -46,27 +46,19 @@ impl Jq {
                     Some(e) => e,
                     None => return "invalid jq filter".to_string(),
                 };
-                match error {
-                    jaq_core::load::Error::Lex(errs) => match errs.first() {
-                        Some((expect, s)) => format!(
-                            "invalid jq filter at column {}: expected {}",
-                            at(s),
-                            expect.as_str()
-                        ),
-                        None => "invalid jq filter".to_string(),
-                    },
-                    jaq_core::load::Error::Parse(errs) => match errs.first() {
-                        Some((expect, s)) => format!(
-                            "invalid jq filter at column {}: expected {}",
-                            at(s),
-                            expect.as_str()
-                        ),
-                        None => "invalid jq filter".to_string(),
-                    },
-                    jaq_core::load::Error::Io(errs) => match errs.first() {
-                        Some((s, m)) => format!("invalid jq filter at column {}: {m}", at(s)),
-                        None => "invalid jq filter".to_string(),
-                    },
+                // Lexer and parser errors have different types but say the same.
+                let first = match &error {
+                    jaq_core::load::Error::Lex(errs) => errs
+                        .first()
+                        .map(|(expect, s)| (*s, format!("expected {}", expect.as_str()))),
+                    jaq_core::load::Error::Parse(errs) => errs
+                        .first()
+                        .map(|(expect, s)| (*s, format!("expected {}", expect.as_str()))),
+                    jaq_core::load::Error::Io(errs) => errs.first().map(|(s, m)| (*s, m.clone())),
+                };
+                match first {
+                    Some((s, what)) => format!("invalid jq filter at column {}: {what}", at(s)),
+                    None => "invalid jq filter".to_string(),
                 }
             })?;
         let filter = Compiler::default()

@@ -84,12 +84,12 @@ fn is_extra(name: &str) -> bool {
     policy().extra.iter().any(|n| n.eq_ignore_ascii_case(name))
 }
 
-pub fn is_secret_header(name: &str) -> bool {
+fn is_secret_header(name: &str) -> bool {
     let lower = name.to_ascii_lowercase();
     if is_extra(&lower) {
         return true;
     }
-    if HANDSHAKE_HEADERS.contains(&lower.as_str()) || lower == "sec-websocket-protocol" {
+    if HANDSHAKE_HEADERS.contains(&lower.as_str()) {
         return false;
     }
     SECRET_HEADERS.contains(&lower.as_str())

@@ -772,15 +772,12 @@ impl Session {
                 &lossy
             }
         };
-        let mut answer = None;
-        for (regex, reply) in &self.opts.replies {
-            if let Some(caps) = regex.captures(text) {
-                let mut expanded = String::new();
-                caps.expand(reply, &mut expanded);
-                answer = Some(expanded);
-                break;
-            }
-        }
+        let answer = self.opts.replies.iter().find_map(|(regex, reply)| {
+            let caps = regex.captures(text)?;
+            let mut expanded = String::new();
+            caps.expand(reply, &mut expanded);
+            Some(expanded)
+        });
         if let Some(answer) = answer {
             self.send_uncounted(link, Message::Text(answer.into()));
         }

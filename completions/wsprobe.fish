@@ -25,6 +25,8 @@ complete -c wsprobe -l jq -d 'Print only FILTER\'s outputs (compact JSON, one li
 complete -c wsprobe -l fail-on -d 'End the run with exit 8 at the first received message matching REGEX; repeatable. Example: --fail-on \'"error"\'' -r
 complete -c wsprobe -l fail-on-jq -d 'End the run with exit 8 at the first JSON message for which FILTER yields true; repeatable. Example: --fail-on-jq \'.type == "error"\'' -r
 complete -c wsprobe -l reply -d 'Answer every received message matching REGEX with REPLY ($1..$9 and ${name} expand capture groups); repeatable, the first matching rule answers. Example: --reply \'^2$\' 3' -r
+complete -c wsprobe -l exec -d 'Run `sh -c CMD` for each received message, with the payload on its stdin and WSPROBE_TYPE=text|binary (and WSPROBE_SEQ, the message\'s number) in its environment; what it prints is sent back as one message (text when the message was text and the output UTF-8). Runs until the server closes, like --echo. Example: --exec \'jq -c .data\'' -r
+complete -c wsprobe -l exec-jobs -d 'How many --exec commands may run at once; their replies are still sent in the order the messages arrived' -r
 complete -c wsprobe -l timestamps -d 'Prefix each output line with the time: local (HH:MM:SS.mmm) or relative (seconds since connect)' -r -f -a "local\t''
 relative\t''"
 complete -c wsprobe -l record -d 'Also write the whole session to FILE as JSON lines (the --jsonl schema)' -r -F
@@ -39,6 +41,7 @@ complete -c wsprobe -s k -l insecure -d 'Do not verify the server\'s certificate
 complete -c wsprobe -l binary -d 'Send messages as binary instead of text'
 complete -c wsprobe -s 0 -l null -d 'Split stdin on NUL bytes instead of newlines, and end each output message with NUL'
 complete -c wsprobe -l echo -d 'Reply to every message received with the same payload and type, until the server closes'
+complete -c wsprobe -l exec-strict -d 'A failing --exec command (non-zero exit, killed, output over --max-message-size) ends the run with exit 1 instead of a warning'
 complete -c wsprobe -s q -l quiet -d 'Only message payloads on stdout; nothing on stderr but errors'
 complete -c wsprobe -l jsonl -d 'Write every event (open, messages both ways, pings, close, error) as one JSON object per line'
 complete -c wsprobe -s v -l verbose -d 'Show the handshake on stderr: headers, certificate, timings (-vv: also every frame)'

@@ -33,7 +33,7 @@ use crate::policy::Policy;
 use crate::retry::Retry;
 use crate::session::{PauseEnd, Session, WAKER};
 use crate::settings::{ClientSettings, Endpoint, ListenSettings, Mode, Settings};
-use crate::{ending, input, signals, target};
+use crate::{ending, exec, input, signals, target};
 use colored::Colorize;
 
 pub fn run(settings: Settings) -> Result<()> {
@@ -46,6 +46,13 @@ pub fn run(settings: Settings) -> Result<()> {
     signals::install(waker.clone())
         .map_err(|e| Error::Runtime(format!("cannot install signal handlers: {e}").into()))?;
     let (outbox, inbox) = mailbox::channel(waker.clone());
+    let exec =
+        match settings.session.exec.clone() {
+            Some(options) => Some(exec::Pool::start(options, waker.clone()).map_err(|e| {
+                Error::Runtime(format!("cannot start the --exec workers: {e}").into())
+            })?),
+            None => None,
+        };
     let output = &settings.output;
     let recorder = match &output.record {
         Some(path) => Some(open_record(path, output.force, output.show_secrets)?),
@@ -74,6 +81,9 @@ pub fn run(settings: Settings) -> Result<()> {
     };
     let policy = Policy::new(settings.goals.clone(), started);
     let mut session = Session::new(poll, inbox, sink, gauge, policy, settings.session.clone());
+    if let Some(pool) = exec {
+        session.set_exec(pool);
+    }
     let result = Run::new(&settings, started).drive(&mut session, outbox, recorder);
     if let Err(e) = &result {
         // Machines reading --jsonl (or a recording) get the failure in the stream.

@@ -205,6 +205,23 @@ pub struct Cli {
     #[arg(long, value_names = ["REGEX", "REPLY"], num_args = 2, action = clap::ArgAction::Append, allow_hyphen_values = true, help_heading = "Reactions")]
     pub reply: Vec<String>,
 
+    /// Run `sh -c CMD` for each received message, with the payload on its stdin and WSPROBE_TYPE=text|binary (and WSPROBE_SEQ, the message's number) in its environment; what it prints is sent back as one message (text when the message was text and the output UTF-8). Runs until the server closes, like --echo. Example: --exec 'jq -c .data'
+    #[arg(
+        long,
+        value_name = "CMD",
+        conflicts_with = "echo",
+        help_heading = "Reactions"
+    )]
+    pub exec: Option<String>,
+
+    /// How many --exec commands may run at once; their replies are still sent in the order the messages arrived
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=256), requires = "exec", help_heading = "Reactions")]
+    pub exec_jobs: u16,
+
+    /// A failing --exec command (non-zero exit, killed, output over --max-message-size) ends the run with exit 1 instead of a warning
+    #[arg(long, requires = "exec", help_heading = "Reactions")]
+    pub exec_strict: bool,
+
     /// The order in which --expect and --expect-jq were given (true: --expect-jq), filled in from the matches
     #[arg(skip)]
     pub expect_order: Vec<bool>,

@@ -23,6 +23,8 @@ pub enum WhyClosed {
     ProtocolError(String),
     /// A message matched `--fail-on`/`--fail-on-jq` (exit 8).
     FailedOn(String),
+    /// An `--exec` command failed and `--exec-strict` was given (exit 1).
+    ExecFailed(String),
 }
 
 /// How the connection ended.
@@ -87,9 +89,9 @@ pub fn conclude(ending: Ending, quiet: bool, peer: &str) -> Result<()> {
                     return Err(Error::Interrupted(crate::signals::first_signal()))
                 }
                 WhyClosed::OutputClosed | WhyClosed::Requested => {}
-                WhyClosed::OutputFailed(m) | WhyClosed::ProtocolError(m) => {
-                    return Err(Error::Runtime(m.into()))
-                }
+                WhyClosed::OutputFailed(m)
+                | WhyClosed::ProtocolError(m)
+                | WhyClosed::ExecFailed(m) => return Err(Error::Runtime(m.into())),
                 WhyClosed::InputFailed(m) => return Err(Error::Usage(m.into())),
                 WhyClosed::FailedOn(m) => return Err(Error::FailedOn(m.into())),
             }

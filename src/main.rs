@@ -8,6 +8,7 @@ mod connect;
 mod ending;
 mod error;
 mod event;
+mod exec;
 mod input;
 mod jq;
 mod mailbox;

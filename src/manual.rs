@@ -14,7 +14,7 @@ use crate::error::exit;
 /// backticks is set in bold in the man page).
 pub const EXIT_STATUS: &[(&[i32], &str)] = &[
     (&[exit::SUCCESS], "success: the run ended as asked (goal met, `--wait` over, server closed with 1000/1001), close handshake done"),
-    (&[exit::RUNTIME], "runtime or protocol error after connecting (connection reset, invalid frame, invalid UTF-8 from the server, a close code that may not be sent, no pong within `--ping-timeout`, stdout not writable)"),
+    (&[exit::RUNTIME], "runtime or protocol error after connecting (connection reset, invalid frame, invalid UTF-8 from the server, a close code that may not be sent, no pong within `--ping-timeout`, stdout not writable, an `--exec` command failing with `--exec-strict`)"),
     (&[exit::USAGE], "usage error (bad flag, bad URL, unreadable file, invalid UTF-8 on stdin in text mode)"),
     (&[exit::CONNECT], "could not connect (DNS, refused, `--connect-timeout` reached, proxy unreachable or refusing the tunnel; `--listen` address in use)"),
     (&[exit::TLS], "TLS failure (untrusted certificate, hostname mismatch, handshake failure)"),

@@ -34,6 +34,7 @@ use crate::connect::{Connection, Tapped};
 use crate::ending::{EndedBy, Ending, WhyClosed};
 use crate::error::{Error, Result};
 use crate::event::{Command, Direction, Event, Kind};
+use crate::exec::{Pool, Reaction};
 use crate::mailbox::{Inbox, Received};
 use crate::output::stdout::Gauge;
 use crate::output::Sink;
@@ -83,6 +84,8 @@ pub struct SessionOptions {
     pub replies: Vec<(regex::Regex, String)>,
     /// `--jq FILTER`: show the filter's outputs instead of JSON messages.
     pub jq: Option<crate::jq::Jq>,
+    /// `--exec CMD`: run a command for each received message.
+    pub exec: Option<crate::exec::ExecOptions>,
 }
 
 /// The payload of keepalive pings, so that views can tell them from the user's.
@@ -160,6 +163,8 @@ pub struct Session {
     goal_reached: bool,
     /// The run's hard wall: `--timeout` plus the close grace.
     wall: Option<Instant>,
+    /// `--exec`: the commands run for received messages.
+    exec: Option<Pool>,
 }
 
 impl Session {
@@ -189,7 +194,13 @@ impl Session {
             opts,
             goal_reached: false,
             wall,
+            exec: None,
         }
+    }
+
+    /// Run `--exec`'s command for every data message received from now on.
+    pub fn set_exec(&mut self, pool: Pool) {
+        self.exec = Some(pool);
     }
 
     /// Show events through another sink from now on (the REPL's, once it exists).
@@ -344,6 +355,7 @@ impl Session {
         }
         if matches!(link.phase, Phase::Open) {
             self.pull_commands(link);
+            self.exec_reactions(link);
         }
         self.flush_socket(link);
         self.check_output();
@@ -631,7 +643,7 @@ impl Session {
 
     /// Whether reading must wait this turn, and why not otherwise.
     fn read_paused(&self, link: &Link) -> bool {
-        if self.output_backed_up {
+        if self.output_backed_up || self.exec_full(link) {
             return true;
         }
         if !link.write_blocked {
@@ -639,7 +651,8 @@ impl Session {
         }
         // Echoing into a full socket would grow memory without bound, and so
         // would the pongs of a peer that pings without reading.
-        ((self.opts.echo || !self.opts.replies.is_empty()) && matches!(link.phase, Phase::Open))
+        ((self.opts.echo || !self.opts.replies.is_empty() || self.exec.is_some())
+            && matches!(link.phase, Phase::Open))
             || link.pings_while_blocked >= PINGS_WHILE_BLOCKED
     }
 
@@ -717,6 +730,11 @@ impl Session {
         if !self.opts.replies.is_empty() {
             self.auto_reply(link, text.as_ref().map(|t| t.as_str()), &payload);
         }
+        if let Some(pool) = &mut self.exec {
+            if matches!(link.phase, Phase::Open) {
+                pool.submit(text.is_some(), payload.clone());
+            }
+        }
         if self.opts.echo {
             let message = match text {
                 Some(text) => Message::Text(text),
@@ -736,7 +754,35 @@ impl Session {
                 &reason,
             );
         }
-        self.output_backed_up.then_some(ReadEnd::Drained)
+        (self.output_backed_up || self.exec_full(link)).then_some(ReadEnd::Drained)
+    }
+
+    /// `--exec` has as many messages in flight as it takes: reading waits until
+    /// a command finishes (a worker wakes us).
+    fn exec_full(&self, link: &Link) -> bool {
+        matches!(link.phase, Phase::Open) && self.exec.as_ref().is_some_and(|p| !p.has_room())
+    }
+
+    /// Send what `--exec`'s commands printed, in the order the messages came;
+    /// a failed command is a warning, or the end of the run with --exec-strict.
+    fn exec_reactions(&mut self, link: &mut Link) {
+        let Some(pool) = &mut self.exec else {
+            return;
+        };
+        let strict = pool.strict();
+        for reaction in pool.take_ready() {
+            if !matches!(link.phase, Phase::Open) || link.write_error.is_some() {
+                return;
+            }
+            match reaction {
+                Reaction::Send(message) => self.send_uncounted(link, message),
+                Reaction::Nothing => {}
+                Reaction::Failed(why) if strict => {
+                    self.begin_close(link, WhyClosed::ExecFailed(why), 1000, "");
+                }
+                Reaction::Failed(why) => eprintln!("wsprobe: {why}"),
+            }
+        }
     }
 
     /// Show a received data message; with `--jq`, a JSON message is shown as the

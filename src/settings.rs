@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use crate::cli::{Cli, TimestampArg};
 use crate::connect::TlsOptions;
+use crate::exec::ExecOptions;
 use crate::input::repl;
 use crate::input::InputOptions;
 use crate::output::human::{HumanOptions, TimestampMode};
@@ -120,14 +121,16 @@ impl Settings {
             wait: cli.wait,
             timeout: cli.timeout,
         };
-        if (cli.echo || mode == Mode::Repl) && goals.wait.is_none() {
-            // Echo mode and the REPL run until the peer or the user ends them.
+        if (cli.echo || cli.exec.is_some() || mode == Mode::Repl) && goals.wait.is_none() {
+            // Echo mode, --exec and the REPL run until the peer or the user ends them.
             goals.wait = Some(Wait::Forever);
         }
         // With -x, a terminal on stdin is not read (the messages are the input);
-        // with -x @- stdin was the message; --echo has no input of its own.
+        // with -x @- stdin was the message; --echo and --exec have no input of
+        // their own.
         let read_stdin = !cli.execute.iter().any(|m| m == "@-")
             && !cli.echo
+            && cli.exec.is_none()
             && (!io::stdin().is_terminal() || cli.execute.is_empty());
         let endpoint = match &cli.listen {
             Some(spec) => Endpoint::Listen(ListenSettings {
@@ -202,6 +205,12 @@ impl Settings {
                 peer: "server",
                 replies: cli.replies.clone(),
                 jq: cli.jq.clone(),
+                exec: cli.exec.clone().map(|command| ExecOptions {
+                    command,
+                    jobs: usize::from(cli.exec_jobs),
+                    strict: cli.exec_strict,
+                    max_output: cli.max_message_size,
+                }),
             },
         }
     }
@@ -231,7 +240,7 @@ fn expect_in_order(cli: &Cli) -> Vec<Pattern> {
 fn choose_mode(cli: &Cli) -> Mode {
     let terminal = io::stdin().is_terminal() && io::stdout().is_terminal();
     let wants_repl = cli.execute.is_empty() || cli.interactive;
-    if terminal && wants_repl && !cli.jsonl && !cli.echo {
+    if terminal && wants_repl && !cli.jsonl && !cli.echo && cli.exec.is_none() {
         Mode::Repl
     } else {
         Mode::Pipe

@@ -44,8 +44,21 @@ fn exit_with(e: &clap::Error, args: &[OsString]) -> ! {
 /// clap's message without its `error:` prefix, tips and usage block.
 fn first_line(e: &clap::Error) -> String {
     let rendered = e.render().to_string();
-    let first = rendered.lines().next().unwrap_or("invalid arguments");
-    first.trim_start_matches("error:").trim().to_string()
+    let mut lines = rendered.lines();
+    let first = lines.next().unwrap_or("invalid arguments");
+    let first = first.trim_start_matches("error:").trim();
+    // "the following required arguments were not provided:" lists them on
+    // the indented lines below: bring them into the one line.
+    match first.strip_suffix(':') {
+        Some(head) => {
+            let listed: Vec<&str> = lines
+                .take_while(|l| l.starts_with(' ') && !l.trim().is_empty())
+                .map(str::trim)
+                .collect();
+            format!("{head}: {}", listed.join(", "))
+        }
+        None => first.to_string(),
+    }
 }
 
 /// clap's "a similar argument exists: '--expect'" (a typo), the one tip worth keeping.

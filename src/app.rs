@@ -27,7 +27,7 @@ use crate::mailbox::{self, Outbox};
 use crate::output::human::{Human, ReplState};
 use crate::output::stdout;
 use crate::output::{
-    write_handshake, write_request, Jsonl, Plain, SharedPrinter, Sink, Tee, Trace,
+    write_handshake, write_request, Jsonl, Nothing, Plain, SharedPrinter, Sink, Tee, Trace,
 };
 use crate::policy::Policy;
 use crate::retry::Retry;
@@ -60,7 +60,7 @@ pub fn run(settings: Settings) -> Result<()> {
     };
     // In pipe mode the sink exists before connecting, so that --jsonl and
     // --record report a failure to connect too. The REPL's sink needs the REPL.
-    let (sink, gauge, recorder): (Box<dyn Sink>, _, _) = match settings.mode {
+    let (sink, gauge, recording): (Box<dyn Sink>, _, _) = match settings.mode {
         Mode::Pipe => {
             let (out, gauge) = stdout::spawn(raw_stdout()?, waker).map_err(|e| {
                 Error::Runtime(format!("cannot start the stdout writer: {e}").into())
@@ -75,16 +75,21 @@ pub fn run(settings: Settings) -> Result<()> {
                 Some(record) => Box::new(Tee::new(primary, record)),
                 None => primary,
             };
-            (sink, Some(gauge), None)
+            (sink, Some(gauge), false)
         }
-        Mode::Repl => (Box::new(Nothing), None, recorder),
+        // Until the REPL starts, only the recording sees events (a rejected
+        // upgrade, a failed connect); then the REPL's view joins it.
+        Mode::Repl => match recorder {
+            Some(record) => (record, None, true),
+            None => (Box::new(Nothing), None, false),
+        },
     };
     let policy = Policy::new(settings.goals.clone(), started);
     let mut session = Session::new(poll, inbox, sink, gauge, policy, settings.session.clone());
     if let Some(pool) = exec {
         session.set_exec(pool);
     }
-    let result = Run::new(&settings, started).drive(&mut session, outbox, recorder);
+    let result = Run::new(&settings, started).drive(&mut session, outbox, recording);
     if let Err(e) = &result {
         // Machines reading --jsonl (or a recording) get the failure in the stream.
         if (output.jsonl || output.record.is_some()) && !matches!(e, Error::Interrupted(_)) {
@@ -118,19 +123,6 @@ fn traced(sink: Box<dyn Sink>, verbose: u8) -> Box<dyn Sink> {
         Box::new(Trace::new(sink))
     } else {
         sink
-    }
-}
-
-/// The REPL's output before the REPL exists: nothing is shown.
-struct Nothing;
-
-impl Sink for Nothing {
-    fn event(&mut self, _: &Event) -> io::Result<()> {
-        Ok(())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
     }
 }
 
@@ -206,19 +198,14 @@ impl<'s> Run<'s> {
         }
     }
 
-    fn drive(
-        &self,
-        session: &mut Session,
-        outbox: Outbox,
-        recorder: Option<Box<dyn Sink>>,
-    ) -> Result<()> {
+    fn drive(&self, session: &mut Session, outbox: Outbox, recording: bool) -> Result<()> {
         let dial = Dial::prepare(self.settings)?;
         let listening = self.listening;
         let peer = if listening { "client" } else { "server" };
         let preamble = input::execute_messages(&self.settings.input)?;
         session.configure(preamble, peer);
         let mut retry = Retry::new(self.settings.reconnect, listening);
-        let mut inputs = Some((outbox, recorder));
+        let mut inputs = Some((outbox, recording));
         let mut repl = None;
         // Whether a connection was ever open, and the last failed attempt's error.
         let mut connected = false;
@@ -248,8 +235,8 @@ impl<'s> Run<'s> {
                 State::Open(connection) => {
                     connected = true;
                     retry.reset();
-                    if let Some((outbox, recorder)) = inputs.take() {
-                        repl = self.start_inputs(session, &connection.info, outbox, recorder)?;
+                    if let Some((outbox, recording)) = inputs.take() {
+                        repl = self.start_inputs(session, &connection.info, outbox, recording)?;
                     }
                     match session.run_connection(*connection) {
                         Err(e) => State::Done(Err(e)),
@@ -384,7 +371,7 @@ impl<'s> Run<'s> {
         session: &mut Session,
         info: &HandshakeInfo,
         outbox: Outbox,
-        recorder: Option<Box<dyn Sink>>,
+        recording: bool,
     ) -> Result<Option<ReplEnd>> {
         match self.settings.mode {
             Mode::Pipe => {
@@ -394,10 +381,12 @@ impl<'s> Run<'s> {
             Mode::Repl => {
                 // The REPL shows -vv frames itself, above the prompt.
                 let (handle, human) = start_repl(self.settings, info, outbox)?;
-                session.set_sink(match recorder {
-                    Some(record) => Box::new(Tee::new(human, record)),
-                    None => human,
-                });
+                let sink: Box<dyn Sink> = if recording {
+                    Box::new(Tee::new(human, session.take_sink()))
+                } else {
+                    human
+                };
+                session.set_sink(sink);
                 Ok(Some(handle))
             }
         }

@@ -8,7 +8,7 @@
 //! every one of them would be easy to forget in the next one.
 
 use std::borrow::Cow;
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 pub const REDACTED: &str = "<redacted>";
 
@@ -66,6 +66,14 @@ struct Policy {
 }
 
 static POLICY: OnceLock<Policy> = OnceLock::new();
+
+/// The secret values this run sends (query parameters, credential headers,
+/// subprotocol tokens), so that free text from the peer (a rejection's body
+/// that echoes the request, say) can be cleaned of them too.
+static KNOWN: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// Shorter values are not looked for in free text: they would match by chance.
+const MIN_KNOWN: usize = 4;
 
 /// Set the process-wide policy (`--show-secrets`, `--redact NAME...`). Later calls
 /// are ignored: the policy does not change during a run.
@@ -181,6 +189,65 @@ fn query(url: &str) -> String {
     format!("{}?{}{}", &url[..start], params.join("&"), &url[end..])
 }
 
+/// Remember the secrets in what wsprobe sends: the passwords (the URL's and
+/// `--auth`'s), secret
+/// query parameters, the values of credential headers (and their last word:
+/// the token of `Bearer TOKEN`), and bearer tokens offered as subprotocols.
+pub fn remember_request(url: &url::Url, headers: &[(String, String)], passwords: &[&str]) {
+    let mut found: Vec<String> = passwords.iter().map(|p| p.to_string()).collect();
+    if let Some(password) = url.password() {
+        found.push(crate::target::percent_decode(password));
+    }
+    for (name, value) in url.query_pairs() {
+        if is_secret_param(&name) {
+            found.push(value.into_owned());
+        }
+    }
+    for (name, value) in headers {
+        if name.eq_ignore_ascii_case("sec-websocket-protocol") {
+            for entry in value.split(',') {
+                if let Some(at) = bearer_token_at(entry) {
+                    found.push(entry[at..].trim().to_string());
+                }
+            }
+        } else if is_secret_header(name) {
+            found.push(value.clone());
+            if let Some(word) = value.split_whitespace().last() {
+                found.push(word.to_string());
+            }
+        }
+    }
+    let mut known = KNOWN
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    for secret in found {
+        if secret.len() >= MIN_KNOWN && !known.contains(&secret) {
+            known.push(secret);
+        }
+    }
+    // Longest first, so that a token inside a longer secret does not leave the
+    // rest of the longer one behind.
+    known.sort_by_key(|s| std::cmp::Reverse(s.len()));
+}
+
+/// Free text with every remembered secret replaced.
+pub fn text(s: &str) -> Cow<'_, str> {
+    if policy().show_secrets {
+        return Cow::Borrowed(s);
+    }
+    let known = KNOWN
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if !known.iter().any(|k| s.contains(k.as_str())) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = s.to_string();
+    for secret in known.iter() {
+        out = out.replace(secret.as_str(), REDACTED);
+    }
+    Cow::Owned(out)
+}
+
 /// A stand-in for a secret in a message: shows that there was one, not its content.
 pub fn secret_hint(s: &str) -> String {
     if s.is_empty() {
@@ -222,6 +289,29 @@ mod tests {
             format!("v4.channel.k8s.io, base64url.bearer.authorization.k8s.io.{REDACTED}")
         );
         assert_eq!(subprotocols("chat, superchat"), "chat, superchat");
+    }
+
+    #[test]
+    fn remembered_secrets_are_cleaned_from_free_text() {
+        let url = url::Url::parse("ws://u:pw-Secret1@h/?token=tok-Secret2&room=lobby").unwrap();
+        let headers = [
+            (
+                "authorization".to_string(),
+                "Bearer tok-Secret3".to_string(),
+            ),
+            ("x-trace".to_string(), "trace-not-secret".to_string()),
+            (
+                "sec-websocket-protocol".to_string(),
+                "chat, base64url.bearer.authorization.k8s.io.tok-Secret4".to_string(),
+            ),
+        ];
+        remember_request(&url, &headers, &["auth-Secret5"]);
+        let body = "denied pw-Secret1 tok-Secret2 tok-Secret3 tok-Secret4 auth-Secret5 lobby trace-not-secret";
+        assert_eq!(
+            text(body),
+            "denied <redacted> <redacted> <redacted> <redacted> <redacted> lobby trace-not-secret"
+        );
+        assert!(matches!(text("nothing here"), Cow::Borrowed(_)));
     }
 
     #[test]

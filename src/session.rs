@@ -203,6 +203,11 @@ impl Session {
         self.exec = Some(pool);
     }
 
+    /// The sink so far (a `Nothing` in its place), to wrap into another.
+    pub fn take_sink(&mut self) -> Box<dyn Sink> {
+        std::mem::replace(&mut self.sink, Box::new(crate::output::Nothing))
+    }
+
     /// Show events through another sink from now on (the REPL's, once it exists).
     pub fn set_sink(&mut self, sink: Box<dyn Sink>) {
         self.show_outgoing = sink.wants_outgoing();

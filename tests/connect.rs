@@ -142,6 +142,34 @@ fn custom_headers_are_sent() {
 }
 
 #[test]
+fn header_names_go_on_the_wire_as_typed_and_generated_ones_title_cased() {
+    let raw = RawServer::reply("HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\n\r\n");
+    let run = wsprobe(
+        &[&raw.url(), "-H", "x-MiXed-Case: 1", "-H", "ETag: 2", "-v"],
+        "",
+    );
+    run.code(5)
+        .stderr_contains("> x-MiXed-Case: 1")
+        .stderr_contains("> ETag: 2");
+    let spelled = raw.next().spelled;
+    for name in [
+        "Host",
+        "Connection",
+        "Upgrade",
+        "Sec-WebSocket-Version",
+        "Sec-WebSocket-Key",
+        "User-Agent",
+        "x-MiXed-Case",
+        "ETag",
+    ] {
+        assert!(
+            spelled.iter().any(|s| s == name),
+            "{name} not in {spelled:?}"
+        );
+    }
+}
+
+#[test]
 fn header_value_may_contain_colons() {
     let obs = hi_with(&["-H", "X-Time: 12:34:56"]);
     assert_eq!(obs.header("x-time"), Some("12:34:56"));

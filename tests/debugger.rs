@@ -650,9 +650,12 @@ fn show_secrets_reveals_query_parameters_and_subprotocol_tokens() {
 
 #[test]
 fn secrets_are_redacted_when_the_upgrade_is_rejected() {
-    let body = "forbidden for you";
+    // A careless server echoes what it was sent, in its body and a Location.
+    let body = "forbidden: token S3CRET-TOKEN, key S3CRET-APIKEY, query S3CRET-QUERY, \
+                k8s S3CRET-K8S, password S3CRET-URLPW";
     let raw = RawServer::reply(format!(
         "HTTP/1.1 403 Forbidden\r\nSet-Cookie: S3CRET-SETCOOKIE\r\n\
+         Location: /login?next=/&session=S3CRET-COOKIE&echo=S3CRET-AUTHTOKEN\r\n\
          Content-Length: {}\r\n\r\n{body}",
         body.len()
     ));
@@ -667,6 +670,37 @@ fn secrets_are_redacted_when_the_upgrade_is_rejected() {
             "{req:?}"
         );
     }
+}
+
+/// A REPL run (stdin and stdout a terminal, by `script`) whose upgrade is
+/// rejected records the rejection and the error, as pipe mode does.
+#[test]
+fn a_rejection_before_the_repl_starts_is_recorded() {
+    let body = "no entry for S3CRET-QUERY";
+    let raw = RawServer::reply(format!(
+        "HTTP/1.1 403 Forbidden\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    ));
+    let dir = test_tempdir();
+    let record = dir.path().join("repl.jsonl");
+    let url = format!("{}?access_token=S3CRET-QUERY", raw.url());
+    let command = format!(
+        "script -qec \"wsprobe '{url}' --record '{}' --no-history --color never\" /dev/null",
+        record.display()
+    );
+    let run = Wsprobe::shell(&command).stdin_from(Stdin::Null).run();
+    run.code(5);
+    let out = run.stdout_str();
+    assert!(out.contains("HTTP 403 Forbidden"), "{out}");
+    assert!(!out.contains("S3CRET"), "{out}");
+    let recorded = std::fs::read_to_string(&record).expect("the record file");
+    assert!(!recorded.contains("S3CRET"), "{recorded}");
+    let events = parse_jsonl(recorded.as_bytes());
+    let types: Vec<&str> = events.iter().filter_map(|e| e["type"].as_str()).collect();
+    assert_eq!(types, ["rejected", "error"], "{recorded}");
+    assert_eq!(events[0]["status"], 403);
+    assert_eq!(events[0]["body"], "no entry for <redacted>");
+    assert_eq!(events[1]["exit_code"], 5);
 }
 
 #[test]

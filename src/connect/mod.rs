@@ -84,7 +84,7 @@ impl Prepared {
     pub fn request_view(&self) -> HandshakeInfo {
         HandshakeInfo {
             url: crate::redact::url(self.target.url.as_str()),
-            request_headers: upgrade::wire_names(upgrade::header_pairs(self.request.headers())),
+            request_headers: upgrade::request_pairs(&self.request),
             ..HandshakeInfo::default()
         }
     }

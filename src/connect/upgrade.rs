@@ -3,9 +3,11 @@
 //! dial's deadline); tungstenite then runs the WebSocket protocol on the stream.
 
 use base64::Engine as _;
+use std::borrow::Cow;
 use std::io::{Read, Write};
 use tungstenite::client::IntoClientRequest;
 use tungstenite::handshake::client::Request;
+
 use tungstenite::http::{HeaderName, HeaderValue};
 
 use super::openssl_extras::TlsProblem;
@@ -84,7 +86,33 @@ pub fn build_request(target: &Target, opts: &UpgradeOptions) -> Result<Request> 
             || matches!(lower.as_str(), "user-agent" | "origin" | "authorization");
         set(name, value, replace)?;
     }
+    // The header map keeps names in lower case; the names as typed go along so
+    // that they go on the wire (and into -v) as the user spelled them.
+    crate::redact::remember_request(
+        &target.url,
+        &header_pairs(request.headers()),
+        &[&opts.auth, &target.userinfo]
+            .into_iter()
+            .flatten()
+            .map(|(_, pass)| pass.as_str())
+            .collect::<Vec<_>>(),
+    );
+    let typed = Spellings(opts.headers.iter().map(|(name, _)| name.clone()).collect());
+    request.extensions_mut().insert(typed);
     Ok(request)
+}
+
+/// Header names as the user typed them with `-H`.
+#[derive(Clone, Default)]
+struct Spellings(Vec<String>);
+
+/// The request's headers with their names as they go on the wire.
+pub fn request_pairs(request: &Request) -> Vec<(String, String)> {
+    let typed = request.extensions().get::<Spellings>();
+    header_pairs(request.headers())
+        .into_iter()
+        .map(|(name, value)| (wire_name(&name, typed).into_owned(), value))
+        .collect()
 }
 
 pub fn header_pairs(headers: &tungstenite::http::HeaderMap) -> Vec<(String, String)> {
@@ -225,8 +253,9 @@ pub fn upgrade(
 fn request_bytes(request: &Request) -> Vec<u8> {
     let path = request.uri().path_and_query().map_or("/", |p| p.as_str());
     let mut out = format!("GET {path} HTTP/1.1\r\n").into_bytes();
+    let typed = request.extensions().get::<Spellings>();
     for (name, value) in request.headers() {
-        out.extend_from_slice(wire_name(name.as_str()).as_bytes());
+        out.extend_from_slice(wire_name(name.as_str(), typed).as_bytes());
         out.extend_from_slice(b": ");
         out.extend_from_slice(value.as_bytes());
         out.extend_from_slice(b"\r\n");
@@ -339,13 +368,29 @@ fn rejection(response: &Response, body: &[u8]) -> Error {
         response.status
     );
     if let Some(location) = response.header("location") {
+        let location = crate::redact::url(&crate::redact::text(&location));
         message.push_str(&format!(" (Location: {})", crate::text::escape(&location)));
     }
     if !body.is_empty() {
-        message.push_str(&format!(": {}", body_excerpt(body, 200)));
+        let excerpt = body_excerpt(body, 200);
+        message.push_str(&format!(": {}", crate::redact::text(&excerpt)));
     }
-    for (name, value) in response.pairs() {
-        let value = crate::redact::header_value(&name, &value, false);
+    // The peer's free text may echo what was sent (a token in the body or in a
+    // Location): cleaned of this run's secrets before anything shows it.
+    let headers: Vec<(String, String)> = response
+        .pairs()
+        .into_iter()
+        .map(|(name, value)| {
+            let value = match name.as_str() {
+                "location" | "content-location" => crate::redact::url(&value),
+                _ => value,
+            };
+            let value = crate::redact::text(&value).into_owned();
+            (name, value)
+        })
+        .collect();
+    for (name, value) in &headers {
+        let value = crate::redact::header_value(name, value, false);
         message.push_str(&format!("\n  < {name}: {}", crate::text::escape(&value)));
     }
     let rejection = Rejection {
@@ -355,8 +400,8 @@ fn rejection(response: &Response, body: &[u8]) -> Error {
         } else {
             response.reason.clone()
         },
-        headers: response.pairs(),
-        body: body_text(body, MAX_BODY),
+        headers,
+        body: crate::redact::text(&body_text(body, MAX_BODY)).into_owned(),
         at: std::time::SystemTime::now(),
     };
     Error::Handshake(message.into()).because(rejection)
@@ -423,7 +468,7 @@ fn check_switch(target: &Target, request: &Request, response: &Response) -> Resu
         status: 101,
         reason: "Switching Protocols".to_string(),
         subprotocol: subprotocol.map(|p| crate::redact::subprotocols(&p).into_owned()),
-        request_headers: wire_names(header_pairs(request.headers())),
+        request_headers: request_pairs(request),
         response_headers: response.pairs(),
         at: std::time::SystemTime::now(),
         ..HandshakeInfo::default()
@@ -486,31 +531,36 @@ pub fn offered_subprotocols(headers: &tungstenite::http::HeaderMap) -> Vec<Strin
     )
 }
 
-/// Header names as tungstenite writes them on the wire (it title-cases the ones it
-/// owns and a few that picky servers expect; the rest go out in lower case).
-pub fn wire_names(headers: Vec<(String, String)>) -> Vec<(String, String)> {
-    headers
-        .into_iter()
-        .map(|(name, value)| (wire_name(&name).to_string(), value))
-        .collect()
-}
-
-/// One header name as it goes on the wire: the canonical spelling of the ones
-/// tungstenite title-cases, the name as given otherwise.
-fn wire_name(name: &str) -> &str {
-    const CANONICAL: [&str; 7] = [
-        "Host",
-        "Connection",
-        "Upgrade",
+/// One header name as it goes on the wire: as the user typed it with `-H`, else
+/// the usual spelling (`Sec-WebSocket-Key`, `User-Agent`: servers and proxies that
+/// compare names case-sensitively expect the browser form).
+fn wire_name<'a>(name: &'a str, typed: Option<&'a Spellings>) -> Cow<'a, str> {
+    const CANONICAL: [&str; 5] = [
         "Sec-WebSocket-Version",
         "Sec-WebSocket-Key",
         "Sec-WebSocket-Protocol",
-        "Origin",
+        "Sec-WebSocket-Extensions",
+        "WWW-Authenticate",
     ];
-    CANONICAL
-        .iter()
-        .find(|c| c.eq_ignore_ascii_case(name))
-        .map_or(name, |c| c)
+    let typed = typed.map_or(&[][..], |t| t.0.as_slice());
+    if let Some(spelled) = typed.iter().find(|t| t.eq_ignore_ascii_case(name)) {
+        return Cow::Borrowed(spelled);
+    }
+    if let Some(canonical) = CANONICAL.iter().find(|c| c.eq_ignore_ascii_case(name)) {
+        return Cow::Borrowed(canonical);
+    }
+    Cow::Owned(title_case(name))
+}
+
+/// `user-agent` → `User-Agent`.
+fn title_case(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut upper = true;
+    for c in name.chars() {
+        out.push(if upper { c.to_ascii_uppercase() } else { c });
+        upper = c == '-';
+    }
+    out
 }
 
 /// An I/O error while upgrading.

@@ -49,3 +49,16 @@ pub trait Sink {
 
     fn flush(&mut self) -> io::Result<()>;
 }
+
+/// A sink that shows nothing: the REPL's output before the REPL exists.
+pub struct Nothing;
+
+impl Sink for Nothing {
+    fn event(&mut self, _: &Event) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}

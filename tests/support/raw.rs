@@ -11,7 +11,10 @@ use super::{loopback, serve, Served};
 #[derive(Debug, Default, Clone)]
 pub struct RawRequest {
     pub request_line: String,
+    /// Names in lower case (compare them as HTTP does).
     pub headers: Vec<(String, String)>,
+    /// The header names as they were on the wire.
+    pub spelled: Vec<String>,
 }
 
 impl RawRequest {
@@ -46,13 +49,14 @@ pub fn read_request(stream: &mut TcpStream) -> io::Result<RawRequest> {
     let text = String::from_utf8_lossy(&head);
     let mut lines = text.split("\r\n");
     let request_line = lines.next().unwrap_or_default().to_string();
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
-        .collect();
+    let pairs: Vec<(&str, &str)> = lines.filter_map(|l| l.split_once(':')).collect();
     Ok(RawRequest {
         request_line,
-        headers,
+        headers: pairs
+            .iter()
+            .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
+            .collect(),
+        spelled: pairs.iter().map(|(n, _)| n.trim().to_string()).collect(),
     })
 }
 

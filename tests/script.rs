@@ -391,3 +391,56 @@ fn script_conflicts_with_echo_and_interactive() {
         .stderr_contains("--script - and -x @- both read stdin")
         .finished_within(Duration::from_secs(2));
 }
+
+#[test]
+fn jsonl_shows_the_steps_as_sent_events() {
+    let srv = Server::start(recording_echo);
+    let (_dir, script) = script_file("send a\nexpect ^a$\nping p\nclose 4003\n", &[]);
+    let run = wsprobe(
+        &[
+            &srv.url(),
+            "--jsonl",
+            "--script",
+            &script,
+            "--timeout",
+            "10s",
+        ],
+        "",
+    );
+    run.code(0).finished_within(SECS_5);
+    // Every line was checked against doc/jsonl.schema.json by the runner.
+    let seen: Vec<(String, String)> = parse_jsonl(&run.stdout)
+        .iter()
+        .filter(|e| e.get("dir").is_some())
+        .map(|e| {
+            let kind = e["type"].as_str().unwrap_or("?").to_string();
+            (e["dir"].as_str().unwrap_or("?").to_string(), kind)
+        })
+        .collect();
+    let expected = [
+        ("out", "text"),
+        ("in", "text"),
+        ("out", "ping"),
+        ("out", "close"),
+    ];
+    for (dir, kind) in expected {
+        assert!(
+            seen.iter().any(|(d, k)| d == dir && k == kind),
+            "no {dir} {kind} event in {seen:?}"
+        );
+    }
+    assert_eq!(srv.next().close_code(), 4003);
+}
+
+#[test]
+fn a_peer_that_drops_the_connection_mid_script_exits_6() {
+    let srv = Server::start(|c: &mut Conn| {
+        c.recv();
+        c.shutdown();
+    });
+    let (_dir, script) = script_file("send a\nexpect ^a$ within 5s\n", &[]);
+    wsprobe(&[&srv.url(), "--script", &script, "--timeout", "10s"], "")
+        .code(6)
+        .stderr_contains("before the goal was met: script line 2 not met: expect ^a$")
+        .finished_within(Duration::from_secs(3));
+}

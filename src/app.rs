@@ -33,7 +33,7 @@ use crate::policy::Policy;
 use crate::retry::Retry;
 use crate::session::{PauseEnd, Session, WAKER};
 use crate::settings::{ClientSettings, Endpoint, ListenSettings, Mode, Settings};
-use crate::{ending, exec, input, signals, target};
+use crate::{ending, exec, input, script, signals, target};
 use colored::Colorize;
 
 pub fn run(settings: Settings) -> Result<()> {
@@ -204,6 +204,9 @@ impl<'s> Run<'s> {
         let peer = if listening { "client" } else { "server" };
         let preamble = input::execute_messages(&self.settings.input)?;
         session.configure(preamble, peer);
+        if let Some(path) = &self.settings.input.script {
+            session.set_script(load_script(&self.settings.input, path)?);
+        }
         let mut retry = Retry::new(self.settings.reconnect, listening);
         let mut inputs = Some((outbox, recording));
         let mut repl = None;
@@ -288,12 +291,14 @@ impl<'s> Run<'s> {
 
     /// `--timeout` passed while disconnected, after a connection was open.
     fn timed_out_between(session: &Session, failure: Option<Error>) -> Error {
-        let policy = session.policy();
         Error::Timeout(
             format!(
                 "timed out ({}) while reconnecting{}{}",
-                ending::timeout_flag(policy.timeout()),
-                policy.unmet().map(|u| format!(": {u}")).unwrap_or_default(),
+                ending::timeout_flag(session.policy().timeout()),
+                session
+                    .unmet()
+                    .map(|u| format!(": {u}"))
+                    .unwrap_or_default(),
                 failure
                     .map(|e| format!("; the last attempt failed: {e}"))
                     .unwrap_or_default()
@@ -391,6 +396,16 @@ impl<'s> Run<'s> {
             }
         }
     }
+}
+
+/// `--script`: read and check the whole script before connecting.
+fn load_script(input: &input::InputOptions, path: &std::path::Path) -> Result<script::Runner> {
+    if path == std::path::Path::new("-") && input.execute.iter().any(|m| m == "@-") {
+        return Err(Error::Usage(
+            "--script - and -x @- both read stdin; give the script or the message as a file".into(),
+        ));
+    }
+    script::load(path, input.binary).map(script::Runner::new)
 }
 
 /// Where connections come from: a server to dial, or clients to accept.

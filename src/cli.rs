@@ -221,6 +221,31 @@ pub struct Cli {
     /// A failing --exec command (non-zero exit, killed, output over --max-message-size) ends the run with exit 1 instead of a warning
     #[arg(long, requires = "exec", help_heading = "Reactions")]
     pub exec_strict: bool,
+    /// Run the conversation script FILE ('-': read it from stdin): one step per line, in order, after the -x messages; an unmet step exits 6 naming its line. Example: --script login.ws
+    ///
+    /// Steps (blank lines and # comments are skipped):
+    ///   send TEXT         text after 'send ', with \n \r \t \0 \\
+    ///   send-binary HEX   binary, from hex bytes (01 ff or 01ff)
+    ///   send-file PATH    a file, relative to the script
+    ///   expect REGEX      wait for a message matching REGEX
+    ///   expect-jq FILTER  wait for JSON for which FILTER yields true
+    ///   wait DURATION     keep receiving for DURATION (500ms, 2s)
+    ///   ping [PAYLOAD]    send a ping
+    ///   close [CODE [REASON]]  close (default: --close-code)
+    ///
+    /// expect and expect-jq take a suffix 'within DURATION' and never outlast --timeout. Messages
+    /// that arrive while no expect step waits are shown but not matched. When the last step is
+    /// done, wsprobe closes as when a goal is met. stdin is not read; with --binary, send and
+    /// send-file send binary messages; with --reconnect the script runs once, going on where it
+    /// was. An example script:
+    ///
+    ///   send {"op":"login","token":"t0k"}
+    ///   expect-jq .type == "welcome" within 2s
+    ///   send {"op":"subscribe","channel":"prices"}
+    ///   expect "price" within 5s
+    ///   close 1000 done
+    #[arg(long, value_name = "FILE", verbatim_doc_comment, conflicts_with_all = ["echo", "exec", "interactive"], help_heading = "Reactions")]
+    pub script: Option<PathBuf>,
 
     /// The order in which --expect and --expect-jq were given (true: --expect-jq), filled in from the matches
     #[arg(skip)]
@@ -420,11 +445,11 @@ fn parse_wait(s: &str) -> Result<Wait, String> {
     }
 }
 
-fn parse_jq(s: &str) -> Result<crate::jq::Jq, String> {
+pub fn parse_jq(s: &str) -> Result<crate::jq::Jq, String> {
     crate::jq::Jq::compile(s)
 }
 
-fn parse_regex(s: &str) -> Result<regex::Regex, String> {
+pub fn parse_regex(s: &str) -> Result<regex::Regex, String> {
     regex::Regex::new(s).map_err(|e| {
         format!(
             "invalid regular expression: {}",
@@ -448,7 +473,7 @@ pub fn parse_close_code(s: &str) -> Result<u16, String> {
     }
 }
 
-fn parse_close_reason(s: &str) -> Result<String, String> {
+pub fn parse_close_reason(s: &str) -> Result<String, String> {
     if s.len() > 123 {
         Err(format!(
             "the close reason is {} bytes; at most 123 fit in a Close frame",

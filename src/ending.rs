@@ -25,6 +25,8 @@ pub enum WhyClosed {
     FailedOn(String),
     /// An `--exec` command failed and `--exec-strict` was given (exit 1).
     ExecFailed(String),
+    /// A `--script` step was not met within its `within` (exit 6).
+    StepUnmet(String),
 }
 
 /// How the connection ended.
@@ -94,6 +96,7 @@ pub fn conclude(ending: Ending, quiet: bool, peer: &str) -> Result<()> {
                 | WhyClosed::ExecFailed(m) => return Err(Error::Runtime(m.into())),
                 WhyClosed::InputFailed(m) => return Err(Error::Usage(m.into())),
                 WhyClosed::FailedOn(m) => return Err(Error::FailedOn(m.into())),
+                WhyClosed::StepUnmet(m) => return Err(Error::Timeout(m.into())),
             }
             if !answered && !quiet {
                 eprintln!("wsprobe: warning: the {peer} did not answer the Close frame");
@@ -227,6 +230,7 @@ mod tests {
             2
         );
         assert_eq!(code(by_us(WhyClosed::FailedOn("x".into())), None, None), 8);
+        assert_eq!(code(by_us(WhyClosed::StepUnmet("x".into())), None, None), 6);
         assert_eq!(code(by_server(Some(1000)), None, None), 0);
         assert_eq!(code(by_server(Some(1001)), None, None), 0);
         assert_eq!(code(by_server(None), None, None), 0);

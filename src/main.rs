@@ -18,6 +18,7 @@ mod output;
 mod policy;
 mod redact;
 mod retry;
+mod script;
 mod session;
 mod settings;
 mod signals;

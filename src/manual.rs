@@ -19,7 +19,7 @@ pub const EXIT_STATUS: &[(&[i32], &str)] = &[
     (&[exit::CONNECT], "could not connect (DNS, refused, `--connect-timeout` reached, proxy unreachable or refusing the tunnel; `--listen` address in use)"),
     (&[exit::TLS], "TLS failure (untrusted certificate, hostname mismatch, handshake failure)"),
     (&[exit::HANDSHAKE], "WebSocket handshake rejected (non-101 status, shown with its headers and the start of the body; bad accept key; a subprotocol or extension that was not offered; a TLS server behind a `ws://` URL; with `--listen`, a client that fails the upgrade)"),
-    (&[exit::TIMEOUT], "timed out: `--timeout` reached in any phase, or the goal (`--count`/`--expect`, or one reply per message sent) not met before the run ended (with `--listen`: no client before `--timeout`)"),
+    (&[exit::TIMEOUT], "timed out: `--timeout` reached in any phase, or the goal (`--count`/`--expect`, or one reply per message sent) not met before the run ended, or a `--script` step not met (with `--listen`: no client before `--timeout`)"),
     (&[exit::SERVER_CLOSE], "the server (with `--listen`: the client) closed with an error code (not 1000/1001) or without a Close frame"),
     (&[exit::FAILED_ON], "a received message matched `--fail-on` or `--fail-on-jq` (the run ended at that message)"),
     (&[128 + 2, 128 + 15], "interrupted by Ctrl-C (SIGINT: 130) or SIGTERM (143), after the close handshake"),
@@ -52,6 +52,7 @@ pub const EXAMPLES: &[(&str, &str)] = &[
     ("Every event as JSON lines (schema: doc/jsonl.schema.json):", "wsprobe ws://127.0.0.1:9001 -x hi --jsonl"),
     ("The handshake and every frame on stderr:", "wsprobe -vv ws://127.0.0.1:9001 -x hi"),
     ("Wait for a client instead of connecting to a server:", "wsprobe --listen 9001 -x 'hello client'"),
+    ("Run a conversation script (send, expect, wait… one step per line; see --script):", "wsprobe ws://127.0.0.1:9001 --script login.ws --timeout 30s"),
 ];
 
 pub use render::render;

@@ -24,7 +24,8 @@ pub enum Pattern {
 }
 
 impl Pattern {
-    fn matches(&self, text: &str, json: &mut Option<Option<jaq_json::Val>>) -> bool {
+    /// `json` caches the message parsed as JSON (pass `&mut None` for one look).
+    pub fn matches(&self, text: &str, json: &mut Option<Option<jaq_json::Val>>) -> bool {
         match self {
             Pattern::Regex(r) => r.is_match(text),
             // Parsed at most once per message, and only when a filter looks.

@@ -39,6 +39,7 @@ use crate::mailbox::{Inbox, Received};
 use crate::output::stdout::Gauge;
 use crate::output::Sink;
 use crate::policy::{Policy, Verdict};
+use crate::script::{Next, Runner};
 use crate::signals;
 use crate::text::escape;
 
@@ -165,6 +166,12 @@ pub struct Session {
     wall: Option<Instant>,
     /// `--exec`: the commands run for received messages.
     exec: Option<Pool>,
+    /// `--script`: the steps still to run. With a script, the script is the
+    /// input: it ends when both the inbox and the script are done, and no reply
+    /// is awaited per message sent (expect steps say what to wait for).
+    script: Option<Runner>,
+    /// The inbox's sources (stdin, the REPL) have ended.
+    inbox_ended: bool,
 }
 
 impl Session {
@@ -195,6 +202,8 @@ impl Session {
             goal_reached: false,
             wall,
             exec: None,
+            script: None,
+            inbox_ended: false,
         }
     }
 
@@ -206,6 +215,23 @@ impl Session {
     /// The sink so far (a `Nothing` in its place), to wrap into another.
     pub fn take_sink(&mut self) -> Box<dyn Sink> {
         std::mem::replace(&mut self.sink, Box::new(crate::output::Nothing))
+    }
+
+    /// `--script`: run these steps after the `-x` messages of the first connection.
+    pub fn set_script(&mut self, script: Runner) {
+        self.script = Some(script);
+    }
+
+    /// What the run still waits for: the script's current step, the goal.
+    pub fn unmet(&self) -> Option<String> {
+        let parts: Vec<String> = [
+            self.script.as_ref().and_then(Runner::unmet),
+            self.policy.unmet(),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        (!parts.is_empty()).then(|| parts.join("; "))
     }
 
     /// Show events through another sink from now on (the REPL's, once it exists).
@@ -261,7 +287,7 @@ impl Session {
         self.flush_output();
         result.map(|ended_by| Ending {
             ended_by,
-            unmet: self.policy.unmet(),
+            unmet: self.unmet(),
             timeout: self.policy.timeout(),
         })
     }
@@ -361,6 +387,9 @@ impl Session {
         if matches!(link.phase, Phase::Open) {
             self.pull_commands(link);
             self.exec_reactions(link);
+            // Before reading: a greeting the peer sends at once meets a first
+            // `expect` step.
+            self.run_script(link);
         }
         self.flush_socket(link);
         self.check_output();
@@ -457,6 +486,7 @@ impl Session {
         match &link.phase {
             Phase::Open => [
                 self.policy.next_deadline(),
+                self.script.as_ref().and_then(Runner::deadline),
                 link.next_ping,
                 link.ping_outstanding
                     .zip(self.opts.ping_timeout)
@@ -510,9 +540,7 @@ impl Session {
                         self.send(link, message);
                     }
                 }
-                Received::Command(Command::InputEnded) => {
-                    self.policy.on_input_end(Instant::now());
-                }
+                Received::Command(Command::InputEnded) => self.inbox_end(),
                 Received::Command(Command::InputFailed(e)) => {
                     self.policy.on_input_end(Instant::now());
                     self.begin_close(link, WhyClosed::InputFailed(e), 1000, "");
@@ -524,8 +552,45 @@ impl Session {
                 Received::Empty => break,
                 Received::Disconnected => {
                     self.inbox_open = false;
-                    self.policy.on_input_end(Instant::now());
+                    self.inbox_end();
                     break;
+                }
+            }
+        }
+    }
+
+    /// The inbox's input is over; the run's input is over once the script (if
+    /// any) is done too.
+    fn inbox_end(&mut self) {
+        self.inbox_ended = true;
+        if self.script.as_ref().is_none_or(Runner::is_done) {
+            self.policy.on_input_end(Instant::now());
+        }
+    }
+
+    /// `--script`: run the steps that can run now, up to one that waits.
+    fn run_script(&mut self, link: &mut Link) {
+        while matches!(link.phase, Phase::Open) && link.write_error.is_none() {
+            let Some(script) = self.script.as_mut() else {
+                return;
+            };
+            match script.next(Instant::now()) {
+                Next::Send(message) => self.send(link, message),
+                Next::Ping(payload) => self.send(link, Message::Ping(payload)),
+                Next::Close { code, reason } => {
+                    let code = code.unwrap_or(self.opts.close_code);
+                    let reason = reason.unwrap_or_else(|| self.opts.close_reason.clone());
+                    self.begin_close(link, WhyClosed::Requested, code, &reason);
+                }
+                Next::Failed(message) => {
+                    self.begin_close(link, WhyClosed::StepUnmet(message), 1000, "");
+                }
+                Next::Waiting => return,
+                Next::Done => {
+                    if self.inbox_ended {
+                        self.policy.on_input_end(Instant::now());
+                    }
+                    return;
                 }
             }
         }
@@ -549,7 +614,7 @@ impl Session {
             Message::Pong(_) => Some(Kind::Pong),
             Message::Close(_) | Message::Frame(_) => None,
         };
-        if counted && matches!(kind, Some(Kind::Text | Kind::Binary)) {
+        if counted && self.script.is_none() && matches!(kind, Some(Kind::Text | Kind::Binary)) {
             self.policy.on_sent(1);
         }
         if self.show_outgoing {
@@ -713,13 +778,22 @@ impl Session {
             // after it is not part of the output.
             return None;
         }
-        match &text {
-            Some(text) => self.policy.on_received(text.as_str()),
-            None if self.policy.wants_text() => {
-                self.policy.on_received(&String::from_utf8_lossy(&payload));
+        let script_looks = self.script.as_ref().is_some_and(Runner::wants_text);
+        let lossy;
+        let as_text = match &text {
+            Some(text) => text.as_str(),
+            None if self.policy.wants_text() || script_looks => {
+                lossy = String::from_utf8_lossy(&payload);
+                &lossy
             }
-            None => self.policy.on_received(""),
-        }
+            None => "",
+        };
+        self.policy.on_received(as_text);
+        let step_met = script_looks
+            && self
+                .script
+                .as_mut()
+                .is_some_and(|script| script.on_received(as_text));
         let kind = if text.is_some() {
             Kind::Text
         } else {
@@ -746,6 +820,9 @@ impl Session {
                 None => Message::Binary(payload),
             };
             self.echo(link, message);
+        }
+        if step_met {
+            self.run_script(link);
         }
         if self.policy.explicit_goal_reached() {
             self.goal_reached = true;

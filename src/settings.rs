@@ -127,10 +127,12 @@ impl Settings {
         }
         // With -x, a terminal on stdin is not read (the messages are the input);
         // with -x @- stdin was the message; --echo and --exec have no input of
-        // their own.
+        // their own; a --script is the whole input (with `--script -`, stdin is
+        // the script).
         let read_stdin = !cli.execute.iter().any(|m| m == "@-")
             && !cli.echo
             && cli.exec.is_none()
+            && cli.script.is_none()
             && (!io::stdin().is_terminal() || cli.execute.is_empty());
         let endpoint = match &cli.listen {
             Some(spec) => Endpoint::Listen(ListenSettings {
@@ -169,6 +171,7 @@ impl Settings {
                 binary: cli.binary,
                 separator,
                 read_stdin,
+                script: cli.script.clone(),
             },
             output: OutputOptions {
                 jsonl: cli.jsonl,
@@ -239,7 +242,7 @@ fn expect_in_order(cli: &Cli) -> Vec<Pattern> {
 
 fn choose_mode(cli: &Cli) -> Mode {
     let terminal = io::stdin().is_terminal() && io::stdout().is_terminal();
-    let wants_repl = cli.execute.is_empty() || cli.interactive;
+    let wants_repl = (cli.execute.is_empty() && cli.script.is_none()) || cli.interactive;
     if terminal && wants_repl && !cli.jsonl && !cli.echo && cli.exec.is_none() {
         Mode::Repl
     } else {

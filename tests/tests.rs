@@ -20,6 +20,7 @@ mod readme;
 mod reconnect;
 mod repl;
 mod schema;
+mod script;
 mod scripting;
 mod tls;
 mod usage;

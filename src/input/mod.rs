@@ -27,6 +27,8 @@ pub struct InputOptions {
     /// Whether stdin is an input of this run (not with `-x @-`, `--echo`, or `-x`
     /// with a terminal on stdin).
     pub read_stdin: bool,
+    /// `--script FILE` (`-`: stdin), loaded by the app before connecting.
+    pub script: Option<std::path::PathBuf>,
 }
 
 /// The `-x` messages: literal text, `@FILE` (the file's contents as one message),

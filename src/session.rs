@@ -39,6 +39,7 @@ use crate::output::stdout::Gauge;
 use crate::output::Sink;
 use crate::policy::{Policy, Verdict};
 use crate::signals;
+use crate::stats::RunStats;
 use crate::text::escape;
 
 const SOCKET: Token = Token(0);
@@ -160,6 +161,8 @@ pub struct Session {
     goal_reached: bool,
     /// The run's hard wall: `--timeout` plus the close grace.
     wall: Option<Instant>,
+    /// What `--stats` reports: every connection's traffic and round trips.
+    stats: RunStats,
 }
 
 impl Session {
@@ -189,6 +192,7 @@ impl Session {
             opts,
             goal_reached: false,
             wall,
+            stats: RunStats::default(),
         }
     }
 
@@ -214,6 +218,11 @@ impl Session {
         &self.policy
     }
 
+    /// The run's statistics so far (`--stats`).
+    pub fn stats(&self) -> &RunStats {
+        &self.stats
+    }
+
     /// Ending an event that does not come from a connection (reconnects, errors).
     pub fn report(&mut self, event: &Event) {
         self.emit(event);
@@ -222,6 +231,7 @@ impl Session {
 
     /// Run one connection until it is over.
     pub fn run_connection(&mut self, connection: Connection) -> Result<Ending> {
+        self.stats.opened(&connection.info, Instant::now());
         self.emit(&Event::Open(&connection.info));
         let ws = connection.ws;
         let fd = ws.get_ref().tcp().as_raw_fd();
@@ -546,6 +556,13 @@ impl Session {
                 });
             }
         }
+        // For --stats, without copying payloads (a ping's is kept to match its pong).
+        let (data_len, ping) = match &message {
+            Message::Text(t) => (Some(t.len()), None),
+            Message::Binary(b) => (Some(b.len()), None),
+            Message::Ping(p) => (None, Some(p.clone())),
+            Message::Pong(_) | Message::Close(_) | Message::Frame(_) => (None, None),
+        };
         match link.ws.write(message) {
             Ok(()) => {}
             // The frame is queued; the socket is full.
@@ -553,6 +570,14 @@ impl Session {
                 self.set_write_blocked(link, true);
             }
             Err(e) => link.write_error = Some(describe(&e)),
+        }
+        if link.write_error.is_none() {
+            if let Some(len) = data_len {
+                self.stats.sent_data(len);
+            }
+            if let Some(payload) = ping {
+                self.stats.ping_sent(payload, Instant::now());
+            }
         }
         self.report_frames(link);
     }
@@ -665,6 +690,7 @@ impl Session {
                 Ok(Message::Pong(payload)) => {
                     // Any pong shows the peer is alive.
                     link.ping_outstanding = None;
+                    self.stats.pong_received(&payload, Instant::now());
                     self.emit_in(Kind::Pong, &payload, SystemTime::now());
                     None
                 }
@@ -690,6 +716,13 @@ impl Session {
         payload: Bytes,
         text: Option<tungstenite::Utf8Bytes>,
     ) -> Option<ReadEnd> {
+        let kind = if text.is_some() {
+            Kind::Text
+        } else {
+            Kind::Binary
+        };
+        // Counted as read from the wire, shown or not.
+        self.stats.received_data(payload.len());
         if self.goal_reached {
             // --count/--expect ended the run at an earlier message: what comes
             // after it is not part of the output.
@@ -702,11 +735,6 @@ impl Session {
             }
             None => self.policy.on_received(""),
         }
-        let kind = if text.is_some() {
-            Kind::Text
-        } else {
-            Kind::Binary
-        };
         self.show_in(kind, &payload);
         if let Some(failure) = self.policy.take_failure() {
             // The failing message is the last one shown.

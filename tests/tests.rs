@@ -20,5 +20,6 @@ mod reconnect;
 mod repl;
 mod schema;
 mod scripting;
+mod stats;
 mod tls;
 mod usage;

@@ -14,7 +14,7 @@
 
 use hdrhistogram::Histogram;
 use std::collections::VecDeque;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 use tungstenite::Bytes;
 
 use crate::event::{Direction, Event, HandshakeInfo, Kind};
@@ -83,7 +83,12 @@ impl RunStats {
             total: t.total,
         });
         self.first_message = None;
-        self.opened = Some(now);
+        // From the upgrade (`info.at`), not from when the session took the
+        // connection over: `-v` output and the REPL's start come in between.
+        let since = SystemTime::now()
+            .duration_since(info.at)
+            .unwrap_or_default();
+        self.opened = Some(now.checked_sub(since).unwrap_or(now));
         // Pings of an earlier connection will get no pong.
         self.pending_pings.clear();
     }
@@ -187,7 +192,6 @@ fn add(traffic: &mut Traffic, len: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::SystemTime;
 
     #[test]
     fn views_count_data_messages_both_ways_and_pings_out_pongs_in() {
@@ -293,5 +297,13 @@ mod tests {
                 bytes: 3
             }
         );
+        // The upgrade completed 50 ms before the session took the connection.
+        let info = HandshakeInfo {
+            at: SystemTime::now() - Duration::from_millis(50),
+            ..HandshakeInfo::default()
+        };
+        stats.opened(&info, Instant::now());
+        stats.received_data(1);
+        assert!(stats.first_message >= Some(Duration::from_millis(50)));
     }
 }

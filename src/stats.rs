@@ -160,12 +160,16 @@ impl RunStats {
     fn sample(&mut self, rtt: Duration) {
         self.last_rtt = Some(rtt);
         let micros = u64::try_from(rtt.as_micros()).unwrap_or(u64::MAX);
-        // Three significant figures (valid: 0 to 5), resized as larger values come.
+        // Three significant figures (valid: 0 to 5), resized as larger values
+        // come: `record` resizes, `saturating_record` would clamp to the range so
+        // far. It fails only past i64::MAX / 2 microseconds.
         if self.rtt.is_none() {
             self.rtt = Histogram::new(3).ok();
         }
         if let Some(histogram) = &mut self.rtt {
-            histogram.saturating_record(micros);
+            if histogram.record(micros).is_err() {
+                histogram.saturating_record(micros);
+            }
         }
     }
 
@@ -260,6 +264,23 @@ mod tests {
         // Below 2 ms the histogram is exact to the microsecond.
         assert_eq!((rtt.min, rtt.median, rtt.max), (us(400), us(500), us(600)));
         assert_eq!(stats.last_rtt, Some(us(500)));
+    }
+
+    #[test]
+    fn long_round_trips_keep_three_significant_digits() {
+        let mut stats = RunStats::default();
+        let t0 = Instant::now();
+        for (i, micros) in [11_340u64, 2_500_000, 90].into_iter().enumerate() {
+            let payload = Bytes::from(vec![i as u8]);
+            stats.ping_sent(payload.clone(), t0);
+            stats.pong_received(&payload, t0 + Duration::from_micros(micros));
+        }
+        let rtt = stats.rtt().unwrap();
+        let near =
+            |d: Duration, micros: f64| (d.as_micros() as f64 - micros).abs() <= micros / 1000.0;
+        assert_eq!(rtt.min, Duration::from_micros(90));
+        assert!(near(rtt.median, 11_340.0), "{rtt:?}");
+        assert!(near(rtt.max, 2_500_000.0), "{rtt:?}");
     }
 
     #[test]

@@ -72,6 +72,7 @@ set edit:completion:arg-completer[wsprobe] = {|@words|
             cand -q 'Only message payloads on stdout; nothing on stderr but errors'
             cand --quiet 'Only message payloads on stdout; nothing on stderr but errors'
             cand --jsonl 'Write every event (open, messages both ways, pings, close, error) as one JSON object per line'
+            cand --stats 'At the end of the run (also after a failure, a timeout or Ctrl-C, once connected), print statistics on stderr, even with -q: connection times (DNS, TCP, TLS, upgrade), time to the first message, data messages and bytes each way, and, when pings were sent (--ping-interval, /ping), round trips (min, median, p90, p99, max); with --jsonl or --record also a last `stats` event. Example: wsprobe URL -x hi --ping-interval 100ms --wait 2s --stats'
             cand -v 'Show the handshake on stderr: headers, certificate, timings (-vv: also every frame)'
             cand --verbose 'Show the handshake on stderr: headers, certificate, timings (-vv: also every frame)'
             cand --show-secrets 'Show credentials instead of <redacted>: URL passwords, query parameters such as token/api_key/signature, headers such as Authorization, Cookie, X-Api-Key, and bearer tokens offered as subprotocols'

@@ -45,6 +45,7 @@ complete -c wsprobe -l echo -d 'Reply to every message received with the same pa
 complete -c wsprobe -l exec-strict -d 'A failing --exec command (non-zero exit, killed, output over --max-message-size) ends the run with exit 1 instead of a warning'
 complete -c wsprobe -s q -l quiet -d 'Only message payloads on stdout; nothing on stderr but errors'
 complete -c wsprobe -l jsonl -d 'Write every event (open, messages both ways, pings, close, error) as one JSON object per line'
+complete -c wsprobe -l stats -d 'At the end of the run (also after a failure, a timeout or Ctrl-C, once connected), print statistics on stderr, even with -q: connection times (DNS, TCP, TLS, upgrade), time to the first message, data messages and bytes each way, and, when pings were sent (--ping-interval, /ping), round trips (min, median, p90, p99, max); with --jsonl or --record also a last `stats` event. Example: wsprobe URL -x hi --ping-interval 100ms --wait 2s --stats'
 complete -c wsprobe -s v -l verbose -d 'Show the handshake on stderr: headers, certificate, timings (-vv: also every frame)'
 complete -c wsprobe -l show-secrets -d 'Show credentials instead of <redacted>: URL passwords, query parameters such as token/api_key/signature, headers such as Authorization, Cookie, X-Api-Key, and bearer tokens offered as subprotocols'
 complete -c wsprobe -l force -d 'Let --record overwrite an existing file (without it, an existing file is an error)'

@@ -36,7 +36,21 @@ use crate::settings::{ClientSettings, Endpoint, ListenSettings, Mode, Settings};
 use crate::{ending, exec, input, script, signals, target};
 use colored::Colorize;
 
-pub fn run(settings: Settings) -> Result<()> {
+/// What a run leaves for `main`: its result, then (`--stats`) the summary lines
+/// for stderr, printed after the error line as the `stats` event follows the
+/// `error` event.
+pub struct Finished {
+    pub result: Result<()>,
+    pub summary: Vec<String>,
+}
+
+pub fn run(settings: Settings) -> Finished {
+    let mut summary = Vec::new();
+    let result = run_session(settings, &mut summary);
+    Finished { result, summary }
+}
+
+fn run_session(settings: Settings, summary: &mut Vec<String>) -> Result<()> {
     let started = Instant::now();
     let poll =
         Poll::new().map_err(|e| Error::Runtime(format!("cannot create a poller: {e}").into()))?;
@@ -100,6 +114,17 @@ pub fn run(settings: Settings) -> Result<()> {
                 at: SystemTime::now(),
             });
         }
+    }
+    // --stats: when anything was connected, whatever the ending.
+    if output.stats && session.stats().connections > 0 {
+        let stats = session.stats().clone();
+        if output.jsonl || output.record.is_some() {
+            session.report(&Event::Stats {
+                stats: &stats,
+                at: SystemTime::now(),
+            });
+        }
+        *summary = crate::output::summary::lines(&stats);
     }
     session.drain_output();
     result

@@ -268,6 +268,10 @@ pub struct Cli {
     #[arg(long, help_heading = "Output")]
     pub jsonl: bool,
 
+    /// At the end of the run (also after a failure, a timeout or Ctrl-C, once connected), print statistics on stderr, even with -q: connection times (DNS, TCP, TLS, upgrade), time to the first message, data messages and bytes each way, and, when pings were sent (--ping-interval, /ping), round trips (min, median, p90, p99, max); with --jsonl or --record also a last `stats` event. Example: wsprobe URL -x hi --ping-interval 100ms --wait 2s --stats
+    #[arg(long, help_heading = "Output")]
+    pub stats: bool,
+
     /// Show the handshake on stderr: headers, certificate, timings (-vv: also every frame)
     #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count, help_heading = "Output")]
     pub verbose: u8,

@@ -172,10 +172,16 @@ pub enum Event<'a> {
     },
     /// The server rejected the upgrade (non-101); the `Error` follows.
     Rejected(&'a Rejection),
-    /// The run failed; written last (by the app, not the session).
+    /// The run failed; written last (by the app, not the session), but for the
+    /// statistics.
     Error {
         message: &'a str,
         exit_code: i32,
+        at: SystemTime,
+    },
+    /// `--stats`: the run's statistics, the very last event (by the app).
+    Stats {
+        stats: &'a crate::stats::RunStats,
         at: SystemTime,
     },
 }

@@ -22,6 +22,7 @@ mod script;
 mod session;
 mod settings;
 mod signals;
+mod stats;
 mod target;
 mod text;
 mod usage;
@@ -55,7 +56,8 @@ fn main() -> ExitCode {
         }
         return ExitCode::SUCCESS;
     }
-    let code = match app::run(settings::Settings::from_cli(cli)) {
+    let finished = app::run(settings::Settings::from_cli(cli));
+    let code = match finished.result {
         Ok(()) => error::exit::SUCCESS,
         Err(e) => {
             if !matches!(e, error::Error::Interrupted(_)) {
@@ -64,6 +66,9 @@ fn main() -> ExitCode {
             e.exit_code()
         }
     };
+    for line in finished.summary {
+        eprintln!("{line}");
+    }
     // Every code is 0-255 (128 + SIGINT/SIGTERM at most).
     ExitCode::from(u8::try_from(code).unwrap_or(1))
 }

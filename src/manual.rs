@@ -51,6 +51,7 @@ pub const EXAMPLES: &[(&str, &str)] = &[
     ("A CI check: wait up to 5 seconds for a reply that matches:", "wsprobe wss://api.example/ws -H \"Authorization: Bearer $TOKEN\" -x '{\"op\":\"ping\"}' --expect pong --timeout 5s"),
     ("Every event as JSON lines (schema: doc/jsonl.schema.json):", "wsprobe ws://127.0.0.1:9001 -x hi --jsonl"),
     ("The handshake and every frame on stderr:", "wsprobe -vv ws://127.0.0.1:9001 -x hi"),
+    ("Connection times, traffic and ping round trips at the end (stderr):", "wsprobe wss://api.example/ws --ping-interval 1s --wait 30s --stats"),
     ("Wait for a client instead of connecting to a server:", "wsprobe --listen 9001 -x 'hello client'"),
     ("Run a conversation script (send, expect, wait… one step per line; see --script):", "wsprobe ws://127.0.0.1:9001 --script login.ws --timeout 30s"),
 ];

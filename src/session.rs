@@ -41,6 +41,7 @@ use crate::output::Sink;
 use crate::policy::{Policy, Verdict};
 use crate::script::{Next, Runner};
 use crate::signals;
+use crate::stats::RunStats;
 use crate::text::escape;
 
 const SOCKET: Token = Token(0);
@@ -172,6 +173,8 @@ pub struct Session {
     script: Option<Runner>,
     /// The inbox's sources (stdin, the REPL) have ended.
     inbox_ended: bool,
+    /// What `--stats` reports: every connection's traffic and round trips.
+    stats: RunStats,
 }
 
 impl Session {
@@ -204,6 +207,7 @@ impl Session {
             exec: None,
             script: None,
             inbox_ended: false,
+            stats: RunStats::default(),
         }
     }
 
@@ -256,6 +260,11 @@ impl Session {
         &self.policy
     }
 
+    /// The run's statistics so far (`--stats`).
+    pub fn stats(&self) -> &RunStats {
+        &self.stats
+    }
+
     /// Ending an event that does not come from a connection (reconnects, errors).
     pub fn report(&mut self, event: &Event) {
         self.emit(event);
@@ -264,6 +273,7 @@ impl Session {
 
     /// Run one connection until it is over.
     pub fn run_connection(&mut self, connection: Connection) -> Result<Ending> {
+        self.stats.opened(&connection.info, Instant::now());
         self.emit(&Event::Open(&connection.info));
         let ws = connection.ws;
         let fd = ws.get_ref().tcp().as_raw_fd();
@@ -628,6 +638,13 @@ impl Session {
                 });
             }
         }
+        // For --stats, without copying payloads (a ping's is kept to match its pong).
+        let (data_len, ping) = match &message {
+            Message::Text(t) => (Some(t.len()), None),
+            Message::Binary(b) => (Some(b.len()), None),
+            Message::Ping(p) => (None, Some(p.clone())),
+            Message::Pong(_) | Message::Close(_) | Message::Frame(_) => (None, None),
+        };
         match link.ws.write(message) {
             Ok(()) => {}
             // The frame is queued; the socket is full.
@@ -635,6 +652,14 @@ impl Session {
                 self.set_write_blocked(link, true);
             }
             Err(e) => link.write_error = Some(describe(&e)),
+        }
+        if link.write_error.is_none() {
+            if let Some(len) = data_len {
+                self.stats.sent_data(len);
+            }
+            if let Some(payload) = ping {
+                self.stats.ping_sent(payload, Instant::now());
+            }
         }
         self.report_frames(link);
     }
@@ -748,6 +773,7 @@ impl Session {
                 Ok(Message::Pong(payload)) => {
                     // Any pong shows the peer is alive.
                     link.ping_outstanding = None;
+                    self.stats.pong_received(&payload, Instant::now());
                     self.emit_in(Kind::Pong, &payload, SystemTime::now());
                     None
                 }
@@ -773,6 +799,13 @@ impl Session {
         payload: Bytes,
         text: Option<tungstenite::Utf8Bytes>,
     ) -> Option<ReadEnd> {
+        let kind = if text.is_some() {
+            Kind::Text
+        } else {
+            Kind::Binary
+        };
+        // Counted as read from the wire, shown or not.
+        self.stats.received_data(payload.len());
         if self.goal_reached {
             // --count/--expect ended the run at an earlier message: what comes
             // after it is not part of the output.
@@ -794,11 +827,6 @@ impl Session {
                 .script
                 .as_mut()
                 .is_some_and(|script| script.on_received(as_text));
-        let kind = if text.is_some() {
-            Kind::Text
-        } else {
-            Kind::Binary
-        };
         self.show_in(kind, &payload);
         if let Some(failure) = self.policy.take_failure() {
             // The failing message is the last one shown.

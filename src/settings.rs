@@ -73,6 +73,8 @@ pub struct OutputOptions {
     pub quiet: bool,
     /// The byte after each message in pipe mode (`\n`, or NUL with `-0`).
     pub separator: u8,
+    /// `--stats`: a summary at the end (stderr, and a `stats` event).
+    pub stats: bool,
 }
 
 /// The REPL's own settings.
@@ -182,6 +184,7 @@ impl Settings {
                 verbose: cli.verbose,
                 quiet: cli.quiet,
                 separator,
+                stats: cli.stats,
             },
             repl: ReplSettings {
                 history: if cli.no_history {

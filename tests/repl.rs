@@ -423,6 +423,35 @@ fn ping_shows_the_pong_with_its_round_trip_time() {
     assert!(obs.messages.is_empty(), "{obs:?}");
 }
 
+/// `/stats` shows the round trips of the pings sent, as `--stats` does.
+#[test]
+fn stats_shows_the_ping_round_trips() {
+    let (server, mut term) = ready(|conn| conn.drain());
+    let shown = term.submit("/stats", &[&["pings:", "\r\n"]]);
+    assert!(
+        !term.out.windows(4).any(|w| w == b"rtt:"),
+        "no rtt line before a ping"
+    );
+    assert_eq!(
+        shown[0],
+        "pings:    0 sent, 0 pongs received, last round trip -\r\n"
+    );
+    term.submit("/ping a", &[&["* pong 'a' (round trip ", "\r\n"]]);
+    term.submit("/ping b", &[&["* pong 'b' (round trip ", "\r\n"]]);
+    let shown = term.submit("/stats", &[&["pings:", "\r\n"], &["rtt:", "\r\n"]]);
+    assert!(
+        shown[0].starts_with("pings:    2 sent, 2 pongs received, last round trip "),
+        "{shown:?}"
+    );
+    let rtt = regex::Regex::new(
+        r"^rtt:      min \d+\.\d\d ms, median \d+\.\d\d, p90 \d+\.\d\d, p99 \d+\.\d\d, max \d+\.\d\d \(2 samples\)\r\n$",
+    )
+    .unwrap();
+    assert!(rtt.is_match(&shown[1]), "{shown:?}");
+    let obs = finish(&mut term, &server);
+    assert!(obs.messages.is_empty(), "{obs:?}");
+}
+
 #[test]
 fn close_with_code_and_reason() {
     let (server, mut term) = ready(|conn| conn.drain());

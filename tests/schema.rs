@@ -123,6 +123,10 @@ fn the_schema_catches_drift() {
         json!({"time": time, "dir": "out", "type": "reconnect", "attempt": 1, "delay_ms": 0, "reason": "x"}),
         json!({"time": time, "dir": "in", "type": "rejected", "status": 403, "reason": "Forbidden", "headers": {}, "body": ""}),
         json!({"time": time, "type": "error", "message": "m", "exit_code": 5}),
+        json!({"time": time, "type": "stats", "connections": 1,
+            "connect_ms": {"upgrade": 0.2, "total": 0.2}, "first_message_ms": null,
+            "sent": {"messages": 0, "bytes": 0}, "received": {"messages": 0, "bytes": 0},
+            "pings_sent": 0, "pongs_received": 0}),
     ];
     for event in &good {
         assert!(jsonschema::is_valid(schema, event), "{event}");
@@ -139,6 +143,13 @@ fn the_schema_catches_drift() {
         // An unknown type, a time without microseconds.
         json!({"time": time, "dir": "in", "type": "hello"}),
         json!({"time": "2026-11-22T02:26:52Z", "type": "error", "message": "m", "exit_code": 5}),
+        // Counts are integers; round trips come with all their figures.
+        json!({"time": time, "type": "stats", "connections": 1, "first_message_ms": 1.5,
+            "sent": {"messages": 1.5, "bytes": 0}, "received": {"messages": 0, "bytes": 0},
+            "pings_sent": 0, "pongs_received": 0}),
+        json!({"time": time, "type": "stats", "connections": 1, "first_message_ms": 1.5,
+            "sent": {"messages": 1, "bytes": 0}, "received": {"messages": 0, "bytes": 0},
+            "pings_sent": 1, "pongs_received": 1, "rtt_ms": {"min": 0.1, "max": 0.2}}),
     ];
     for event in &bad {
         assert!(!jsonschema::is_valid(schema, event), "{event}");

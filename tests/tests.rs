@@ -22,5 +22,6 @@ mod repl;
 mod schema;
 mod script;
 mod scripting;
+mod stats;
 mod tls;
 mod usage;

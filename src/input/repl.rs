@@ -388,16 +388,24 @@ impl Repl {
 
     fn stats_text(&self) -> String {
         let s = self.shared.stats();
-        format!(
+        let mut text = format!(
             "sent:     {}, {}\nreceived: {}, {}\npings:    {} sent, {} pongs received, last round trip {}",
-            text::count(s.messages_out, "message"),
-            text::count(s.bytes_out, "byte"),
-            text::count(s.messages_in, "message"),
-            text::count(s.bytes_in, "byte"),
-            s.pings_out,
-            s.pongs_in,
+            text::count(s.sent.messages, "message"),
+            text::count(s.sent.bytes, "byte"),
+            text::count(s.received.messages, "message"),
+            text::count(s.received.bytes, "byte"),
+            s.pings_sent,
+            s.pongs_received,
             s.last_rtt.map(fmt_rtt).unwrap_or_else(|| "-".into())
-        )
+        );
+        if let Some(rtt) = s.rtt() {
+            text.push_str(&format!(
+                "\nrtt:      {} ({})",
+                crate::output::summary::rtt_text(&rtt),
+                text::count(rtt.samples, "sample")
+            ));
+        }
+        text
     }
 }
 

@@ -5,12 +5,11 @@
 
 use colored::Colorize;
 use serde_json::Value;
-use std::collections::VecDeque;
 use std::fmt::Write as _;
 use std::io::{self, Write};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 pub use super::repl_state::ReplState;
 use super::Sink;
@@ -38,8 +37,6 @@ pub struct Human<W: Write> {
     buf: String,
     opts: HumanOptions,
     state: Arc<ReplState>,
-    /// Pings we sent and when, to time the pongs that answer them.
-    pending_pings: VecDeque<(Vec<u8>, Instant)>,
     /// We sent Close: the server's Close is its answer, not its initiative.
     closing: bool,
     /// The server sent Close first.
@@ -53,7 +50,6 @@ impl<W: Write> Human<W> {
             buf: String::new(),
             opts,
             state,
-            pending_pings: VecDeque::new(),
             closing: false,
             closed_by_server: false,
         }
@@ -102,7 +98,8 @@ impl<W: Write> Human<W> {
         let _ = writeln!(self.buf, "{}", line.dimmed());
     }
 
-    fn incoming(&mut self, kind: Kind, payload: &[u8], at: SystemTime) {
+    /// `rtt`: the round trip of a pong that answers one of our pings.
+    fn incoming(&mut self, kind: Kind, payload: &[u8], at: SystemTime, rtt: Option<Duration>) {
         match kind {
             Kind::Text => self.incoming_text(&String::from_utf8_lossy(payload), at),
             Kind::Binary => self.incoming_binary(payload, at),
@@ -111,7 +108,7 @@ impl<W: Write> Human<W> {
                 &format!("ping received{}, answered", payload_note(payload)),
             ),
             Kind::Ping => {}
-            Kind::Pong => self.pong(payload, at),
+            Kind::Pong => self.pong(payload, at, rtt),
         }
     }
 
@@ -161,16 +158,11 @@ impl<W: Write> Human<W> {
         }
     }
 
-    fn pong(&mut self, payload: &[u8], at: SystemTime) {
-        let rtt = self
-            .pending_pings
-            .iter()
-            .position(|(p, _)| p == payload)
-            .and_then(|i| self.pending_pings.remove(i))
-            .map(|(_, sent)| sent.elapsed());
-        match rtt {
+    fn pong(&mut self, payload: &[u8], at: SystemTime, rtt: Option<Duration>) {
+        // Keepalives are not the user's pings: their pongs stay quiet.
+        let keepalive = payload == crate::session::KEEPALIVE_PAYLOAD;
+        match rtt.filter(|_| !keepalive || self.opts.show_ping_pong) {
             Some(rtt) => {
-                self.state.round_trip(rtt);
                 self.status(
                     at,
                     &format!(
@@ -201,15 +193,6 @@ impl<W: Write> Human<W> {
     }
 
     fn ping_sent(&mut self, payload: &[u8], at: SystemTime) {
-        if payload == crate::session::KEEPALIVE_PAYLOAD && !self.opts.show_ping_pong {
-            // Keepalives are not the user's pings: their pongs stay quiet.
-            return;
-        }
-        self.pending_pings
-            .push_back((payload.to_vec(), Instant::now()));
-        if self.pending_pings.len() > 64 {
-            self.pending_pings.pop_front();
-        }
         if self.opts.show_ping_pong {
             self.status(at, &format!("ping sent{}", payload_note(payload)));
         }
@@ -253,11 +236,13 @@ pub fn fmt_rtt(d: Duration) -> String {
 
 impl<W: Write> Sink for Human<W> {
     fn event(&mut self, event: &Event<'_>) -> io::Result<()> {
-        // `/info` and `/stats` see every event, shown or not (keepalives too).
-        self.state.record(event);
+        // `/info` and `/stats` see every event, shown or not (keepalives too);
+        // they also time the pongs that answer our pings.
+        let rtt = self.state.record(event);
         match event {
-            // A rejection is shown by the error that follows it.
-            Event::Open(_) | Event::Rejected(_) | Event::Error { .. } => {}
+            // A rejection is shown by the error that follows it; --stats goes to
+            // stderr once the REPL is gone.
+            Event::Open(_) | Event::Rejected(_) | Event::Error { .. } | Event::Stats { .. } => {}
             Event::Frame { dir, frame, at } => self.frame(*dir, frame, *at),
             Event::Reconnect {
                 attempt,
@@ -276,7 +261,7 @@ impl<W: Write> Sink for Human<W> {
                 kind,
                 payload,
                 at,
-            } => self.incoming(*kind, payload, *at),
+            } => self.incoming(*kind, payload, *at, rtt),
             Event::Message {
                 dir: Direction::Out,
                 kind,

@@ -7,17 +7,19 @@
 //! (data, size, and `"encoding":"base64"` when data is base64), `close` (code, reason),
 //! `frame` (opcode, fin, rsv, masked, len; code, reason), `reconnect` (attempt,
 //! delay_ms, reason), `rejected` (status, reason, headers, body), `error` (message,
-//! exit_code; no `dir`). A new field or event goes here, in the schema and in the
+//! exit_code; no `dir`), `stats` (`--stats`: connections, connect_ms, first_message_ms,
+//! sent, received, pings_sent, pongs_received, rtt_ms; no `dir`). A new field or event goes here, in the schema and in the
 //! README's table together.
 
 use base64::Engine as _;
 use serde_json::{json, Map, Value};
 use std::io::{self, Write};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use super::Sink;
 use crate::event::{Direction, Event, Kind, Rejection};
 use crate::redact;
+use crate::stats::RunStats;
 
 pub struct Jsonl<W: Write> {
     out: W,
@@ -76,6 +78,47 @@ impl<W: Write> Jsonl<W> {
         serde_json::to_writer(&mut self.out, value)?;
         self.out.write_all(b"\n")
     }
+}
+
+/// `stats` (`--stats`): times in milliseconds, counts as integers; `tls` only for
+/// wss://, `dns` and `tcp` not in listen mode, `rtt_ms` only once a pong answered
+/// a ping.
+fn stats_event(stats: &RunStats, at: SystemTime) -> Value {
+    // Milliseconds to the microsecond (0.289774, not 0.28977400000000003).
+    let ms = |d: Duration| d.as_micros() as f64 / 1000.0;
+    let traffic = |t: &crate::stats::Traffic| json!({"messages": t.messages, "bytes": t.bytes});
+    let mut value = json!({
+        "time": time(at),
+        "type": "stats",
+        "connections": stats.connections,
+    });
+    if let Some(c) = &stats.connect {
+        let mut connect = Map::new();
+        for (name, d) in [("dns", c.dns), ("tcp", c.tcp), ("tls", c.tls)] {
+            if let Some(d) = d {
+                connect.insert(name.into(), json!(ms(d)));
+            }
+        }
+        connect.insert("upgrade".into(), json!(ms(c.upgrade)));
+        connect.insert("total".into(), json!(ms(c.total)));
+        value["connect_ms"] = Value::Object(connect);
+    }
+    value["first_message_ms"] = json!(stats.first_message.map(ms));
+    value["sent"] = traffic(&stats.sent);
+    value["received"] = traffic(&stats.received);
+    value["pings_sent"] = json!(stats.pings_sent);
+    value["pongs_received"] = json!(stats.pongs_received);
+    if let Some(rtt) = stats.rtt() {
+        value["rtt_ms"] = json!({
+            "min": ms(rtt.min),
+            "median": ms(rtt.median),
+            "p90": ms(rtt.p90),
+            "p99": ms(rtt.p99),
+            "max": ms(rtt.max),
+            "samples": rtt.samples,
+        });
+    }
+    value
 }
 
 fn time(at: SystemTime) -> String {
@@ -180,6 +223,7 @@ impl<W: Write> Sink for Jsonl<W> {
                 "message": message,
                 "exit_code": exit_code,
             }),
+            Event::Stats { stats, at } => stats_event(stats, *at),
         };
         self.write(&value)
     }
@@ -302,5 +346,43 @@ mod tests {
                 "headers": {"set-cookie": "<redacted>", "content-type": "text/plain"},
                 "body": "no"})
         );
+    }
+
+    #[test]
+    fn stats_event() {
+        use crate::event::Timings;
+        use std::time::Instant;
+        let at = UNIX_EPOCH + Duration::from_micros(1_700_000_000_123_456);
+        let mut stats = RunStats::default();
+        let info = HandshakeInfo {
+            timings: Some(Timings {
+                dns: Duration::from_nanos(672),
+                tcp: Duration::from_micros(170),
+                tls: None,
+                upgrade: Duration::from_micros(118),
+                total: Duration::from_micros(289),
+            }),
+            ..HandshakeInfo::default()
+        };
+        let t0 = Instant::now();
+        stats.opened(&info, t0);
+        stats.sent_data(5);
+        let without_rtt = lines(&[Event::Stats { stats: &stats, at }]);
+        assert_eq!(
+            without_rtt[0],
+            json!({"time": "2023-11-14T22:13:20.123456Z", "type": "stats", "connections": 1,
+                "connect_ms": {"dns": 0.0, "tcp": 0.17, "upgrade": 0.118, "total": 0.289},
+                "first_message_ms": null,
+                "sent": {"messages": 1, "bytes": 5}, "received": {"messages": 0, "bytes": 0},
+                "pings_sent": 0, "pongs_received": 0})
+        );
+        stats.ping_sent(Bytes::from_static(b"k"), t0);
+        stats.pong_received(b"k", t0 + Duration::from_micros(250));
+        let with_rtt = lines(&[Event::Stats { stats: &stats, at }]);
+        assert_eq!(
+            with_rtt[0]["rtt_ms"],
+            json!({"min": 0.25, "median": 0.25, "p90": 0.25, "p99": 0.25, "max": 0.25, "samples": 1})
+        );
+        assert_eq!(with_rtt[0]["pings_sent"], 1);
     }
 }

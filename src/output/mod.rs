@@ -9,6 +9,7 @@ mod plain;
 mod printer;
 mod repl_state;
 pub mod stdout;
+pub mod summary;
 mod tee;
 pub mod trace;
 

@@ -39,7 +39,7 @@ complete -c wsprobe -s k -l insecure -d 'Do not verify the server\'s certificate
 complete -c wsprobe -l binary -d 'Send messages as binary instead of text'
 complete -c wsprobe -s 0 -l null -d 'Split stdin on NUL bytes instead of newlines, and end each output message with NUL'
 complete -c wsprobe -l echo -d 'Reply to every message received with the same payload and type, until the server closes'
-complete -c wsprobe -s q -l quiet -d 'Only message payloads on stdout; nothing on stderr but errors'
+complete -c wsprobe -s q -l quiet -d 'Only message payloads on stdout; nothing on stderr but errors (no connecting line, hint or progress bar on a terminal)'
 complete -c wsprobe -l jsonl -d 'Write every event (open, messages both ways, pings, close, error) as one JSON object per line'
 complete -c wsprobe -s v -l verbose -d 'Show the handshake on stderr: headers, certificate, timings (-vv: also every frame)'
 complete -c wsprobe -l show-secrets -d 'Show credentials instead of <redacted>: URL passwords, query parameters such as token/api_key/signature, headers such as Authorization, Cookie, X-Api-Key, and bearer tokens offered as subprotocols'

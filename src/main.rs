@@ -8,6 +8,7 @@ mod connect;
 mod ending;
 mod error;
 mod event;
+mod feedback;
 mod input;
 mod jq;
 mod mailbox;

@@ -34,6 +34,7 @@ use crate::connect::{Connection, Tapped};
 use crate::ending::{EndedBy, Ending, WhyClosed};
 use crate::error::{Error, Result};
 use crate::event::{Command, Direction, Event, Kind};
+use crate::feedback::{SilenceHint, Upload};
 use crate::mailbox::{Inbox, Received};
 use crate::output::stdout::Gauge;
 use crate::output::Sink;
@@ -83,6 +84,9 @@ pub struct SessionOptions {
     pub replies: Vec<(regex::Regex, String)>,
     /// `--jq FILTER`: show the filter's outputs instead of JSON messages.
     pub jq: Option<crate::jq::Jq>,
+    /// A person watches stderr (a terminal, not `-q`, not the REPL): hint when the
+    /// peer stays silent, show the progress of large sends.
+    pub feedback: bool,
 }
 
 /// The payload of keepalive pings, so that views can tell them from the user's.
@@ -160,6 +164,10 @@ pub struct Session {
     goal_reached: bool,
     /// The run's hard wall: `--timeout` plus the close grace.
     wall: Option<Instant>,
+    /// The terminal's hint when nothing happens for a while.
+    silence: SilenceHint,
+    /// The terminal's progress bar of a large send.
+    upload: Upload,
 }
 
 impl Session {
@@ -173,6 +181,8 @@ impl Session {
     ) -> Session {
         let wall = policy.deadline().map(|d| d + GRACE);
         let show_outgoing = sink.wants_outgoing();
+        let silence = SilenceHint::new(opts.feedback && !opts.echo, Instant::now());
+        let upload = Upload::new(opts.feedback);
         Session {
             poll,
             events: Events::with_capacity(8),
@@ -189,6 +199,8 @@ impl Session {
             opts,
             goal_reached: false,
             wall,
+            silence,
+            upload,
         }
     }
 
@@ -241,6 +253,7 @@ impl Session {
             ping_outstanding: None,
         };
         let result = self.drive(&mut link);
+        self.upload.finish();
         let _ = self.poll.registry().deregister(&mut SourceFd(&link.fd));
         self.flush_output();
         result.map(|ended_by| Ending {
@@ -335,6 +348,7 @@ impl Session {
     /// whether more may be waiting right now (then we must not sleep).
     fn turn(&mut self, link: &mut Link) -> Result<(Option<EndedBy>, bool)> {
         if signals::interrupted() {
+            self.upload.interrupted();
             self.begin_close(link, WhyClosed::Interrupted, 1000, "");
         }
         // A blocked socket may have drained since the last turn: flush first so
@@ -360,6 +374,7 @@ impl Session {
         }
         if matches!(link.phase, Phase::Open) {
             self.keepalive(link)?;
+            self.hint_silence(link);
             if let Some(finish) = self.policy.verdict(Instant::now()) {
                 let reason = self.opts.close_reason.clone();
                 self.begin_close(
@@ -371,6 +386,8 @@ impl Session {
             }
         }
         self.flush_socket(link);
+        self.upload
+            .progress(link.ws.get_ref().written(), !link.write_blocked);
         self.flush_output();
         if let Some(cause) = self.output_failure.take() {
             self.begin_close(link, cause, 1000, "");
@@ -436,10 +453,32 @@ impl Session {
         Ok(())
     }
 
+    /// A person at the terminal has seen nothing happen for a while: say once
+    /// what wsprobe waits for (not while sending, or while stdout holds up reading).
+    fn hint_silence(&mut self, link: &Link) {
+        let now = Instant::now();
+        if self.silence.due().is_none_or(|due| now < due)
+            || link.write_blocked
+            || self.upload.active()
+            || self.output_backed_up
+        {
+            return;
+        }
+        if let Some(awaited) = self.policy.awaited() {
+            self.silence.take(now);
+            eprintln!(
+                "{}",
+                SilenceHint::line(&awaited, self.policy.timeout().is_some())
+            );
+        }
+    }
+
     fn next_deadline(&self, link: &Link) -> Option<Instant> {
         match &link.phase {
             Phase::Open => [
                 self.policy.next_deadline(),
+                self.silence.due().filter(|_| self.policy.awaiting()),
+                self.upload.due(),
                 link.next_ping,
                 link.ping_outstanding
                     .zip(self.opts.ping_timeout)
@@ -495,6 +534,7 @@ impl Session {
                 }
                 Received::Command(Command::InputEnded) => {
                     self.policy.on_input_end(Instant::now());
+                    self.silence.activity();
                 }
                 Received::Command(Command::InputFailed(e)) => {
                     self.policy.on_input_end(Instant::now());
@@ -508,6 +548,7 @@ impl Session {
                 Received::Disconnected => {
                     self.inbox_open = false;
                     self.policy.on_input_end(Instant::now());
+                    self.silence.activity();
                     break;
                 }
             }
@@ -534,6 +575,11 @@ impl Session {
         };
         if counted && matches!(kind, Some(Kind::Text | Kind::Binary)) {
             self.policy.on_sent(1);
+        }
+        self.silence.activity();
+        if let Some(Kind::Text | Kind::Binary) = kind {
+            self.upload
+                .queued(payload_len(&message), link.ws.get_ref().written());
         }
         if self.show_outgoing {
             if let Some(kind) = kind {
@@ -695,6 +741,7 @@ impl Session {
             // after it is not part of the output.
             return None;
         }
+        self.silence.activity();
         match &text {
             Some(text) => self.policy.on_received(text.as_str()),
             None if self.policy.wants_text() => {
@@ -1030,6 +1077,14 @@ fn payload_of(message: &Message) -> Bytes {
         Message::Text(t) => Bytes::from(t.clone()),
         Message::Binary(b) | Message::Ping(b) | Message::Pong(b) => b.clone(),
         Message::Close(_) | Message::Frame(_) => Bytes::new(),
+    }
+}
+
+fn payload_len(message: &Message) -> usize {
+    match message {
+        Message::Text(t) => t.len(),
+        Message::Binary(b) => b.len(),
+        _ => 0,
     }
 }
 

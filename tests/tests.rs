@@ -8,6 +8,7 @@ mod backpressure;
 mod close;
 mod connect;
 mod debugger;
+mod feedback;
 mod hostile;
 mod keepalive;
 mod listen;

@@ -555,6 +555,7 @@ fn start_repl(
         history: settings.repl.history.clone(),
         binary: settings.repl.binary,
         show_secrets: settings.output.show_secrets,
+        gauge: settings.session.gauge.clone(),
     };
     if let Ok(mut current) = shared.info.lock() {
         *current = info.clone();

@@ -87,6 +87,9 @@ pub struct SessionOptions {
     /// A person watches stderr (a terminal, not `-q`, not the REPL): hint when the
     /// peer stays silent, show the progress of large sends.
     pub feedback: bool,
+    /// In the REPL on a terminal: where the bytes written are published, for the
+    /// line editor's progress bar of a large `/file`.
+    pub gauge: Option<std::sync::Arc<crate::feedback::SendGauge>>,
 }
 
 /// The payload of keepalive pings, so that views can tell them from the user's.
@@ -235,6 +238,9 @@ impl Session {
     /// Run one connection until it is over.
     pub fn run_connection(&mut self, connection: Connection) -> Result<Ending> {
         self.emit(&Event::Open(&connection.info));
+        if let Some(gauge) = &self.opts.gauge {
+            gauge.connected();
+        }
         let ws = connection.ws;
         let fd = ws.get_ref().tcp().as_raw_fd();
         self.poll
@@ -254,6 +260,10 @@ impl Session {
         };
         let result = self.drive(&mut link);
         self.upload.finish();
+        if let Some(gauge) = &self.opts.gauge {
+            // A large /file still followed by the editor is over with the connection.
+            gauge.connected();
+        }
         let _ = self.poll.registry().deregister(&mut SourceFd(&link.fd));
         self.flush_output();
         result.map(|ended_by| Ending {
@@ -388,6 +398,9 @@ impl Session {
         self.flush_socket(link);
         self.upload
             .progress(link.ws.get_ref().written(), !link.write_blocked);
+        if let Some(gauge) = &self.opts.gauge {
+            gauge.publish(link.ws.get_ref().written());
+        }
         self.flush_output();
         if let Some(cause) = self.output_failure.take() {
             self.begin_close(link, cause, 1000, "");

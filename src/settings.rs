@@ -208,6 +208,7 @@ impl Settings {
                 jq: cli.jq.clone(),
                 // The REPL shows its own view; stderr belongs to its editor.
                 feedback: feedback && mode == Mode::Pipe,
+                gauge: (feedback && mode == Mode::Repl).then(Default::default),
             },
             feedback,
         }

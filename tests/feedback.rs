@@ -14,6 +14,7 @@ use crate::support::*;
 use tungstenite::protocol::Role;
 use tungstenite::{Message, WebSocket};
 
+const CTRL_D: &str = "\x04";
 const SECS_5: Duration = Duration::from_secs(5);
 
 /// The dialing line's delay and the hint's, as the binary has them.
@@ -285,4 +286,35 @@ fn no_progress_in_pipes_or_with_q() {
     let (code, rest) = term.finish();
     assert_eq!(code, 6, "{rest:?}");
     assert!(!rest.contains("sending"), "-q shows no progress: {rest:?}");
+}
+
+/// rustyline turns bracketed paste on when a `readline` starts: a fresh prompt.
+const EDITOR_READY: &str = "\x1b[?2004h";
+
+#[test]
+fn a_large_file_from_the_repl_shows_its_progress_before_the_next_prompt() {
+    let (_dir, path) = big_file(BIG);
+    let (server, open) = slow_reader();
+    let mut term = Pty::spawn(&[&server.url(), "--no-history"]);
+    term.expect(EDITOR_READY);
+    term.keys(&format!("/file {path}\r"));
+    let shown = term.expect("wsprobe: sending [");
+    assert!(
+        !shown.contains(EDITOR_READY),
+        "no prompt while the file is being sent: {shown:?}"
+    );
+    term.expect(" MiB/8.00 MiB");
+    open.send(()).unwrap();
+    // The reply and the next prompt come in either order.
+    term.expect_times(&format!("got {BIG} bytes"), 1);
+    term.expect_times(EDITOR_READY, 2);
+    term.keys(CTRL_D);
+    let (code, _) = term.finish();
+    assert_eq!(code, 0, "{}", term.transcript());
+    let screen = term.transcript();
+    let bar = screen.rfind("sending [").unwrap();
+    assert!(
+        screen[bar..].contains("\\r\\u{1b}[2K"),
+        "the bar is erased: {screen}"
+    );
 }

@@ -9,7 +9,7 @@ pub mod upload;
 
 pub use dialing::Dialing;
 pub use silence::SilenceHint;
-pub use upload::Upload;
+pub use upload::{SendGauge, Upload};
 
 use std::io::IsTerminal;
 

@@ -1,8 +1,10 @@
 //! Progress of a large send (`-x @FILE`, a long stdin line): a bar on stderr that
 //! follows the bytes the socket has taken, the honest measure of what has left,
-//! and disappears when everything is written.
+//! and disappears when everything is written. In the REPL the line editor's
+//! thread draws it (see [`SendGauge`]).
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// Messages at least this large get a progress bar…
@@ -116,6 +118,78 @@ impl Upload {
     pub fn finish(&mut self) {
         if let Some(current) = self.current.take() {
             current.bar.finish_and_clear();
+        }
+    }
+}
+
+/// The REPL's view of what the session has written: the REPL thread shows the
+/// progress of a large `/file` itself, between two prompts, so that no bar is
+/// drawn under the line editor.
+#[derive(Debug, Default)]
+pub struct SendGauge {
+    /// Bytes the current connection's stream has taken.
+    written: AtomicU64,
+    /// Counts connections: a send whose connection ended is over.
+    connection: AtomicU64,
+}
+
+impl SendGauge {
+    /// A new connection (its stream counts from zero).
+    pub fn connected(&self) {
+        self.connection.fetch_add(1, Ordering::SeqCst);
+        self.written.store(0, Ordering::SeqCst);
+    }
+
+    /// The session's count of bytes written on this connection.
+    pub fn publish(&self, written: u64) {
+        self.written.store(written, Ordering::Relaxed);
+    }
+
+    /// Called before a message of `len` bytes is handed to the session (so that
+    /// none of its bytes can be written before the count is taken).
+    pub fn watch(&self, len: usize) -> Watch<'_> {
+        Watch {
+            gauge: self,
+            len: len as u64,
+            base: self.written.load(Ordering::SeqCst),
+            connection: self.connection.load(Ordering::SeqCst),
+        }
+    }
+}
+
+/// One large send the REPL follows.
+pub struct Watch<'g> {
+    gauge: &'g SendGauge,
+    len: u64,
+    base: u64,
+    connection: u64,
+}
+
+impl Watch<'_> {
+    /// How often the REPL thread looks at the gauge.
+    const LOOK_EVERY: Duration = Duration::from_millis(50);
+
+    /// Wait until the stream has taken the message (or its connection ended),
+    /// with a bar once that takes longer than [`SHOW_AFTER`].
+    pub fn follow(self) {
+        if self.len < SHOW_FROM as u64 {
+            return;
+        }
+        let mut upload = Upload::new(true);
+        upload.queued(self.len as usize, 0);
+        loop {
+            let written = self
+                .gauge
+                .written
+                .load(Ordering::Relaxed)
+                .saturating_sub(self.base);
+            let same = self.gauge.connection.load(Ordering::SeqCst) == self.connection;
+            if !same || written >= self.len {
+                upload.finish();
+                return;
+            }
+            upload.progress(written, false);
+            std::thread::sleep(Self::LOOK_EVERY);
         }
     }
 }

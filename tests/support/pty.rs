@@ -128,6 +128,30 @@ impl Pty {
         }
     }
 
+    /// Waits until `needle` has appeared `times` times in all the output so far
+    /// (for things whose order is a race, such as a reply and the next prompt).
+    #[track_caller]
+    pub fn expect_times(&mut self, needle: &str, times: usize) {
+        let deadline = Instant::now() + PTY_TIMEOUT;
+        loop {
+            let seen = self
+                .out
+                .windows(needle.len())
+                .filter(|w| *w == needle.as_bytes())
+                .count();
+            if seen >= times {
+                self.pos = self.out.len();
+                return;
+            }
+            if !self.fill(deadline) {
+                panic!(
+                    "saw {needle:?} {seen} of {times} times\nwhole screen: {}",
+                    self.transcript()
+                );
+            }
+        }
+    }
+
     /// Types `keys`.
     pub fn keys(&mut self, keys: &str) {
         self.session.send(keys).expect("write to the terminal");

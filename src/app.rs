@@ -22,6 +22,7 @@ use crate::connect::{self, ConnectOptions, ListenOptions, UpgradeOptions};
 use crate::ending::{EndedBy, Ending};
 use crate::error::{Error, Result};
 use crate::event::{Event, HandshakeInfo};
+use crate::feedback::Dialing;
 use crate::input::repl::{self, ReplOptions};
 use crate::mailbox::{self, Outbox};
 use crate::output::human::{Human, ReplState};
@@ -225,6 +226,13 @@ impl<'s> Run<'s> {
 
     fn drive(&self, session: &mut Session, outbox: Outbox, recording: bool) -> Result<()> {
         let dial = Dial::prepare(self.settings)?;
+        let dialing = match (&dial, self.settings.feedback) {
+            (Dial::Client(prepared), true) => {
+                let (endpoint, proxy) = prepared.endpoint();
+                Dialing::start(endpoint, proxy)
+            }
+            _ => Dialing::off(),
+        };
         let listening = self.listening;
         let peer = if listening { "client" } else { "server" };
         let preamble = input::execute_messages(&self.settings.input)?;
@@ -241,7 +249,7 @@ impl<'s> Run<'s> {
         let result = loop {
             state = match state {
                 State::Connecting => match self
-                    .open(&dial)
+                    .open(&dial, &dialing)
                     .inspect_err(|e| report_rejection(session, e))
                 {
                     Ok(connection) => State::Open(Box::new(connection)),
@@ -265,6 +273,10 @@ impl<'s> Run<'s> {
                     retry.reset();
                     if let Some((outbox, recording)) = inputs.take() {
                         repl = self.start_inputs(session, &connection.info, outbox, recording)?;
+                        if repl.is_some() {
+                            // The line editor owns the terminal from now on.
+                            dialing.retire();
+                        }
                     }
                     match session.run_connection(*connection) {
                         Err(e) => State::Done(Err(e)),
@@ -369,11 +381,17 @@ impl<'s> Run<'s> {
 
     /// Connect once (or accept one client) under the run's deadline; with `-v`,
     /// show the handshake (or, when an upgrade is rejected, the request sent).
-    fn open(&self, dial: &Dial) -> Result<connect::Connection> {
+    /// A terminal sees what a slow dial waits for (`dialing`).
+    fn open(&self, dial: &Dial, dialing: &Dialing) -> Result<connect::Connection> {
         let output = &self.settings.output;
         signals::set_connecting(true);
         let result = match dial {
-            Dial::Client(prepared) => connect::connect(prepared, self.deadline),
+            Dial::Client(prepared) => {
+                let result =
+                    connect::connect(prepared, self.deadline, &mut |stage| dialing.stage(stage));
+                dialing.done();
+                result
+            }
             Dial::Listen { listener, opts } => {
                 connect::accept_client(listener, opts, self.deadline.map(|(at, _)| at))
             }
@@ -576,6 +594,7 @@ fn start_repl(
         history: settings.repl.history.clone(),
         binary: settings.repl.binary,
         show_secrets: settings.output.show_secrets,
+        gauge: settings.session.gauge.clone(),
     };
     if let Ok(mut current) = shared.info.lock() {
         *current = info.clone();

@@ -260,7 +260,7 @@ pub struct Cli {
     #[arg(long, value_name = "MODE", num_args = 0..=1, require_equals = true, default_missing_value = "local", help_heading = "Output")]
     pub timestamps: Option<TimestampArg>,
 
-    /// Only message payloads on stdout; nothing on stderr but errors
+    /// Only message payloads on stdout; nothing on stderr but errors (no connecting line, hint or progress bar on a terminal)
     #[arg(short = 'q', long, conflicts_with = "verbose", help_heading = "Output")]
     pub quiet: bool,
 

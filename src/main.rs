@@ -9,6 +9,7 @@ mod ending;
 mod error;
 mod event;
 mod exec;
+mod feedback;
 mod input;
 mod jq;
 mod mailbox;

@@ -212,6 +212,55 @@ impl Policy {
         }
     }
 
+    /// Whether [`Policy::awaited`] has something to say, without building it.
+    pub fn awaiting(&self) -> bool {
+        self.input_ended_at.is_some()
+            && !self.goal_met()
+            && (self.has_explicit_goal() || self.goals.wait.is_none())
+    }
+
+    /// What the run is waiting for now, for a person who wonders why nothing
+    /// happens (the terminal's hint): None while input is still being sent, and
+    /// when nothing is awaited (the goal is met, or `--wait` without a goal keeps
+    /// listening because the user asked it to).
+    pub fn awaited(&self) -> Option<String> {
+        if !self.awaiting() {
+            return None;
+        }
+        if !self.has_explicit_goal() {
+            let sent = crate::text::count(self.sent, "message");
+            let missing = self.sent.saturating_sub(self.received);
+            return Some(match (self.received, missing) {
+                (0, 1) => format!("sent {sent}, waiting for a reply"),
+                (0, _) => format!("sent {sent}, waiting for the replies (one per message)"),
+                (1, _) => format!("sent {sent}, received 1 reply, waiting for {missing} more"),
+                (got, _) => {
+                    format!("sent {sent}, received {got} replies, waiting for {missing} more")
+                }
+            });
+        }
+        let mut parts = Vec::new();
+        if let Some(n) = self.goals.count.filter(|&n| self.received < n) {
+            parts.push(format!(
+                "received {} of {n} messages (--count {n})",
+                self.received
+            ));
+        }
+        if let Some(pattern) = self.goals.expect.get(self.expects_matched) {
+            parts.push(format!(
+                "waiting for a message matching {}",
+                pattern.describe("--expect")
+            ));
+        }
+        match parts.len() {
+            0 => None,
+            1 if self.goals.expect.len() == self.expects_matched => {
+                Some(format!("{}, waiting for more", parts[0]))
+            }
+            _ => Some(parts.join(", ")),
+        }
+    }
+
     /// What the run still waits for, if anything: the explicit `--count`/`--expect`
     /// condition, or (without one and without `--wait`) the replies of the default
     /// goal. A run that ends with something unmet fails with exit 6, however it
@@ -285,6 +334,50 @@ mod tests {
         assert_eq!(p.verdict(t0 + Duration::from_secs(3600)), None);
         p.on_received("c");
         assert_eq!(p.verdict(t0), Some(Verdict::GoalMet));
+    }
+
+    #[test]
+    fn awaited_says_what_is_missing_once_the_input_ended() {
+        let (mut p, t0) = policy(Goals::default());
+        p.on_sent(1);
+        assert_eq!(p.awaited(), None, "still sending");
+        p.on_input_end(t0);
+        assert_eq!(
+            p.awaited().as_deref(),
+            Some("sent 1 message, waiting for a reply")
+        );
+        p.on_sent(2);
+        p.on_received("a");
+        assert_eq!(
+            p.awaited().as_deref(),
+            Some("sent 3 messages, received 1 reply, waiting for 2 more")
+        );
+        let (mut p, t0) = policy(Goals {
+            count: Some(3),
+            ..Goals::default()
+        });
+        p.on_input_end(t0);
+        p.on_received("a");
+        assert_eq!(
+            p.awaited().as_deref(),
+            Some("received 1 of 3 messages (--count 3), waiting for more")
+        );
+        let (mut p, t0) = policy(Goals {
+            expect: vec![Pattern::Regex(Regex::new("ready").unwrap())],
+            ..Goals::default()
+        });
+        p.on_input_end(t0);
+        assert_eq!(
+            p.awaited().as_deref(),
+            Some("waiting for a message matching --expect 'ready'")
+        );
+        let (mut p, t0) = policy(Goals {
+            wait: Some(Wait::Forever),
+            ..Goals::default()
+        });
+        p.on_sent(1);
+        p.on_input_end(t0);
+        assert_eq!(p.awaited(), None, "--wait listens on purpose");
     }
 
     #[test]

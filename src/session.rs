@@ -35,6 +35,7 @@ use crate::ending::{EndedBy, Ending, WhyClosed};
 use crate::error::{Error, Result};
 use crate::event::{Command, Direction, Event, Kind};
 use crate::exec::{Pool, Reaction};
+use crate::feedback::{SilenceHint, Upload};
 use crate::mailbox::{Inbox, Received};
 use crate::output::stdout::Gauge;
 use crate::output::Sink;
@@ -88,6 +89,12 @@ pub struct SessionOptions {
     pub jq: Option<crate::jq::Jq>,
     /// `--exec CMD`: run a command for each received message.
     pub exec: Option<crate::exec::ExecOptions>,
+    /// A person watches stderr (a terminal, not `-q`, not the REPL): hint when the
+    /// peer stays silent, show the progress of large sends.
+    pub feedback: bool,
+    /// In the REPL on a terminal: where the bytes written are published, for the
+    /// line editor's progress bar of a large `/file`.
+    pub gauge: Option<std::sync::Arc<crate::feedback::SendGauge>>,
 }
 
 /// The payload of keepalive pings, so that views can tell them from the user's.
@@ -175,6 +182,10 @@ pub struct Session {
     inbox_ended: bool,
     /// What `--stats` reports: every connection's traffic and round trips.
     stats: RunStats,
+    /// The terminal's hint when nothing happens for a while.
+    silence: SilenceHint,
+    /// The terminal's progress bar of a large send.
+    upload: Upload,
 }
 
 impl Session {
@@ -188,6 +199,8 @@ impl Session {
     ) -> Session {
         let wall = policy.deadline().map(|d| d + GRACE);
         let show_outgoing = sink.wants_outgoing();
+        let silence = SilenceHint::new(opts.feedback && !opts.echo, Instant::now());
+        let upload = Upload::new(opts.feedback);
         Session {
             poll,
             events: Events::with_capacity(8),
@@ -208,6 +221,8 @@ impl Session {
             script: None,
             inbox_ended: false,
             stats: RunStats::default(),
+            silence,
+            upload,
         }
     }
 
@@ -275,6 +290,9 @@ impl Session {
     pub fn run_connection(&mut self, connection: Connection) -> Result<Ending> {
         self.stats.opened(&connection.info, Instant::now());
         self.emit(&Event::Open(&connection.info));
+        if let Some(gauge) = &self.opts.gauge {
+            gauge.connected();
+        }
         let ws = connection.ws;
         let fd = ws.get_ref().tcp().as_raw_fd();
         self.poll
@@ -293,6 +311,11 @@ impl Session {
             ping_outstanding: None,
         };
         let result = self.drive(&mut link);
+        self.upload.finish();
+        if let Some(gauge) = &self.opts.gauge {
+            // A large /file still followed by the editor is over with the connection.
+            gauge.connected();
+        }
         let _ = self.poll.registry().deregister(&mut SourceFd(&link.fd));
         self.flush_output();
         result.map(|ended_by| Ending {
@@ -387,6 +410,7 @@ impl Session {
     /// whether more may be waiting right now (then we must not sleep).
     fn turn(&mut self, link: &mut Link) -> Result<(Option<EndedBy>, bool)> {
         if signals::interrupted() {
+            self.upload.interrupted();
             self.begin_close(link, WhyClosed::Interrupted, 1000, "");
         }
         // A blocked socket may have drained since the last turn: flush first so
@@ -416,6 +440,7 @@ impl Session {
         }
         if matches!(link.phase, Phase::Open) {
             self.keepalive(link)?;
+            self.hint_silence(link);
             if let Some(finish) = self.policy.verdict(Instant::now()) {
                 let reason = self.opts.close_reason.clone();
                 self.begin_close(
@@ -427,6 +452,11 @@ impl Session {
             }
         }
         self.flush_socket(link);
+        self.upload
+            .progress(link.ws.get_ref().written(), !link.write_blocked);
+        if let Some(gauge) = &self.opts.gauge {
+            gauge.publish(link.ws.get_ref().written());
+        }
         self.flush_output();
         if let Some(cause) = self.output_failure.take() {
             self.begin_close(link, cause, 1000, "");
@@ -492,11 +522,33 @@ impl Session {
         Ok(())
     }
 
+    /// A person at the terminal has seen nothing happen for a while: say once
+    /// what wsprobe waits for (not while sending, or while stdout holds up reading).
+    fn hint_silence(&mut self, link: &Link) {
+        let now = Instant::now();
+        if self.silence.due().is_none_or(|due| now < due)
+            || link.write_blocked
+            || self.upload.active()
+            || self.output_backed_up
+        {
+            return;
+        }
+        if let Some(awaited) = self.policy.awaited() {
+            self.silence.take(now);
+            eprintln!(
+                "{}",
+                SilenceHint::line(&awaited, self.policy.timeout().is_some())
+            );
+        }
+    }
+
     fn next_deadline(&self, link: &Link) -> Option<Instant> {
         match &link.phase {
             Phase::Open => [
                 self.policy.next_deadline(),
                 self.script.as_ref().and_then(Runner::deadline),
+                self.silence.due().filter(|_| self.policy.awaiting()),
+                self.upload.due(),
                 link.next_ping,
                 link.ping_outstanding
                     .zip(self.opts.ping_timeout)
@@ -573,6 +625,7 @@ impl Session {
     /// any) is done too.
     fn inbox_end(&mut self) {
         self.inbox_ended = true;
+        self.silence.activity();
         if self.script.as_ref().is_none_or(Runner::is_done) {
             self.policy.on_input_end(Instant::now());
         }
@@ -626,6 +679,11 @@ impl Session {
         };
         if counted && self.script.is_none() && matches!(kind, Some(Kind::Text | Kind::Binary)) {
             self.policy.on_sent(1);
+        }
+        self.silence.activity();
+        if let Some(Kind::Text | Kind::Binary) = kind {
+            self.upload
+                .queued(payload_len(&message), link.ws.get_ref().written());
         }
         if self.show_outgoing {
             if let Some(kind) = kind {
@@ -799,6 +857,7 @@ impl Session {
         payload: Bytes,
         text: Option<tungstenite::Utf8Bytes>,
     ) -> Option<ReadEnd> {
+        self.silence.activity();
         let kind = if text.is_some() {
             Kind::Text
         } else {
@@ -1186,6 +1245,14 @@ fn payload_of(message: &Message) -> Bytes {
         Message::Text(t) => Bytes::from(t.clone()),
         Message::Binary(b) | Message::Ping(b) | Message::Pong(b) => b.clone(),
         Message::Close(_) | Message::Frame(_) => Bytes::new(),
+    }
+}
+
+fn payload_len(message: &Message) -> usize {
+    match message {
+        Message::Text(t) => t.len(),
+        Message::Binary(b) => b.len(),
+        _ => 0,
     }
 }
 

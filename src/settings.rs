@@ -100,6 +100,9 @@ pub struct Settings {
     pub goals: Goals,
     /// Everything but the `-x` messages and the peer's name, known once connected.
     pub session: SessionOptions,
+    /// A person watches stderr (a terminal, not `-q`): show what a slow dial
+    /// waits for (see `feedback`).
+    pub feedback: bool,
 }
 
 impl Settings {
@@ -110,6 +113,7 @@ impl Settings {
             TimestampArg::Relative => TimestampMode::Relative,
         });
         let separator = if cli.null { 0 } else { b'\n' };
+        let feedback = crate::feedback::wanted(cli.quiet);
         let mut goals = Goals {
             count: cli.count,
             expect: expect_in_order(&cli),
@@ -217,7 +221,11 @@ impl Settings {
                     strict: cli.exec_strict,
                     max_output: cli.max_message_size,
                 }),
+                // The REPL shows its own view; stderr belongs to its editor.
+                feedback: feedback && mode == Mode::Pipe,
+                gauge: (feedback && mode == Mode::Repl).then(Default::default),
             },
+            feedback,
         }
     }
 }

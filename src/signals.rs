@@ -5,7 +5,7 @@ use mio::Waker;
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::thread;
 
 static INTERRUPTS: AtomicUsize = AtomicUsize::new(0);
@@ -17,6 +17,10 @@ static ENDING: AtomicBool = AtomicBool::new(false);
 /// Set while a (re)connection blocks: there is no session to close yet, so Ctrl-C
 /// exits at once.
 static CONNECTING: AtomicBool = AtomicBool::new(false);
+/// Says what a signal interrupted while connecting (the terminal's feedback sets
+/// it; in pipes wsprobe exits silently).
+type Notice = Box<dyn Fn(i32) + Send + Sync>;
+static WHILE_CONNECTING: OnceLock<Notice> = OnceLock::new();
 
 /// Install the handlers; `waker` wakes the session so it notices the first signal.
 pub fn install(waker: Arc<Waker>) -> std::io::Result<()> {
@@ -29,6 +33,9 @@ pub fn install(waker: Arc<Waker>) -> std::io::Result<()> {
                     continue;
                 }
                 if CONNECTING.load(Ordering::SeqCst) {
+                    if let Some(notice) = WHILE_CONNECTING.get() {
+                        notice(signal);
+                    }
                     std::process::exit(128 + signal);
                 }
                 if INTERRUPTS.fetch_add(1, Ordering::SeqCst) >= 1 {
@@ -57,6 +64,11 @@ pub fn interrupt_self() {
 
 pub fn set_connecting(connecting: bool) {
     CONNECTING.store(connecting, Ordering::SeqCst);
+}
+
+/// What to say when a signal interrupts a dial (set once per run).
+pub fn on_signal_while_connecting(notice: Notice) {
+    let _ = WHILE_CONNECTING.set(notice);
 }
 
 /// The signal that interrupted the run (SIGINT unless SIGTERM came first).

@@ -9,6 +9,7 @@ mod close;
 mod connect;
 mod debugger;
 mod exec;
+mod feedback;
 mod hostile;
 mod keepalive;
 mod listen;

@@ -34,6 +34,19 @@ use crate::error::{Error, Result};
 use crate::event::{HandshakeInfo, Timings};
 use crate::target::Target;
 
+/// The step a dial is in, reported as it begins (for the terminal's "connecting…"
+/// line and the message of a Ctrl-C). Through a proxy, `Resolve` and `Connect`
+/// are the proxy's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    Resolve,
+    Connect,
+    /// The proxy opens the tunnel (HTTP CONNECT or SOCKS5).
+    Tunnel,
+    Tls,
+    Upgrade,
+}
+
 /// Everything needed to open a connection, as plain data.
 #[derive(Debug, Clone)]
 pub struct ConnectOptions {
@@ -88,12 +101,30 @@ impl Prepared {
             ..HandshakeInfo::default()
         }
     }
+
+    /// `host:port` as dialed (always with the port), and the proxy if any: what
+    /// the terminal says it is connecting to.
+    pub fn endpoint(&self) -> (String, Option<String>) {
+        let host = match self.target.url.host() {
+            Some(url::Host::Ipv6(addr)) => format!("[{addr}]"),
+            _ => self.target.host.clone(),
+        };
+        (
+            format!("{host}:{}", self.target.port),
+            self.opts.proxy.as_ref().map(Proxy::display),
+        )
+    }
 }
 
 /// Open a connection; called again for each reconnection. Every step runs under
 /// one deadline: `--connect-timeout` from now, or the run's `--timeout` (`run`:
-/// when it passes, and its value) if that comes first.
-pub fn connect(prepared: &Prepared, run: Option<(Instant, Duration)>) -> Result<Connection> {
+/// when it passes, and its value) if that comes first. `stage` hears of each step
+/// as it begins.
+pub fn connect(
+    prepared: &Prepared,
+    run: Option<(Instant, Duration)>,
+    stage: &mut dyn FnMut(Stage),
+) -> Result<Connection> {
     let Prepared {
         target, tls, opts, ..
     } = prepared;
@@ -103,17 +134,22 @@ pub fn connect(prepared: &Prepared, run: Option<(Instant, Duration)>) -> Result<
     let deadline = Deadline::for_attempt(started, opts.connect_timeout, run);
     let (tcp, resolved) = match &opts.proxy {
         Some(proxy) => {
+            stage(Stage::Resolve);
             let addrs = tcp::resolve(&proxy.host, proxy.port, &deadline)?;
             let resolved = Instant::now();
             let label = format!("the proxy {}", proxy.display());
+            stage(Stage::Connect);
             let tcp = tcp::dial(&addrs, &label, &deadline)?;
             let mut socket = Socket::new(tcp, Some(deadline.at()));
+            stage(Stage::Tunnel);
             proxy::tunnel(&mut socket, proxy, &target.host, target.port, &deadline)?;
             (socket, resolved)
         }
         None => {
+            stage(Stage::Resolve);
             let addrs = tcp::resolve(&target.host, target.port, &deadline)?;
             let resolved = Instant::now();
+            stage(Stage::Connect);
             let tcp = tcp::dial(&addrs, &target.host_header(), &deadline)?;
             (Socket::new(tcp, Some(deadline.at())), resolved)
         }
@@ -121,12 +157,15 @@ pub fn connect(prepared: &Prepared, run: Option<(Instant, Duration)>) -> Result<
     let peer = tcp.tcp().peer_addr().ok();
     let dialed = Instant::now();
     let mut stream = match &tls {
-        Some(connector) => NetStream::Tls(Box::new(tls::handshake(
-            connector,
-            &target.host,
-            tcp,
-            &deadline,
-        )?)),
+        Some(connector) => {
+            stage(Stage::Tls);
+            NetStream::Tls(Box::new(tls::handshake(
+                connector,
+                &target.host,
+                tcp,
+                &deadline,
+            )?))
+        }
         None => NetStream::Plain(tcp),
     };
     let secured = Instant::now();
@@ -134,6 +173,7 @@ pub fn connect(prepared: &Prepared, run: Option<(Instant, Duration)>) -> Result<
         NetStream::Tls(s) => tls::describe_peer(s),
         NetStream::Plain(_) => None,
     };
+    stage(Stage::Upgrade);
     let (first_frames, mut info) = upgrade::upgrade(&mut stream, target, &request, &deadline)?;
     let upgraded = Instant::now();
     stream.set_deadline(None);

@@ -30,6 +30,8 @@ pub struct Tapped {
     /// Bytes tungstenite may still read in this turn.
     budget: usize,
     exhausted: bool,
+    /// Bytes written to the stream so far (what the socket, or TLS, has taken).
+    written: u64,
 }
 
 impl Tapped {
@@ -66,6 +68,7 @@ impl Tapped {
             last_close: None,
             budget: usize::MAX,
             exhausted: false,
+            written: 0,
         }
     }
 
@@ -88,6 +91,11 @@ impl Tapped {
     /// waiting, and no readiness event will say so.
     pub fn exhausted(&self) -> bool {
         self.exhausted
+    }
+
+    /// How many bytes the stream has taken so far: a large send's progress.
+    pub fn written(&self) -> u64 {
+        self.written
     }
 
     /// The frame headers recorded for `-vv` since the last call.
@@ -136,6 +144,7 @@ impl Read for Tapped {
 impl Write for Tapped {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let n = self.inner.write(buf)?;
+        self.written += n as u64;
         if let Some(parser) = &mut self.outbound {
             parser.feed(&buf[..n], &mut self.parsed);
             self.traced

@@ -35,6 +35,8 @@ pub struct ReplOptions {
     /// `--binary`: typed lines are sent as binary messages.
     pub binary: bool,
     pub show_secrets: bool,
+    /// On a terminal: what the session has written, for the progress of a large `/file`.
+    pub gauge: Option<Arc<crate::feedback::SendGauge>>,
 }
 
 /// What the REPL thread hands back to the app: the printer the session's output
@@ -337,7 +339,12 @@ impl Repl {
                         path.display(),
                         text::count(len as u64, "byte")
                     ));
-                    self.send(vec![message]);
+                    // A large file's progress is shown before the next prompt.
+                    let watch = self.opts.gauge.as_ref().map(|g| g.watch(len));
+                    match self.outbox.send(Command::Send(vec![message])) {
+                        Ok(()) => watch.into_iter().for_each(|w| w.follow()),
+                        Err(_) => say_error("the connection is closed"),
+                    }
                 }
                 Err(e) => say_error(&format!("cannot read '{}': {e}", path.display())),
             },

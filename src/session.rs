@@ -30,6 +30,7 @@ use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::protocol::CloseFrame;
 use tungstenite::{Bytes, Message, WebSocket};
 
+use crate::connect::deflate::Failure;
 use crate::connect::{Connection, Tapped};
 use crate::ending::{EndedBy, Ending, WhyClosed};
 use crate::error::{Error, Result};
@@ -535,16 +536,19 @@ impl Session {
         if counted && matches!(kind, Some(Kind::Text | Kind::Binary)) {
             self.policy.on_sent(1);
         }
-        if self.show_outgoing {
-            if let Some(kind) = kind {
-                let payload = payload_of(&message);
-                self.emit(&Event::Message {
-                    dir: Direction::Out,
-                    kind,
-                    payload: &payload,
-                    at: SystemTime::now(),
-                });
-            }
+        let shown = kind
+            .filter(|_| self.show_outgoing)
+            .map(|kind| (kind, payload_of(&message)));
+        // permessage-deflate compresses data messages here, before tungstenite.
+        let (message, wire) = link.ws.get_mut().encode(message);
+        if let Some((kind, payload)) = shown {
+            self.emit(&Event::Message {
+                dir: Direction::Out,
+                kind,
+                payload: &payload,
+                at: SystemTime::now(),
+                wire,
+            });
         }
         match link.ws.write(message) {
             Ok(()) => {}
@@ -658,14 +662,18 @@ impl Session {
             let end = match message {
                 Ok(Message::Text(text)) => {
                     let payload = Bytes::from(text.clone());
-                    self.on_data(link, payload, Some(text))
+                    let wire = link.ws.get_mut().take_wire();
+                    self.on_data(link, payload, Some(text), wire)
                 }
-                Ok(Message::Binary(payload)) => self.on_data(link, payload, None),
+                Ok(Message::Binary(payload)) => {
+                    let wire = link.ws.get_mut().take_wire();
+                    self.on_data(link, payload, None, wire)
+                }
                 Ok(Message::Ping(payload)) => self.on_ping(link, &payload),
                 Ok(Message::Pong(payload)) => {
                     // Any pong shows the peer is alive.
                     link.ping_outstanding = None;
-                    self.emit_in(Kind::Pong, &payload, SystemTime::now());
+                    self.emit_in(Kind::Pong, &payload, SystemTime::now(), None);
                     None
                 }
                 Ok(Message::Close(frame)) => {
@@ -689,6 +697,7 @@ impl Session {
         link: &mut Link,
         payload: Bytes,
         text: Option<tungstenite::Utf8Bytes>,
+        wire: Option<crate::event::Wire>,
     ) -> Option<ReadEnd> {
         if self.goal_reached {
             // --count/--expect ended the run at an earlier message: what comes
@@ -707,7 +716,7 @@ impl Session {
         } else {
             Kind::Binary
         };
-        self.show_in(kind, &payload);
+        self.show_in(kind, &payload, wire);
         if let Some(failure) = self.policy.take_failure() {
             // The failing message is the last one shown.
             self.goal_reached = true;
@@ -741,7 +750,7 @@ impl Session {
 
     /// Show a received data message; with `--jq`, a JSON message is shown as the
     /// filter's outputs (each a text message), others as they are.
-    fn show_in(&mut self, kind: Kind, payload: &Bytes) {
+    fn show_in(&mut self, kind: Kind, payload: &Bytes, wire: Option<crate::event::Wire>) {
         let at = SystemTime::now();
         let outputs = self
             .opts
@@ -751,10 +760,10 @@ impl Session {
         match outputs {
             Some(outputs) => {
                 for output in outputs {
-                    self.emit_in(Kind::Text, &Bytes::from(output), at);
+                    self.emit_in(Kind::Text, &Bytes::from(output), at, wire);
                 }
             }
-            None => self.emit_in(kind, payload, at),
+            None => self.emit_in(kind, payload, at, wire),
         }
     }
 
@@ -788,13 +797,14 @@ impl Session {
         if link.write_blocked {
             link.pings_while_blocked += 1;
         }
-        self.emit_in(Kind::Ping, payload, SystemTime::now());
+        self.emit_in(Kind::Ping, payload, SystemTime::now(), None);
         if matches!(link.phase, Phase::Open) && self.show_outgoing {
             self.emit(&Event::Message {
                 dir: Direction::Out,
                 kind: Kind::Pong,
                 payload,
                 at: SystemTime::now(),
+                wire: None,
             });
         }
         self.read_paused(link).then_some(ReadEnd::Drained)
@@ -869,12 +879,19 @@ impl Session {
         }
     }
 
-    fn emit_in(&mut self, kind: Kind, payload: &Bytes, at: SystemTime) {
+    fn emit_in(
+        &mut self,
+        kind: Kind,
+        payload: &Bytes,
+        at: SystemTime,
+        wire: Option<crate::event::Wire>,
+    ) {
         self.emit(&Event::Message {
             dir: Direction::In,
             kind,
             payload,
             at,
+            wire,
         });
     }
 
@@ -886,6 +903,14 @@ impl Session {
             _ => None,
         };
         let peer = self.opts.peer;
+        if let Some(failure) = link.ws.get_ref().deflate_failure().cloned() {
+            // The codec under tungstenite could not inflate what came in.
+            let (code, reason) = match failure {
+                Failure::TooBig { .. } => (1009, "message too big"),
+                Failure::Corrupt(_) => (1007, "invalid compressed data"),
+            };
+            return Err(self.fail(link, code, reason, format!("the {peer} sent {failure}")));
+        }
         match e {
             E::Io(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 if link.ws.get_ref().exhausted() {

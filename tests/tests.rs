@@ -8,6 +8,7 @@ mod backpressure;
 mod close;
 mod connect;
 mod debugger;
+mod deflate;
 mod hostile;
 mod keepalive;
 mod listen;

@@ -378,6 +378,9 @@ impl Repl {
                 self.shared.connected_at.elapsed().as_secs()
             ))
         ));
+        if let Some(agreed) = &info.deflate {
+            text.push_str(&format!("extension:   permessage-deflate: {agreed}\n"));
+        }
         text.push_str(&format!("response:    {} {}", info.status, info.reason));
         for (name, value) in &info.response_headers {
             let value = redact::header_value(name, value, self.opts.show_secrets);
@@ -388,7 +391,7 @@ impl Repl {
 
     fn stats_text(&self) -> String {
         let s = self.shared.stats();
-        format!(
+        let mut text = format!(
             "sent:     {}, {}\nreceived: {}, {}\npings:    {} sent, {} pongs received, last round trip {}",
             text::count(s.messages_out, "message"),
             text::count(s.bytes_out, "byte"),
@@ -397,8 +400,30 @@ impl Repl {
             s.pings_out,
             s.pongs_in,
             s.last_rtt.map(fmt_rtt).unwrap_or_else(|| "-".into())
-        )
+        );
+        if self.shared.info.lock().is_ok_and(|i| i.deflate.is_some()) {
+            text.push_str(&format!(
+                "\ndeflate:  sent {}, received {}",
+                deflate_ratio(s.deflated_out),
+                deflate_ratio(s.deflated_in)
+            ));
+        }
+        text
     }
+}
+
+/// `100000 bytes as 512 on the wire (0.5%)`: the compressed messages' data and
+/// wire sizes.
+fn deflate_ratio((data, wire): (u64, u64)) -> String {
+    if data == 0 {
+        return "nothing compressed".into();
+    }
+    format!(
+        "{} as {} on the wire ({:.1}%)",
+        text::count(data, "byte"),
+        wire,
+        wire as f64 * 100.0 / data as f64
+    )
 }
 
 /// Local output of the REPL thread. It runs between two `readline` calls, when

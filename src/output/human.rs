@@ -276,12 +276,14 @@ impl<W: Write> Sink for Human<W> {
                 kind,
                 payload,
                 at,
+                ..
             } => self.incoming(*kind, payload, *at),
             Event::Message {
                 dir: Direction::Out,
                 kind,
                 payload,
                 at,
+                ..
             } => self.outgoing(*kind, payload, *at),
             Event::Close {
                 dir,
@@ -522,6 +524,7 @@ mod tests {
             kind,
             payload,
             at: SystemTime::now(),
+            wire: None,
         }
     }
 
@@ -575,6 +578,7 @@ mod tests {
                     kind: Kind::Ping,
                     payload: &payload,
                     at: SystemTime::now(),
+                    wire: None,
                 },
                 incoming(Kind::Pong, &payload),
             ],

@@ -19,6 +19,10 @@ pub struct Stats {
     pub pings_out: u64,
     pub pongs_in: u64,
     pub last_rtt: Option<Duration>,
+    /// permessage-deflate: data bytes and wire bytes of the messages that
+    /// crossed compressed, each way.
+    pub deflated_in: (u64, u64),
+    pub deflated_out: (u64, u64),
 }
 
 impl Stats {
@@ -27,11 +31,23 @@ impl Stats {
     /// included. The round trip is not in the event: see `ReplState::round_trip`.
     pub fn record(&mut self, event: &Event<'_>) {
         let Event::Message {
-            dir, kind, payload, ..
+            dir,
+            kind,
+            payload,
+            wire,
+            ..
         } = event
         else {
             return;
         };
+        if let Some(wire) = wire.filter(|w| w.compressed) {
+            let total = match dir {
+                Direction::In => &mut self.deflated_in,
+                Direction::Out => &mut self.deflated_out,
+            };
+            total.0 += payload.len() as u64;
+            total.1 += wire.size;
+        }
         match (dir, kind) {
             (Direction::In, Kind::Text | Kind::Binary) => {
                 self.messages_in += 1;
@@ -112,6 +128,7 @@ mod tests {
             kind,
             payload: &payload,
             at: SystemTime::now(),
+            wire: None,
         };
         let mut stats = Stats::default();
         for (dir, kind) in [

@@ -180,10 +180,9 @@ impl Inflater {
                 State::Inflate { .. } => {
                     let n = self.inflate_payload(rest, out)?;
                     used += n;
-                    if n == 0 && matches!(self.state, State::Inflate { .. }) {
-                        if rest.is_empty() || !self.full() {
-                            return Ok(used);
-                        }
+                    let paused = n == 0 && matches!(self.state, State::Inflate { .. });
+                    if paused && (rest.is_empty() || !self.full()) {
+                        return Ok(used);
                     }
                 }
                 State::Tail { .. } => self.inflate_tail(out)?,

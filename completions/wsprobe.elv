@@ -33,6 +33,7 @@ set edit:completion:arg-completer[wsprobe] = {|@words|
             cand --ping-interval 'Send a keepalive ping this often (payload ''wsprobe-keepalive'') [default: never]'
             cand --ping-timeout 'Exit 1 when a keepalive ping gets no pong within this long (needs --ping-interval) [default: no limit]'
             cand --max-message-size 'Largest message (and frame) accepted from the server, in bytes'
+            cand --deflate 'Offer permessage-deflate compression (RFC 7692); alone it offers what browsers do (''client_max_window_bits''), =PARAMS offers those parameters, e.g. --deflate=''server_no_context_takeover; client_max_window_bits=10''. With --listen: accept a client''s offer (PARAMS: what to ask of it)'
             cand --cacert 'Trust the CA certificates in this PEM file (in addition to the system''s)'
             cand --cert 'Client certificate (PEM, may include the chain); needs --key. With --listen: the server certificate (serves wss://)'
             cand --key 'Private key for --cert (PEM: PKCS#8, RSA or EC)'

@@ -10,6 +10,7 @@ complete -c wsprobe -l reconnect -d 'When the server closes or the connection dr
 complete -c wsprobe -l ping-interval -d 'Send a keepalive ping this often (payload \'wsprobe-keepalive\') [default: never]' -r
 complete -c wsprobe -l ping-timeout -d 'Exit 1 when a keepalive ping gets no pong within this long (needs --ping-interval) [default: no limit]' -r
 complete -c wsprobe -l max-message-size -d 'Largest message (and frame) accepted from the server, in bytes' -r
+complete -c wsprobe -l deflate -d 'Offer permessage-deflate compression (RFC 7692); alone it offers what browsers do (\'client_max_window_bits\'), =PARAMS offers those parameters, e.g. --deflate=\'server_no_context_takeover; client_max_window_bits=10\'. With --listen: accept a client\'s offer (PARAMS: what to ask of it)' -r
 complete -c wsprobe -l cacert -d 'Trust the CA certificates in this PEM file (in addition to the system\'s)' -r -F
 complete -c wsprobe -l cert -d 'Client certificate (PEM, may include the chain); needs --key. With --listen: the server certificate (serves wss://)' -r -F
 complete -c wsprobe -l key -d 'Private key for --cert (PEM: PKCS#8, RSA or EC)' -r -F

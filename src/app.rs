@@ -489,6 +489,7 @@ impl Dial {
             max_message_size: settings.max_message_size,
             trace_frames: settings.output.verbose >= 2,
             tls,
+            deflate: settings.deflate.clone(),
         };
         Ok(Dial::Listen { listener, opts })
     }
@@ -511,6 +512,7 @@ impl Dial {
                 origin: client.origin.clone(),
                 auth,
                 user_agent: client.user_agent.clone(),
+                deflate: settings.deflate.clone(),
             },
             tls: client.tls.clone(),
             connect_timeout: settings.connect_timeout,

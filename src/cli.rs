@@ -5,6 +5,7 @@ use clap::{Parser, ValueEnum};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::connect::deflate::Params;
 use crate::policy::Wait;
 use wsprobe::slash::is_sendable_close_code;
 
@@ -119,6 +120,13 @@ pub struct Cli {
         help_heading = "Connection"
     )]
     pub max_message_size: usize,
+
+    /// Offer permessage-deflate compression (RFC 7692); alone it offers what browsers do
+    /// ('client_max_window_bits'), =PARAMS offers those parameters, e.g.
+    /// --deflate='server_no_context_takeover; client_max_window_bits=10'. With --listen:
+    /// accept a client's offer (PARAMS: what to ask of it)
+    #[arg(long, value_name = "PARAMS", num_args = 0..=1, require_equals = true, default_missing_value = DEFLATE_DEFAULT, value_parser = parse_deflate, help_heading = "Connection")]
+    pub deflate: Option<Params>,
 
     // ---- TLS --------------------------------------------------------------------
     /// Do not verify the server's certificate or hostname
@@ -385,6 +393,19 @@ fn parse_subprotocol(s: &str) -> Result<String, String> {
     }
 }
 
+/// What a bare `--deflate` offers: what browsers offer.
+const DEFLATE_DEFAULT: &str = "client_max_window_bits";
+
+/// `--deflate=PARAMS`: permessage-deflate's parameters in the RFC's syntax.
+fn parse_deflate(s: &str) -> Result<Params, String> {
+    // The extension's name may be given too.
+    let s = s.trim();
+    let params = s
+        .strip_prefix(crate::connect::deflate::params::NAME)
+        .map_or(s, |rest| rest.trim_start_matches([' ', ';']));
+    Params::parse(params, true).map_err(|e| format!("--deflate: {e}"))
+}
+
 /// What a bare `--reconnect` stands for; [`parse_reconnect`] turns it into
 /// `Some(0)`, which the rest of the program reads as "no limit".
 const RECONNECT_UNLIMITED: &str = "unlimited";
@@ -538,6 +559,45 @@ mod tests {
         ] {
             assert!(parse_subprotocol(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn deflate_offers() {
+        let parse =
+            |args: &[&str]| Cli::try_parse_from(args).map(|c| c.deflate.map(|p| p.to_string()));
+        assert_eq!(parse(&["wsprobe", "u"]).unwrap(), None);
+        assert_eq!(
+            parse(&["wsprobe", "u", "--deflate"]).unwrap().as_deref(),
+            Some("permessage-deflate; client_max_window_bits")
+        );
+        assert_eq!(
+            parse(&[
+                "wsprobe",
+                "u",
+                "--deflate=server_no_context_takeover; client_max_window_bits=10"
+            ])
+            .unwrap()
+            .as_deref(),
+            Some("permessage-deflate; server_no_context_takeover; client_max_window_bits=10")
+        );
+        assert_eq!(
+            parse(&[
+                "wsprobe",
+                "u",
+                "--deflate=permessage-deflate; server_max_window_bits=9"
+            ])
+            .unwrap()
+            .as_deref(),
+            Some("permessage-deflate; server_max_window_bits=9")
+        );
+        assert_eq!(
+            parse(&["wsprobe", "u", "--deflate="]).unwrap().as_deref(),
+            Some("permessage-deflate")
+        );
+        assert!(parse_deflate("client_max_window_bits=16")
+            .unwrap_err()
+            .starts_with("--deflate: "));
+        assert!(parse(&["wsprobe", "u", "--deflate=bogus"]).is_err());
     }
 
     #[test]

@@ -5,6 +5,8 @@ use std::time::{Duration, SystemTime};
 use tungstenite::{Bytes, Message};
 use wsprobe::frame::FrameInfo;
 
+pub use crate::connect::deflate::Wire;
+
 /// What an input source (stdin reader, `-x` list, REPL) asks the session to do.
 #[derive(Debug)]
 pub enum Command {
@@ -59,6 +61,8 @@ pub struct HandshakeInfo {
     /// For wss://: what the server's certificate says.
     pub certificate: Option<CertificateInfo>,
     pub timings: Option<Timings>,
+    /// permessage-deflate, when it was negotiated: what both ends use.
+    pub deflate: Option<crate::connect::deflate::Agreed>,
 }
 
 /// How long each step of connecting took (`-v`).
@@ -107,6 +111,7 @@ impl Default for HandshakeInfo {
             listening: false,
             certificate: None,
             timings: None,
+            deflate: None,
         }
     }
 }
@@ -150,6 +155,8 @@ pub enum Event<'a> {
         /// Text payloads are valid UTF-8 (checked on both sides).
         payload: &'a Bytes,
         at: SystemTime,
+        /// Data messages under permessage-deflate: how it crossed the wire.
+        wire: Option<Wire>,
     },
     Close {
         dir: Direction,

@@ -18,6 +18,9 @@ pub struct FrameInfo {
     pub len: u64,
     /// For close frames: the code (if any) and the reason.
     pub close: Option<(Option<u16>, String)>,
+    /// permessage-deflate: on the last frame of a compressed message, the
+    /// message's size inflated (incoming) or before compression (outgoing).
+    pub inflated: Option<u64>,
 }
 
 impl FrameInfo {
@@ -154,6 +157,7 @@ impl FrameParser {
             masked,
             len,
             close: None,
+            inflated: None,
         };
         self.buf.clear();
         self.current = Some((info, mask));
@@ -183,8 +187,8 @@ impl FrameParser {
 }
 
 /// How many header bytes the frame starting with `buf` has (2 until the second
-/// byte is known).
-fn header_len(buf: &[u8]) -> usize {
+/// byte is known). Also the permessage-deflate codec's.
+pub fn header_len(buf: &[u8]) -> usize {
     if buf.len() < 2 {
         return 2;
     }

@@ -30,6 +30,7 @@ use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::protocol::CloseFrame;
 use tungstenite::{Bytes, Message, WebSocket};
 
+use crate::connect::deflate::Failure;
 use crate::connect::{Connection, Tapped};
 use crate::ending::{EndedBy, Ending, WhyClosed};
 use crate::error::{Error, Result};
@@ -681,28 +682,33 @@ impl Session {
             self.policy.on_sent(1);
         }
         self.silence.activity();
-        if let Some(Kind::Text | Kind::Binary) = kind {
-            self.upload
-                .queued(payload_len(&message), link.ws.get_ref().written());
-        }
-        if self.show_outgoing {
-            if let Some(kind) = kind {
-                let payload = payload_of(&message);
-                self.emit(&Event::Message {
-                    dir: Direction::Out,
-                    kind,
-                    payload: &payload,
-                    at: SystemTime::now(),
-                });
-            }
-        }
-        // For --stats, without copying payloads (a ping's is kept to match its pong).
+        let shown = kind
+            .filter(|_| self.show_outgoing)
+            .map(|kind| (kind, payload_of(&message)));
+        // For --stats, payload bytes, without copying payloads (a ping's is kept
+        // to match its pong).
         let (data_len, ping) = match &message {
             Message::Text(t) => (Some(t.len()), None),
             Message::Binary(b) => (Some(b.len()), None),
             Message::Ping(p) => (None, Some(p.clone())),
             Message::Pong(_) | Message::Close(_) | Message::Frame(_) => (None, None),
         };
+        // permessage-deflate compresses data messages here, before tungstenite.
+        let (message, wire) = link.ws.get_mut().encode(message);
+        if data_len.is_some() {
+            // Progress counts what goes on the wire (compressed, if it is).
+            let on_wire = wire.map_or_else(|| payload_len(&message), |w| w.size as usize);
+            self.upload.queued(on_wire, link.ws.get_ref().written());
+        }
+        if let Some((kind, payload)) = shown {
+            self.emit(&Event::Message {
+                dir: Direction::Out,
+                kind,
+                payload: &payload,
+                at: SystemTime::now(),
+                wire,
+            });
+        }
         match link.ws.write(message) {
             Ok(()) => {}
             // The frame is queued; the socket is full.
@@ -824,15 +830,19 @@ impl Session {
             let end = match message {
                 Ok(Message::Text(text)) => {
                     let payload = Bytes::from(text.clone());
-                    self.on_data(link, payload, Some(text))
+                    let wire = link.ws.get_mut().take_wire();
+                    self.on_data(link, payload, Some(text), wire)
                 }
-                Ok(Message::Binary(payload)) => self.on_data(link, payload, None),
+                Ok(Message::Binary(payload)) => {
+                    let wire = link.ws.get_mut().take_wire();
+                    self.on_data(link, payload, None, wire)
+                }
                 Ok(Message::Ping(payload)) => self.on_ping(link, &payload),
                 Ok(Message::Pong(payload)) => {
                     // Any pong shows the peer is alive.
                     link.ping_outstanding = None;
                     self.stats.pong_received(&payload, Instant::now());
-                    self.emit_in(Kind::Pong, &payload, SystemTime::now());
+                    self.emit_in(Kind::Pong, &payload, SystemTime::now(), None);
                     None
                 }
                 Ok(Message::Close(frame)) => {
@@ -856,6 +866,7 @@ impl Session {
         link: &mut Link,
         payload: Bytes,
         text: Option<tungstenite::Utf8Bytes>,
+        wire: Option<crate::event::Wire>,
     ) -> Option<ReadEnd> {
         self.silence.activity();
         let kind = if text.is_some() {
@@ -886,7 +897,7 @@ impl Session {
                 .script
                 .as_mut()
                 .is_some_and(|script| script.on_received(as_text));
-        self.show_in(kind, &payload);
+        self.show_in(kind, &payload, wire);
         if let Some(failure) = self.policy.take_failure() {
             // The failing message is the last one shown.
             self.goal_reached = true;
@@ -956,7 +967,7 @@ impl Session {
 
     /// Show a received data message; with `--jq`, a JSON message is shown as the
     /// filter's outputs (each a text message), others as they are.
-    fn show_in(&mut self, kind: Kind, payload: &Bytes) {
+    fn show_in(&mut self, kind: Kind, payload: &Bytes, wire: Option<crate::event::Wire>) {
         let at = SystemTime::now();
         let outputs = self
             .opts
@@ -966,10 +977,10 @@ impl Session {
         match outputs {
             Some(outputs) => {
                 for output in outputs {
-                    self.emit_in(Kind::Text, &Bytes::from(output), at);
+                    self.emit_in(Kind::Text, &Bytes::from(output), at, wire);
                 }
             }
-            None => self.emit_in(kind, payload, at),
+            None => self.emit_in(kind, payload, at, wire),
         }
     }
 
@@ -1003,13 +1014,14 @@ impl Session {
         if link.write_blocked {
             link.pings_while_blocked += 1;
         }
-        self.emit_in(Kind::Ping, payload, SystemTime::now());
+        self.emit_in(Kind::Ping, payload, SystemTime::now(), None);
         if matches!(link.phase, Phase::Open) && self.show_outgoing {
             self.emit(&Event::Message {
                 dir: Direction::Out,
                 kind: Kind::Pong,
                 payload,
                 at: SystemTime::now(),
+                wire: None,
             });
         }
         self.read_paused(link).then_some(ReadEnd::Drained)
@@ -1084,12 +1096,19 @@ impl Session {
         }
     }
 
-    fn emit_in(&mut self, kind: Kind, payload: &Bytes, at: SystemTime) {
+    fn emit_in(
+        &mut self,
+        kind: Kind,
+        payload: &Bytes,
+        at: SystemTime,
+        wire: Option<crate::event::Wire>,
+    ) {
         self.emit(&Event::Message {
             dir: Direction::In,
             kind,
             payload,
             at,
+            wire,
         });
     }
 
@@ -1101,6 +1120,14 @@ impl Session {
             _ => None,
         };
         let peer = self.opts.peer;
+        if let Some(failure) = link.ws.get_ref().deflate_failure().cloned() {
+            // The codec under tungstenite could not inflate what came in.
+            let (code, reason) = match failure {
+                Failure::TooBig { .. } => (1009, "message too big"),
+                Failure::Corrupt(_) => (1007, "invalid compressed data"),
+            };
+            return Err(self.fail(link, code, reason, format!("the {peer} sent {failure}")));
+        }
         match e {
             E::Io(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 if link.ws.get_ref().exhausted() {

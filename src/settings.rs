@@ -92,6 +92,8 @@ pub struct Settings {
     pub endpoint: Endpoint,
     pub connect_timeout: Duration,
     pub max_message_size: usize,
+    /// `--deflate[=PARAMS]`: offer (or, listening, accept) permessage-deflate.
+    pub deflate: Option<crate::connect::deflate::Params>,
     /// `--reconnect[=N]`: None when off; `Some(None)` for no limit.
     pub reconnect: Option<Option<u32>>,
     pub input: InputOptions,
@@ -170,6 +172,7 @@ impl Settings {
             endpoint,
             connect_timeout: cli.connect_timeout,
             max_message_size: cli.max_message_size,
+            deflate: cli.deflate.clone(),
             // The CLI's Some(0) is a bare `--reconnect`: no limit.
             reconnect: cli.reconnect.map(|n| (n > 0).then_some(n)),
             input: InputOptions {

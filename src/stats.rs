@@ -64,6 +64,10 @@ pub struct RunStats {
     pub pings_sent: u64,
     pub pongs_received: u64,
     pub last_rtt: Option<Duration>,
+    /// permessage-deflate: payload bytes and wire bytes of the messages that
+    /// crossed compressed, each way (counted by the REPL's view).
+    pub deflated_in: (u64, u64),
+    pub deflated_out: (u64, u64),
     /// Round trips in microseconds; created with the first sample.
     rtt: Option<Histogram<u64>>,
     /// When the last connection opened.
@@ -136,8 +140,34 @@ impl RunStats {
                 None
             }
             Event::Message {
-                dir, kind, payload, ..
-            } => match (dir, kind) {
+                dir,
+                kind,
+                payload,
+                wire,
+                ..
+            } => {
+                if let Some(wire) = wire.filter(|w| w.compressed) {
+                    let total = match dir {
+                        Direction::In => &mut self.deflated_in,
+                        Direction::Out => &mut self.deflated_out,
+                    };
+                    total.0 += payload.len() as u64;
+                    total.1 += wire.size;
+                }
+                self.record_message(*dir, *kind, payload, now)
+            }
+            _ => None,
+        }
+    }
+
+    fn record_message(
+        &mut self,
+        dir: Direction,
+        kind: Kind,
+        payload: &Bytes,
+        now: Instant,
+    ) -> Option<Duration> {
+        match (dir, kind) {
                 (Direction::Out, Kind::Text | Kind::Binary) => {
                     self.sent_data(payload.len());
                     None
@@ -152,8 +182,6 @@ impl RunStats {
                 }
                 (Direction::In, Kind::Pong) => self.pong_received(payload, now),
                 (Direction::Out, Kind::Pong) | (Direction::In, Kind::Ping) => None,
-            },
-            _ => None,
         }
     }
 

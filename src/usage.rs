@@ -92,6 +92,12 @@ pub fn habit_hint(args: &[String]) -> Option<String> {
                     next.unwrap_or_default()
                 ))
             }
+            "--deflate" if next.is_some_and(|n| n.contains("window_bits") || n.contains("context_takeover")) => {
+                return Some(format!(
+                    "use --deflate='{}' (an optional value is attached with '=')",
+                    next.unwrap_or_default()
+                ))
+            }
             "--timestamps" if next.is_some_and(|n| matches!(n, "local" | "relative")) => {
                 return Some(format!(
                     "use --timestamps={} (an optional value is attached with '=')",

@@ -8,6 +8,7 @@ mod backpressure;
 mod close;
 mod connect;
 mod debugger;
+mod deflate;
 mod exec;
 mod feedback;
 mod hostile;

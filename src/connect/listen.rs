@@ -12,6 +12,7 @@ use tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tungstenite::handshake::HandshakeRole;
 use tungstenite::http::{HeaderName, HeaderValue, StatusCode};
 
+use super::deflate::{Agreed, Deflate, Params, Side};
 use super::upgrade::header_pairs;
 use super::{into_session_mode, tcp, websocket_config, Connection, NetStream, Socket, Tapped};
 use crate::error::{Error, Result};
@@ -30,6 +31,9 @@ pub struct ListenOptions {
     pub trace_frames: bool,
     /// `--cert`/`--key`: serve wss:// with this identity.
     pub tls: Option<native_tls::TlsAcceptor>,
+    /// `--deflate[=PARAMS]`: accept a client's permessage-deflate offer, asking
+    /// for these parameters where the RFC lets the server.
+    pub deflate: Option<Params>,
 }
 
 /// `PORT`, `HOST:PORT` or `[IPv6]:PORT`; a bare port means 127.0.0.1 (listening
@@ -109,14 +113,28 @@ pub fn accept(
     let callback = |request: &Request, response: Response| {
         info.url = crate::redact::url(&request_url(scheme, listener, request));
         info.request_headers = header_pairs(request.headers());
-        let (response, subprotocol) = respond(request, response, opts)?;
+        let (mut response, subprotocol) = respond(request, response, opts)?;
         info.subprotocol = subprotocol;
+        if let Some((params, agreed)) = choose_deflate(request, opts) {
+            if let Ok(value) = HeaderValue::from_str(&params.to_string()) {
+                response
+                    .headers_mut()
+                    .insert("sec-websocket-extensions", value);
+                info.deflate = Some(agreed);
+            }
+        }
         info.response_headers = header_pairs(response.headers());
         Ok(response)
     };
     let mut ws = tungstenite::accept_hdr_with_config(stream, callback, Some(config))
         .map_err(|e| upgrade_failed(peer, e))?;
     ws.get_mut().set_deadline(None);
+    if let Some(agreed) = &info.deflate {
+        // A client sends no frame before the 101 (RFC 6455 §4.1), so nothing
+        // has passed the tap uninflated.
+        let codec = Deflate::new(agreed, Side::Server, opts.max_message_size);
+        ws.get_mut().start_deflate(codec, Vec::new());
+    }
     into_session_mode(ws.get_ref().tcp())?;
     info.at = std::time::SystemTime::now();
     info.timings = Some(crate::event::Timings {
@@ -188,6 +206,19 @@ fn respond(
         }
     }
     Ok((response, subprotocol))
+}
+
+/// With `--deflate`: the answer to the client's permessage-deflate offer, if it
+/// made a valid one.
+fn choose_deflate(request: &Request, opts: &ListenOptions) -> Option<(Params, Agreed)> {
+    let wishes = opts.deflate.as_ref()?;
+    let offers: Vec<String> = request
+        .headers()
+        .get_all("sec-websocket-extensions")
+        .iter()
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        .collect();
+    super::deflate::params::choose(wishes, &offers)
 }
 
 /// The first of `accepted` (wsprobe's order of preference) that the client offers;

@@ -3,6 +3,7 @@
 //! blocking mode; the stream is then switched to non-blocking for the session.
 
 mod deadline;
+pub mod deflate;
 mod listen;
 mod openssl_extras;
 mod proxy;
@@ -174,11 +175,29 @@ pub fn connect(
         NetStream::Plain(_) => None,
     };
     stage(Stage::Upgrade);
-    let (first_frames, mut info) = upgrade::upgrade(&mut stream, target, &request, &deadline)?;
+    let (first_frames, mut info) = upgrade::upgrade(
+        &mut stream,
+        target,
+        &request,
+        opts.upgrade.deflate.as_ref(),
+        &deadline,
+    )?;
     let upgraded = Instant::now();
     stream.set_deadline(None);
     into_session_mode(stream.tcp())?;
-    let stream = Tapped::after_upgrade(stream, opts.trace_frames, &first_frames);
+    let (stream, first_frames) = match &info.deflate {
+        // The codec rewrites what came with the response too.
+        Some(agreed) => {
+            let mut tapped = Tapped::after_upgrade(stream, opts.trace_frames, &[]);
+            let codec = deflate::Deflate::new(agreed, deflate::Side::Client, opts.max_message_size);
+            tapped.start_deflate(codec, first_frames);
+            (tapped, Vec::new())
+        }
+        None => (
+            Tapped::after_upgrade(stream, opts.trace_frames, &first_frames),
+            first_frames,
+        ),
+    };
     let ws = WebSocket::from_partially_read(
         stream,
         first_frames,

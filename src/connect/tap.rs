@@ -7,11 +7,14 @@
 //!   as `Event::Frame`;
 //! - hands tungstenite at most a budget of bytes per turn of the session loop:
 //!   a peer that streams endless frames cannot keep wsprobe inside one read, away
-//!   from its deadlines and signals.
+//!   from its deadlines and signals;
+//! - with permessage-deflate negotiated, runs the codec (`super::deflate`): what
+//!   comes in is rewritten into plain frames before tungstenite reads it.
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
 
+use super::deflate::{Deflate, Failure, Wire};
 use super::NetStream;
 use crate::event::Direction;
 use wsprobe::frame::{FrameInfo, FrameParser};
@@ -32,7 +35,26 @@ pub struct Tapped {
     exhausted: bool,
     /// Bytes written to the stream so far (what the socket, or TLS, has taken).
     written: u64,
+    /// permessage-deflate, once negotiated (boxed: most connections have none).
+    deflate: Option<Box<Deflating>>,
 }
+
+/// The tap's state under permessage-deflate.
+struct Deflating {
+    codec: Deflate,
+    /// Wire bytes read and not yet taken by the codec (from `raw_pos`).
+    raw: Vec<u8>,
+    raw_pos: usize,
+    /// Plain frames for tungstenite (from `out_pos`).
+    out: Vec<u8>,
+    out_pos: usize,
+    failure: Option<Failure>,
+    /// The sizes before compression of messages sent compressed, for the trace.
+    sent: std::collections::VecDeque<u64>,
+}
+
+/// How much is read from the socket at once under permessage-deflate.
+const RAW_READ: usize = 64 << 10;
 
 impl Tapped {
     /// A tap on a stream whose upgrade is done; `already_read` holds the bytes
@@ -69,7 +91,54 @@ impl Tapped {
             budget: usize::MAX,
             exhausted: false,
             written: 0,
+            deflate: None,
         }
+    }
+
+    /// Run permessage-deflate from now on; `already_read` are wire bytes that
+    /// came with the upgrade response (then not handed to tungstenite).
+    pub fn start_deflate(&mut self, codec: Deflate, already_read: Vec<u8>) {
+        self.deflate = Some(Box::new(Deflating {
+            codec,
+            raw: already_read,
+            raw_pos: 0,
+            out: Vec::new(),
+            out_pos: 0,
+            failure: None,
+            sent: std::collections::VecDeque::new(),
+        }));
+    }
+
+    /// A data message as it goes on the wire under permessage-deflate
+    /// (compressed), with its wire size; without it, the message as it is.
+    pub fn encode(
+        &mut self,
+        message: tungstenite::Message,
+    ) -> (tungstenite::Message, Option<Wire>) {
+        let Some(d) = &mut self.deflate else {
+            return (message, None);
+        };
+        let size = match &message {
+            tungstenite::Message::Text(t) => t.len(),
+            tungstenite::Message::Binary(b) => b.len(),
+            _ => 0,
+        };
+        let (message, wire) = d.codec.deflater.encode(message);
+        if self.outbound.is_some() && wire.is_some_and(|w| w.compressed) {
+            d.sent.push_back(size as u64);
+        }
+        (message, wire)
+    }
+
+    /// How the next data message tungstenite returns crossed the wire (under
+    /// permessage-deflate; in order).
+    pub fn take_wire(&mut self) -> Option<Wire> {
+        self.deflate.as_mut()?.codec.inflater.messages.pop_front()
+    }
+
+    /// Why inflating failed, once it has (the read then fails too).
+    pub fn deflate_failure(&self) -> Option<&Failure> {
+        self.deflate.as_ref()?.failure.as_ref()
     }
 
     pub fn tcp(&self) -> &TcpStream {
@@ -127,8 +196,75 @@ impl Tapped {
     }
 }
 
+impl Tapped {
+    /// `read` under permessage-deflate: serve the codec's plain frames, feed it
+    /// the wire bytes read, and read the socket (within the budget) only when
+    /// both are used up.
+    fn read_inflated(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let tracing = self.outbound.is_some();
+        loop {
+            let Some(d) = self.deflate.as_deref_mut() else {
+                return Ok(0);
+            };
+            if d.out_pos < d.out.len() {
+                let n = buf.len().min(d.out.len() - d.out_pos);
+                buf[..n].copy_from_slice(&d.out[d.out_pos..d.out_pos + n]);
+                d.out_pos += n;
+                if d.out_pos == d.out.len() {
+                    d.out.clear();
+                    d.out_pos = 0;
+                }
+                return Ok(n);
+            }
+            if let Some(failure) = &d.failure {
+                return Err(io::Error::other(failure.to_string()));
+            }
+            // Even with no new input the codec may have work left (the rest of
+            // a message it paused once tungstenite had enough to read).
+            match d.codec.inflater.process(&d.raw[d.raw_pos..], &mut d.out) {
+                Ok(used) => d.raw_pos += used,
+                Err(failure) => d.failure = Some(failure),
+            }
+            for frame in d.codec.inflater.frames.drain(..) {
+                if let Some(close) = &frame.close {
+                    self.last_close = Some(close.clone());
+                }
+                if tracing {
+                    self.traced.push((Direction::In, frame));
+                }
+            }
+            if !d.out.is_empty() || d.failure.is_some() {
+                continue;
+            }
+            d.raw.drain(..d.raw_pos);
+            d.raw_pos = 0;
+            if self.budget == 0 {
+                self.exhausted = true;
+                return Err(io::Error::from(io::ErrorKind::WouldBlock));
+            }
+            let start = d.raw.len();
+            d.raw.resize(start + RAW_READ.min(self.budget), 0);
+            let n = match self.inner.read(&mut d.raw[start..]) {
+                Ok(n) => n,
+                Err(e) => {
+                    d.raw.truncate(start);
+                    return Err(e);
+                }
+            };
+            d.raw.truncate(start + n);
+            self.budget -= n;
+            if n == 0 {
+                return Ok(0);
+            }
+        }
+    }
+}
+
 impl Read for Tapped {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.deflate.is_some() {
+            return self.read_inflated(buf);
+        }
         if self.budget == 0 {
             self.exhausted = true;
             return Err(io::Error::from(io::ErrorKind::WouldBlock));
@@ -147,6 +283,8 @@ impl Write for Tapped {
         self.written += n as u64;
         if let Some(parser) = &mut self.outbound {
             parser.feed(&buf[..n], &mut self.parsed);
+            let sent = self.deflate.as_mut().map(|d| &mut d.sent);
+            note_sizes(&mut self.parsed, sent);
             self.traced
                 .extend(self.parsed.drain(..).map(|f| (Direction::Out, f)));
         }
@@ -155,5 +293,19 @@ impl Write for Tapped {
 
     fn flush(&mut self) -> io::Result<()> {
         self.inner.flush()
+    }
+}
+
+/// Outgoing compressed frames show the size before compression (`sent` holds
+/// them in order).
+fn note_sizes(frames: &mut [FrameInfo], sent: Option<&mut std::collections::VecDeque<u64>>) {
+    let Some(sent) = sent else {
+        return;
+    };
+    for frame in frames
+        .iter_mut()
+        .filter(|f| f.rsv[0] && matches!(f.opcode, 1 | 2))
+    {
+        frame.inflated = sent.pop_front();
     }
 }

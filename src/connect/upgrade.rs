@@ -25,6 +25,8 @@ pub struct UpgradeOptions {
     /// `(user, password)` from `--auth` (wins over URL userinfo).
     pub auth: Option<(String, String)>,
     pub user_agent: String,
+    /// `--deflate`: offer permessage-deflate with these parameters.
+    pub deflate: Option<super::deflate::Params>,
 }
 
 /// Headers that tungstenite writes itself; a user's `-H` replaces them rather than
@@ -79,6 +81,9 @@ pub fn build_request(target: &Target, opts: &UpgradeOptions) -> Result<Request> 
             &opts.subprotocols.join(", "),
             true,
         )?;
+    }
+    if let Some(offer) = &opts.deflate {
+        set("Sec-WebSocket-Extensions", &offer.to_string(), true)?;
     }
     for (name, value) in &opts.headers {
         let lower = name.to_ascii_lowercase();
@@ -182,6 +187,7 @@ pub fn upgrade(
     stream: &mut NetStream,
     target: &Target,
     request: &Request,
+    deflate: Option<&super::deflate::Params>,
     deadline: &Deadline,
 ) -> Result<(Vec<u8>, HandshakeInfo)> {
     let waiting = || {
@@ -244,7 +250,7 @@ pub fn upgrade(
         read_some_body(stream, &mut buf, &response, deadline);
         return Err(rejection(&response, &buf[response.head_len..]));
     }
-    let info = check_switch(target, request, &response)?;
+    let info = check_switch(target, request, deflate, &response)?;
     buf.drain(..response.head_len);
     Ok((buf, info))
 }
@@ -424,7 +430,12 @@ fn body_text(body: &[u8], max: usize) -> String {
 
 /// Check a 101 as RFC 6455 §4.1 asks: the upgrade headers, the accept key, and no
 /// subprotocol or extension that was not offered.
-fn check_switch(target: &Target, request: &Request, response: &Response) -> Result<HandshakeInfo> {
+fn check_switch(
+    target: &Target,
+    request: &Request,
+    deflate: Option<&super::deflate::Params>,
+    response: &Response,
+) -> Result<HandshakeInfo> {
     let invalid = |what: &str| Error::Handshake(format!("invalid upgrade response: {what}").into());
     if !response
         .header("upgrade")
@@ -455,14 +466,30 @@ fn check_switch(target: &Target, request: &Request, response: &Response) -> Resu
         ));
     }
     let subprotocol = check_subprotocol(request, response)?;
-    // wsprobe offers no extension: a server that turns one on would send frames
-    // this client cannot read (RFC 6455 §9.1: the client must fail the connection).
-    if let Some(extension) = response.list("sec-websocket-extensions").first() {
-        return Err(Error::Handshake(format!(
-            "the server accepted the extension '{}', which was not offered (wsprobe offered no extensions)",
-            crate::text::escape(extension)
-        ).into()));
-    }
+    let extensions: Vec<String> = response
+        .headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case("sec-websocket-extensions"))
+        .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
+        .collect();
+    let agreed = match deflate {
+        // A response the offer does not allow fails the connection (RFC 7692 §7).
+        Some(offer) => super::deflate::params::check_response(offer, &extensions)
+            .map_err(|e| Error::Handshake(e.into()))?
+            .map(|(_, agreed)| agreed),
+        None => {
+            // Without --deflate nothing is offered: a server that turns an
+            // extension on would send frames this client cannot read (RFC 6455
+            // §9.1: the client must fail the connection).
+            if let Some(extension) = response.list("sec-websocket-extensions").first() {
+                return Err(Error::Handshake(format!(
+                    "the server accepted the extension '{}', which was not offered (wsprobe offered no extensions; --deflate offers permessage-deflate)",
+                    crate::text::escape(extension)
+                ).into()));
+            }
+            None
+        }
+    };
     Ok(HandshakeInfo {
         url: crate::redact::url(target.url.as_str()),
         status: 101,
@@ -471,6 +498,7 @@ fn check_switch(target: &Target, request: &Request, response: &Response) -> Resu
         request_headers: request_pairs(request),
         response_headers: response.pairs(),
         at: std::time::SystemTime::now(),
+        deflate: agreed,
         ..HandshakeInfo::default()
     })
 }
@@ -653,6 +681,7 @@ mod tests {
             origin: Some("https://app.example".into()),
             auth: None,
             user_agent: "ua/1".into(),
+            deflate: Some(Default::default()),
         };
         let req = build_request(&target("wss://u:p@example.com/x?y=1"), &opts).unwrap();
         assert_eq!(req.uri().to_string(), "wss://example.com/x?y=1");
@@ -660,6 +689,10 @@ mod tests {
         assert_eq!(header(&req, "x-a"), ["1", "2"]);
         assert_eq!(header(&req, "sec-websocket-protocol"), ["chat, v2.json"]);
         assert_eq!(header(&req, "origin"), ["https://app.example"]);
+        assert_eq!(
+            header(&req, "sec-websocket-extensions"),
+            ["permessage-deflate"]
+        );
         assert_eq!(header(&req, "user-agent"), ["ua/1"]);
         assert_eq!(header(&req, "authorization"), ["Basic dTpw"]);
     }

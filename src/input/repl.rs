@@ -385,6 +385,9 @@ impl Repl {
                 self.shared.connected_at.elapsed().as_secs()
             ))
         ));
+        if let Some(agreed) = &info.deflate {
+            text.push_str(&format!("extension:   permessage-deflate: {agreed}\n"));
+        }
         text.push_str(&format!("response:    {} {}", info.status, info.reason));
         for (name, value) in &info.response_headers {
             let value = redact::header_value(name, value, self.opts.show_secrets);
@@ -412,8 +415,29 @@ impl Repl {
                 text::count(rtt.samples, "sample")
             ));
         }
+        if self.shared.info.lock().is_ok_and(|i| i.deflate.is_some()) {
+            text.push_str(&format!(
+                "\ndeflate:  sent {}, received {}",
+                deflate_ratio(s.deflated_out),
+                deflate_ratio(s.deflated_in)
+            ));
+        }
         text
     }
+}
+
+/// `100000 bytes as 512 on the wire (0.5%)`: the compressed messages' data and
+/// wire sizes.
+fn deflate_ratio((data, wire): (u64, u64)) -> String {
+    if data == 0 {
+        return "nothing compressed".into();
+    }
+    format!(
+        "{} as {} on the wire ({:.1}%)",
+        text::count(data, "byte"),
+        wire,
+        wire as f64 * 100.0 / data as f64
+    )
 }
 
 /// Local output of the REPL thread. It runs between two `readline` calls, when

@@ -100,6 +100,18 @@ pub fn write_handshake(
         extensions.join(", ")
     };
     note(out, format!("extensions: {extensions}"))?;
+    let offered = info
+        .request_headers
+        .iter()
+        .any(|(name, _)| name.eq_ignore_ascii_case("sec-websocket-extensions"));
+    match &info.deflate {
+        Some(agreed) => note(out, format!("permessage-deflate: {agreed}"))?,
+        None if offered => note(
+            out,
+            "permessage-deflate: not negotiated (messages go uncompressed)".into(),
+        )?,
+        None => {}
+    }
     if let Some(t) = &info.timings {
         let ms = |d: std::time::Duration| format!("{:.1} ms", d.as_secs_f64() * 1000.0);
         let line = if info.listening {

@@ -261,12 +261,14 @@ impl<W: Write> Sink for Human<W> {
                 kind,
                 payload,
                 at,
+                ..
             } => self.incoming(*kind, payload, *at, rtt),
             Event::Message {
                 dir: Direction::Out,
                 kind,
                 payload,
                 at,
+                ..
             } => self.outgoing(*kind, payload, *at),
             Event::Close {
                 dir,
@@ -507,6 +509,7 @@ mod tests {
             kind,
             payload,
             at: SystemTime::now(),
+            wire: None,
         }
     }
 
@@ -560,6 +563,7 @@ mod tests {
                     kind: Kind::Ping,
                     payload: &payload,
                     at: SystemTime::now(),
+                    wire: None,
                 },
                 incoming(Kind::Pong, &payload),
             ],

@@ -4,8 +4,9 @@
 //! `doc/jsonl.schema.json` (the tests validate every line they see against it):
 //! `{"time": RFC 3339 UTC with microseconds, "dir": "in"|"out", "type": …}` plus, per
 //! type: `open` (url, status, subprotocol, headers), `text`/`binary`/`ping`/`pong`
-//! (data, size, and `"encoding":"base64"` when data is base64), `close` (code, reason),
-//! `frame` (opcode, fin, rsv, masked, len; code, reason), `reconnect` (attempt,
+//! (data, size, and `"encoding":"base64"` when data is base64; `compressed` and
+//! `wire_size` under permessage-deflate), `close` (code, reason),
+//! `frame` (opcode, fin, rsv, masked, len; inflated; code, reason), `reconnect` (attempt,
 //! delay_ms, reason), `rejected` (status, reason, headers, body), `error` (message,
 //! exit_code; no `dir`), `stats` (`--stats`: connections, connect_ms, first_message_ms,
 //! sent, received, pings_sent, pongs_received, rtt_ms; no `dir`). A new field or event goes here, in the schema and in the
@@ -142,6 +143,7 @@ impl<W: Write> Sink for Jsonl<W> {
                 kind,
                 payload,
                 at,
+                wire,
             } => {
                 let type_name = match kind {
                     Kind::Text => "text",
@@ -159,6 +161,10 @@ impl<W: Write> Sink for Jsonl<W> {
                     "type": type_name,
                     "size": payload.len(),
                 });
+                if let Some(wire) = wire {
+                    value["compressed"] = Value::Bool(wire.compressed);
+                    value["wire_size"] = json!(wire.size);
+                }
                 match text {
                     Some(text) => value["data"] = Value::String(text.to_string()),
                     None => {
@@ -193,6 +199,9 @@ impl<W: Write> Sink for Jsonl<W> {
                     "masked": frame.masked,
                     "len": frame.len,
                 });
+                if let Some(size) = frame.inflated {
+                    value["inflated"] = json!(size);
+                }
                 if let Some((code, reason)) = &frame.close {
                     value["code"] = json!(code);
                     value["reason"] = json!(reason);
@@ -294,12 +303,14 @@ mod tests {
                 kind: Kind::Text,
                 payload: &text,
                 at,
+                wire: None,
             },
             Event::Message {
                 dir: Direction::In,
                 kind: Kind::Binary,
                 payload: &bin,
                 at,
+                wire: None,
             },
             Event::Close {
                 dir: Direction::In,

@@ -39,6 +39,7 @@ impl<W: Out> Sink for Plain<W> {
             kind,
             payload,
             at,
+            ..
         } = event
         {
             if matches!(kind, Kind::Ping | Kind::Pong) {
@@ -87,6 +88,7 @@ mod tests {
                     kind: *kind,
                     payload: &payload,
                     at: SystemTime::now(),
+                    wire: None,
                 })
                 .unwrap();
             }

@@ -50,6 +50,10 @@ pub fn trace_line(dir: Direction, f: &FrameInfo) -> String {
         u8::from(f.masked),
         f.len
     );
+    if let Some(size) = f.inflated {
+        // permessage-deflate: the whole message's size uncompressed.
+        line.push_str(&format!(" inflated={size}"));
+    }
     if let Some((code, reason)) = &f.close {
         match code {
             Some(code) => line.push_str(&format!(" code={code} reason={reason:?}")),
@@ -72,10 +76,24 @@ mod tests {
             masked: false,
             len: 5,
             close: Some((Some(4001), "bye".into())),
+            inflated: None,
         };
         assert_eq!(
             trace_line(Direction::In, &f),
             "<< frame close        FIN=1 RSV=000 MASK=0 len=5 code=4001 reason=\"bye\""
+        );
+        let f = FrameInfo {
+            fin: true,
+            rsv: [true, false, false],
+            opcode: 0x1,
+            masked: true,
+            len: 12,
+            close: None,
+            inflated: Some(100_000),
+        };
+        assert_eq!(
+            trace_line(Direction::Out, &f),
+            ">> frame text         FIN=1 RSV=100 MASK=1 len=12 inflated=100000"
         );
     }
 }

@@ -23,6 +23,16 @@ Modes:
                                binary:BASE64    a binary message
                                frag:A|B|C       a text message in fragments A, B, C
                                ping:STR         a ping (its pong is reported)
+  client URL ITEM...         instead of serving, connect to URL (compression on
+                             as the options below say), send each ITEM (as for
+                             converse), report as many messages as ITEMs sent,
+                             then close with 1000
+
+permessage-deflate (on by default, as in `websockets`): --no-compression turns it
+off; --server-max-window-bits N, --client-max-window-bits N,
+--server-no-context-takeover and --client-no-context-takeover set its parameters
+(in client mode: what the offer asks for). --max-size BYTES raises the message
+size limit (default 1 MiB).
 """
 
 import argparse
@@ -31,8 +41,13 @@ import base64
 import json
 import sys
 
+from websockets.asyncio.client import connect
 from websockets.asyncio.server import serve
 from websockets.exceptions import ConnectionClosed
+from websockets.extensions.permessage_deflate import (
+    ClientPerMessageDeflateFactory,
+    ServerPerMessageDeflateFactory,
+)
 
 
 def emit(obj):
@@ -56,20 +71,59 @@ async def drain(ws):
         pass
 
 
+async def send_item(ws, item):
+    """Send one ITEM; returns the pong waiter of a ping."""
+    kind, _, value = item.partition(":")
+    if kind == "text":
+        await ws.send(value)
+    elif kind == "binary":
+        await ws.send(base64.b64decode(value))
+    elif kind == "frag":
+        await ws.send(value.split("|"))
+    elif kind == "ping":
+        return await ws.ping(value)
+    else:
+        raise SystemExit(f"unknown item {item!r}")
+    return None
+
+
+def deflate_options(args, factory):
+    """`compression` and `extensions` for websockets: its default compression
+    (windows of 2^12) unless an option says otherwise."""
+    if args.no_compression:
+        return {"compression": None}
+    if not (args.server_no_context_takeover or args.client_no_context_takeover
+            or args.server_max_window_bits or args.client_max_window_bits):
+        return {"compression": "deflate"}
+    return {"compression": None, "extensions": [factory(
+        server_no_context_takeover=args.server_no_context_takeover,
+        client_no_context_takeover=args.client_no_context_takeover,
+        server_max_window_bits=args.server_max_window_bits,
+        client_max_window_bits=args.client_max_window_bits,
+    )]}
+
+
+async def run_client(args):
+    async with connect(args.url, max_size=args.max_size,
+                       **deflate_options(args, ClientPerMessageDeflateFactory)) as ws:
+        emit({"event": "open", "extensions": [type(e).__name__ + repr(vars(e)) for e in ws.protocol.extensions]})
+        for item in args.items:
+            await send_item(ws, item)
+        try:
+            for _ in args.items:
+                report_message(await ws.recv())
+        except ConnectionClosed:
+            pass
+        await ws.close()
+    emit({"event": "closed", "code": ws.close_code, "reason": ws.close_reason})
+
+
 async def converse(ws, args):
     pong_waiters = []
     for item in args.items:
-        kind, _, value = item.partition(":")
-        if kind == "text":
-            await ws.send(value)
-        elif kind == "binary":
-            await ws.send(base64.b64decode(value))
-        elif kind == "frag":
-            await ws.send(value.split("|"))
-        elif kind == "ping":
-            pong_waiters.append((value, await ws.ping(value)))
-        else:
-            raise SystemExit(f"unknown item {item!r}")
+        waiter = await send_item(ws, item)
+        if waiter is not None:
+            pong_waiters.append((item.partition(":")[2], waiter))
     if args.replies is None:
         reader = asyncio.ensure_future(drain(ws))
         for value, waiter in pong_waiters:
@@ -129,6 +183,12 @@ async def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--subprotocol", action="append", default=None,
                         help="subprotocol the server supports (repeatable)")
+    parser.add_argument("--no-compression", action="store_true")
+    parser.add_argument("--server-no-context-takeover", action="store_true")
+    parser.add_argument("--client-no-context-takeover", action="store_true")
+    parser.add_argument("--server-max-window-bits", type=int, default=None)
+    parser.add_argument("--client-max-window-bits", type=int, default=None)
+    parser.add_argument("--max-size", type=int, default=2**20)
     sub = parser.add_subparsers(dest="mode", required=True)
     sub.add_parser("echo")
     push = sub.add_parser("push")
@@ -140,10 +200,17 @@ async def main():
     conv.add_argument("--close", type=int, default=1000)
     conv.add_argument("--reason", default="")
     conv.add_argument("items", nargs="*")
+    client = sub.add_parser("client")
+    client.add_argument("url")
+    client.add_argument("items", nargs="*")
     args = parser.parse_args()
 
+    if args.mode == "client":
+        await run_client(args)
+        return
     async with serve(make_handler(args), "127.0.0.1", 0,
-                     subprotocols=args.subprotocol) as server:
+                     subprotocols=args.subprotocol, max_size=args.max_size,
+                     **deflate_options(args, ServerPerMessageDeflateFactory)) as server:
         port = server.sockets[0].getsockname()[1]
         print(f"listening on ws://127.0.0.1:{port}", flush=True)
         # Exit when the test closes our stdin (or dies), never run forever.

@@ -15,18 +15,24 @@ fn crate_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// Runs a setup script of tests/peer/ (path from the crate root).
+fn run_setup(path: &str) -> Result<(PathBuf, std::process::Output), String> {
+    let script = crate_root().join(path);
+    let out = Command::new("sh")
+        .arg(&script)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("could not run {}: {e}", script.display()))?;
+    Ok((script, out))
+}
+
 /// Runs tests/peer/setup.sh once per process; returns the launcher that runs
 /// Python with `websockets` importable. Panics (fails the test) with the
 /// script's stderr if the setup fails.
 pub fn peer_python() -> &'static Path {
     static LAUNCHER: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     let r = LAUNCHER.get_or_init(|| {
-        let script = crate_root().join("tests/peer/setup.sh");
-        let out = Command::new("sh")
-            .arg(&script)
-            .stdin(Stdio::null())
-            .output()
-            .map_err(|e| format!("could not run {}: {e}", script.display()))?;
+        let (script, out) = run_setup("tests/peer/setup.sh")?;
         let stdout = String::from_utf8_lossy(&out.stdout);
         if !out.status.success() {
             return Err(format!(
@@ -50,6 +56,37 @@ pub fn peer_python() -> &'static Path {
     }
 }
 
+/// Runs tests/peer/setup-node.sh once per process: the node_modules holding
+/// `ws`, or `None` when node or npm is missing (the script exits 3). Panics on
+/// any other failure.
+fn node_modules() -> Option<&'static Path> {
+    static MODULES: OnceLock<Result<Option<PathBuf>, String>> = OnceLock::new();
+    let r = MODULES.get_or_init(|| {
+        let (script, out) = run_setup("tests/peer/setup-node.sh")?;
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        match out.status.code() {
+            Some(0) => Ok(stdout.lines().last().map(PathBuf::from)),
+            Some(3) => {
+                eprintln!(
+                    "skipping the Node `ws` peer: {}",
+                    String::from_utf8_lossy(&out.stderr).trim()
+                );
+                Ok(None)
+            }
+            _ => Err(format!(
+                "{} failed ({}):\n{}",
+                script.display(),
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            )),
+        }
+    });
+    match r {
+        Ok(p) => p.as_deref(),
+        Err(e) => panic!("node peer setup failed: {e}"),
+    }
+}
+
 /// One line of JSON the Python peer printed about what it observed.
 pub type PeerEvent = String;
 
@@ -67,15 +104,46 @@ impl PeerServer {
     /// `listening on ...` line.
     #[track_caller]
     pub fn start(args: &[&str]) -> PeerServer {
-        let python = peer_python();
-        let mut child = Command::new(python)
+        let mut command = Command::new(peer_python());
+        command
             .arg(crate_root().join("tests/peer/server.py"))
-            .args(args)
+            .args(args);
+        Self::spawn(command, true)
+    }
+
+    /// Runs server.py's `client URL ITEM...` mode (the Python client, for
+    /// listen mode): its events as for the server; `url` stays empty.
+    #[track_caller]
+    pub fn start_client(args: &[&str]) -> PeerServer {
+        let mut command = Command::new(peer_python());
+        command
+            .arg(crate_root().join("tests/peer/server.py"))
+            .arg("client")
+            .args(args);
+        Self::spawn(command, false)
+    }
+
+    /// Starts Node's `ws` server (tests/peer/node_server.js) with `args`;
+    /// `None` (after saying so on stderr) when node or npm is not installed.
+    #[track_caller]
+    pub fn start_node(args: &[&str]) -> Option<PeerServer> {
+        let modules = node_modules()?;
+        let mut command = Command::new("node");
+        command
+            .env("NODE_PATH", modules)
+            .arg(crate_root().join("tests/peer/node_server.js"))
+            .args(args);
+        Some(Self::spawn(command, true))
+    }
+
+    #[track_caller]
+    fn spawn(mut command: Command, server: bool) -> PeerServer {
+        let mut child = command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .expect("start tests/peer/server.py");
+            .expect("start the peer");
         let stderr = Arc::new(Mutex::new(Vec::new()));
         {
             let stderr = stderr.clone();
@@ -106,6 +174,9 @@ impl PeerServer {
             events: rx,
             stderr,
         };
+        if !server {
+            return peer;
+        }
         match peer.events.recv_timeout(DEADLINE) {
             Ok(line) if line.starts_with("listening on ws://127.0.0.1:") => {
                 peer.url = line["listening on ".len()..].to_string();

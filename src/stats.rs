@@ -168,20 +168,20 @@ impl RunStats {
         now: Instant,
     ) -> Option<Duration> {
         match (dir, kind) {
-                (Direction::Out, Kind::Text | Kind::Binary) => {
-                    self.sent_data(payload.len());
-                    None
-                }
-                (Direction::Out, Kind::Ping) => {
-                    self.ping_sent((*payload).clone(), now);
-                    None
-                }
-                (Direction::In, Kind::Text | Kind::Binary) => {
-                    self.received_data(payload.len());
-                    None
-                }
-                (Direction::In, Kind::Pong) => self.pong_received(payload, now),
-                (Direction::Out, Kind::Pong) | (Direction::In, Kind::Ping) => None,
+            (Direction::Out, Kind::Text | Kind::Binary) => {
+                self.sent_data(payload.len());
+                None
+            }
+            (Direction::Out, Kind::Ping) => {
+                self.ping_sent((*payload).clone(), now);
+                None
+            }
+            (Direction::In, Kind::Text | Kind::Binary) => {
+                self.received_data(payload.len());
+                None
+            }
+            (Direction::In, Kind::Pong) => self.pong_received(payload, now),
+            (Direction::Out, Kind::Pong) | (Direction::In, Kind::Ping) => None,
         }
     }
 
@@ -233,6 +233,7 @@ mod tests {
             kind,
             payload: &payload,
             at: SystemTime::now(),
+            wire: None,
         };
         let mut stats = RunStats::default();
         for (dir, kind) in [
@@ -354,5 +355,27 @@ mod tests {
         stats.opened(&info, Instant::now());
         stats.received_data(1);
         assert!(stats.first_message >= Some(Duration::from_millis(50)));
+    }
+
+    #[test]
+    fn compressed_messages_count_their_data_and_wire_bytes_each_way() {
+        let payload = Bytes::from(vec![b'a'; 1000]);
+        let mut stats = RunStats::default();
+        for (dir, compressed, size) in [
+            (Direction::In, true, 10),
+            (Direction::In, false, 1000),
+            (Direction::Out, true, 12),
+        ] {
+            stats.record(&Event::Message {
+                dir,
+                kind: Kind::Text,
+                payload: &payload,
+                at: SystemTime::now(),
+                wire: Some(crate::event::Wire { compressed, size }),
+            });
+        }
+        assert_eq!(stats.deflated_in, (1000, 10));
+        assert_eq!(stats.deflated_out, (1000, 12));
+        assert_eq!(stats.received.messages, 2);
     }
 }

@@ -51,7 +51,7 @@ set edit:completion:arg-completer[wsprobe] = {|@words|
             cand --fail-on 'End the run with exit 8 at the first received message matching REGEX; repeatable. Example: --fail-on ''"error"'''
             cand --fail-on-jq 'End the run with exit 8 at the first JSON message for which FILTER yields true; repeatable. Example: --fail-on-jq ''.type == "error"'''
             cand --reply 'Answer every received message matching REGEX with REPLY ($1..$9 and ${name} expand capture groups); repeatable, the first matching rule answers. Example: --reply ''^2$'' 3'
-            cand --timestamps 'Prefix each output line with the time: local (HH:MM:SS.mmm) or relative (seconds since connect)'
+            cand --timestamps 'Prefix each output line with the time: local (HH:MM:SS.mmm) or relative (seconds since connect); in the REPL, sent messages get a stamped `>` line too. E.g. --timestamps=relative'
             cand --record 'Also write the whole session to FILE as JSON lines (the --jsonl schema)'
             cand --redact 'Also redact the query parameter or header NAME (repeatable; case-insensitive), e.g. --redact X-Tenant --redact room'
             cand --max-display 'Show at most this many bytes of a binary message in the hexdump'

@@ -25,7 +25,7 @@ complete -c wsprobe -l jq -d 'Print only FILTER\'s outputs (compact JSON, one li
 complete -c wsprobe -l fail-on -d 'End the run with exit 8 at the first received message matching REGEX; repeatable. Example: --fail-on \'"error"\'' -r
 complete -c wsprobe -l fail-on-jq -d 'End the run with exit 8 at the first JSON message for which FILTER yields true; repeatable. Example: --fail-on-jq \'.type == "error"\'' -r
 complete -c wsprobe -l reply -d 'Answer every received message matching REGEX with REPLY ($1..$9 and ${name} expand capture groups); repeatable, the first matching rule answers. Example: --reply \'^2$\' 3' -r
-complete -c wsprobe -l timestamps -d 'Prefix each output line with the time: local (HH:MM:SS.mmm) or relative (seconds since connect)' -r -f -a "local\t''
+complete -c wsprobe -l timestamps -d 'Prefix each output line with the time: local (HH:MM:SS.mmm) or relative (seconds since connect); in the REPL, sent messages get a stamped `>` line too. E.g. --timestamps=relative' -r -f -a "local\t''
 relative\t''"
 complete -c wsprobe -l record -d 'Also write the whole session to FILE as JSON lines (the --jsonl schema)' -r -F
 complete -c wsprobe -l redact -d 'Also redact the query parameter or header NAME (repeatable; case-insensitive), e.g. --redact X-Tenant --redact room' -r

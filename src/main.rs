@@ -56,7 +56,7 @@ fn main() -> ExitCode {
     let code = match app::run(settings::Settings::from_cli(cli)) {
         Ok(()) => error::exit::SUCCESS,
         Err(e) => {
-            if !matches!(e, error::Error::Interrupted(_)) {
+            if !matches!(e, error::Error::Interrupted(_)) && !e.already_shown() {
                 eprintln!("{} {e}", "wsprobe:".red().bold());
             }
             e.exit_code()

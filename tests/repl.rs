@@ -770,3 +770,174 @@ fn typeahead_after_enter_is_not_lost() {
     let obs = server.next();
     assert_eq!(obs.messages, vec![text("one"), text("two"), text("three")]);
 }
+
+/// The server closes while a line is half typed: the line is kept in history
+/// (and the screen says so under it), and the close is shown once: the
+/// `* closed by server` line, with no `wsprobe:` repeat of it.
+#[test]
+fn half_typed_line_is_kept_when_the_server_closes() {
+    let state = test_tempdir();
+    let state_path = state.path().to_path_buf();
+    let (server, push) = triggered_server(|conn| conn.close(4001, "custom"));
+    let started = Instant::now();
+    let mut term = Term::spawn_in(&server, &[], state);
+    term.wait_prompt();
+    term.submit("go", &[]);
+    term.keys("half typed");
+    term.expect("half typed");
+    push.send(()).unwrap();
+    term.expect("* closed by server: 4001 custom\r\n");
+    term.expect(
+        "* the line you were typing was not sent; it is kept in history (Up to recall)\r\n",
+    );
+    let code = term.exit_code();
+    let screen = term.transcript();
+    assert_eq!(code, 7, "{screen}");
+    assert!(
+        !screen.contains("wsprobe: the server closed"),
+        "the close was reported twice: {screen}"
+    );
+    assert_eq!(
+        screen.matches("4001 custom").count(),
+        1,
+        "the close was reported twice: {screen}"
+    );
+    assert!(term.canonical_mode(), "raw mode left on: {screen}");
+    assert!(
+        started.elapsed() < EXPECT_TIMEOUT,
+        "{:?}",
+        started.elapsed()
+    );
+    let history = std::fs::read_to_string(history_file(&state_path)).unwrap();
+    assert!(history.lines().any(|l| l == "half typed"), "{history:?}");
+    assert_eq!(server.next().messages, vec![text("go")]);
+}
+
+/// An empty prompt when the server closes leaves no note (and no prompt).
+#[test]
+fn server_close_at_an_empty_prompt_leaves_no_note() {
+    let (server, push) = triggered_server(|conn| conn.close(1001, ""));
+    let mut term = Term::ready(&server);
+    term.submit("go", &[]);
+    push.send(()).unwrap();
+    assert_eq!(term.exit_code(), 0, "{}", term.transcript());
+    let screen = term.transcript();
+    assert!(
+        screen.contains("* closed by server: 1001 going away"),
+        "{screen}"
+    );
+    assert!(!screen.contains("the line you were typing"), "{screen}");
+}
+
+/// With --reconnect, the REPL says when the connection is back, and Ctrl-D on
+/// the new connection is our close ("closing"), not the server's.
+#[test]
+fn reconnect_is_announced_and_ctrl_d_then_closes() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let first = AtomicUsize::new(0);
+    let server = Server::start(move |conn| {
+        if first.fetch_add(1, Ordering::SeqCst) == 0 {
+            if conn.recv().is_some() {
+                conn.close(1012, "");
+            }
+        } else {
+            conn.echo();
+        }
+    });
+    let started = Instant::now();
+    let mut term = Term::spawn(&server, &["--no-history", "--reconnect"]);
+    term.wait_prompt();
+    term.keys("one");
+    term.keys(ENTER);
+    term.expect("* closed by server: 1012 service restart\r\n");
+    term.expect("reconnecting in 500ms (attempt 1)\r\n");
+    term.expect(&format!(
+        "* connected again to ws://127.0.0.1:{}/ (attempt 1)\r\n",
+        server.port()
+    ));
+    term.submit("two", &[&["< two\r\n"]]);
+    term.keys(CTRL_D);
+    term.expect("* closing: 1000 normal closure\r\n");
+    term.expect("* closed (the server answered 1000 normal closure)\r\n");
+    assert_eq!(term.exit_code(), 0, "{}", term.transcript());
+    let screen = term.transcript();
+    assert_eq!(
+        screen.matches("closed by server").count(),
+        1,
+        "only the first connection was closed by the server: {screen}"
+    );
+    assert!(
+        started.elapsed() < EXPECT_TIMEOUT,
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(server.next().messages, vec![text("one")]);
+    let obs = closed_normally(&server);
+    assert_eq!(obs.messages, vec![text("two")]);
+}
+
+/// `--timestamps` stamps what is sent too: `HH:MM:SS.mmm > hello` above the
+/// prompt, like the `<` line of the echo.
+#[test]
+fn timestamps_stamp_sent_messages_too() {
+    let server = Server::start(|conn| conn.echo());
+    let mut term = Term::spawn(&server, &["--no-history", "--timestamps"]);
+    term.wait_prompt();
+    let shown = term.submit("hello", &[&[" > hello\r\n"], &[" < hello\r\n"]]);
+    assert_eq!(shown.len(), 2);
+    // Each line starts with a stamp: the 12 characters before the marker.
+    let screen = String::from_utf8_lossy(&term.out).into_owned();
+    for marker in [" > hello\r\n", " < hello\r\n"] {
+        let at = screen.find(marker).unwrap();
+        let stamp = &screen[at.saturating_sub(12)..at];
+        let digits = stamp.replace([':', '.'], "");
+        assert!(
+            stamp.len() == 12
+                && stamp.as_bytes()[2] == b':'
+                && stamp.as_bytes()[8] == b'.'
+                && digits.bytes().all(|b| b.is_ascii_digit()),
+            "no HH:MM:SS.mmm stamp before {marker:?}: {stamp:?}\n{}",
+            term.transcript()
+        );
+    }
+    // A binary message is shown once, stamped, by its size.
+    term.submit("/binary 00ff", &[&[" > binary, 2 bytes\r\n"]]);
+    finish(&mut term, &server);
+    let screen = term.transcript();
+    assert_eq!(screen.matches("> binary, 2 bytes").count(), 1, "{screen}");
+}
+
+/// Tab after `/file ` completes a path, `~` being the home directory, and
+/// the completed path is sent.
+#[test]
+fn tab_completes_file_paths_with_home_expanded() {
+    let state = test_tempdir();
+    std::fs::write(state.path().join("payload.json"), r#"{"k": 1}"#).unwrap();
+    std::fs::create_dir(state.path().join("dir")).unwrap();
+    let server = Server::start(|conn| conn.drain());
+    let mut term = Term::spawn_in(&server, &["--no-history"], state);
+    term.wait_prompt();
+    term.keys("/file ~/pay\t");
+    term.expect("/file ~/payload.json");
+    term.submit("", &[&["> ~/payload.json (8 bytes, sent as text)\r\n"]]);
+    let obs = finish(&mut term, &server);
+    assert_eq!(obs.messages, vec![text(r#"{"k": 1}"#)]);
+}
+
+/// A message ending in a backslash (`\\` at the end) and an empty message
+/// (`/empty`) can be sent; an empty line sends nothing.
+#[test]
+fn trailing_backslash_and_empty_messages() {
+    let (server, mut term) = ready(|conn| conn.drain());
+    term.submit("ends in \\\\", &[]);
+    term.submit("", &[]);
+    term.submit("/empty", &[]);
+    term.keys("two\\");
+    term.keys(ENTER);
+    term.submit("lines", &[]);
+    let obs = finish(&mut term, &server);
+    assert_eq!(
+        obs.messages,
+        vec![text("ends in \\"), text(""), text("two\nlines")]
+    );
+}

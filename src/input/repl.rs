@@ -14,6 +14,7 @@ use rustyline::{
     KeyEvent, Movement, RepeatCount,
 };
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::fs;
 use std::io::{self, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
@@ -22,6 +23,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use tungstenite::{Bytes, Message};
 
+use super::complete;
 use crate::event::Command;
 use crate::mailbox::Outbox;
 use crate::output::human::{fmt_rtt, visible, ReplState};
@@ -35,6 +37,8 @@ pub struct ReplOptions {
     /// `--binary`: typed lines are sent as binary messages.
     pub binary: bool,
     pub show_secrets: bool,
+    /// `--timestamps`: the session shows sent messages itself, stamped.
+    pub timestamps: bool,
 }
 
 /// What the REPL thread hands back to the app: the printer the session's output
@@ -42,13 +46,19 @@ pub struct ReplOptions {
 pub struct ReplHandle {
     pub printer: Box<dyn ExternalPrinter + Send>,
     pub ending: Arc<AtomicBool>,
-    pub done: std::sync::mpsc::Receiver<()>,
+    /// The editor thread is gone; true when it left a note under the prompt (a
+    /// line that was being typed), which must then stay on the screen.
+    pub done: std::sync::mpsc::Receiver<bool>,
 }
 
-/// The rustyline helper: completion of slash commands, `\` line continuation and
-/// a colored prompt.
+/// The rustyline helper: completion (commands, paths after `/file`), `\` line
+/// continuation, a colored prompt, and a copy of the line being typed.
 struct ReplHelper {
     color: bool,
+    /// The line as last drawn. rustyline drops it when `readline` is interrupted
+    /// (the session ended while the user was typing); this copy lets the REPL keep
+    /// it in history.
+    typing: RefCell<String>,
 }
 
 impl Completer for ReplHelper {
@@ -60,26 +70,21 @@ impl Completer for ReplHelper {
         pos: usize,
         _: &rustyline::Context<'_>,
     ) -> rustyline::Result<(usize, Vec<Pair>)> {
-        let head = &line[..pos];
-        if !head.starts_with('/') || head.contains(char::is_whitespace) {
-            return Ok((0, Vec::new()));
-        }
-        let mut names: Vec<&str> = COMMANDS.iter().map(|(name, _)| *name).collect();
-        names.push("/exit");
-        let matches = names
-            .into_iter()
-            .filter(|name| name.starts_with(head))
-            .map(|name| Pair {
-                display: name.to_string(),
-                replacement: format!("{name} "),
-            })
-            .collect();
-        Ok((0, matches))
+        Ok(complete::complete(line, pos))
     }
 }
 
 impl Hinter for ReplHelper {
     type Hint = String;
+
+    /// Called on every change of the line: no hint, but note the line.
+    fn hint(&self, line: &str, _pos: usize, _: &rustyline::Context<'_>) -> Option<String> {
+        if let Ok(mut typing) = self.typing.try_borrow_mut() {
+            typing.clear();
+            typing.push_str(line);
+        }
+        None
+    }
 }
 
 impl Highlighter for ReplHelper {
@@ -97,9 +102,9 @@ impl Highlighter for ReplHelper {
 }
 
 impl Validator for ReplHelper {
-    /// A line ending in `\` continues on the next line.
+    /// A line ending in `\` continues on the next line (`\\` is a backslash).
     fn validate(&self, ctx: &mut ValidationContext) -> rustyline::Result<ValidationResult> {
-        if ctx.input().ends_with('\\') {
+        if slash::continues(ctx.input()) {
             Ok(ValidationResult::Incomplete)
         } else {
             Ok(ValidationResult::Valid(None))
@@ -144,7 +149,10 @@ pub fn start(
         .build();
     let mut editor: Editor<ReplHelper, FileHistory> =
         Editor::with_config(config).map_err(io::Error::other)?;
-    editor.set_helper(Some(ReplHelper { color }));
+    editor.set_helper(Some(ReplHelper {
+        color,
+        typing: RefCell::default(),
+    }));
     editor.bind_sequence(
         KeyEvent::ctrl('c'),
         EventHandler::Conditional(Box::new(CtrlC)),
@@ -168,8 +176,8 @@ pub fn start(
                 history,
                 history_warned: false,
             };
-            repl.run(&thread_ending);
-            let _ = done_tx.send(());
+            let noted = repl.run(&thread_ending);
+            let _ = done_tx.send(noted);
         })?;
     Ok(ReplHandle {
         printer: Box::new(printer),
@@ -218,30 +226,33 @@ struct Repl {
 }
 
 impl Repl {
-    fn run(&mut self, ending: &AtomicBool) {
+    /// Read lines until the user quits or the session ends; true when a note was
+    /// left under the prompt.
+    fn run(&mut self, ending: &AtomicBool) -> bool {
         loop {
             if ending.load(Ordering::SeqCst) {
-                return;
+                return false;
             }
             let line = match self.editor.readline(&self.opts.prompt) {
                 Ok(line) => line,
                 Err(ReadlineError::Interrupted | ReadlineError::Eof) => {
-                    if !ending.load(Ordering::SeqCst) {
-                        self.close(1000, "");
+                    if ending.load(Ordering::SeqCst) {
+                        return self.keep_unsent();
                     }
-                    return;
+                    self.close(1000, "");
+                    return false;
                 }
                 Err(e) => {
                     eprintln!("wsprobe: terminal error: {e}");
                     self.close(1000, "");
-                    return;
+                    return false;
                 }
             };
+            self.typed().clear();
             self.remember(&line);
-            // `\` + newline continues a line; the message holds the newline only.
-            let line = line.replace("\\\n", "\n");
-            // A paste usually ends with a newline the user did not mean to send.
-            let line = line.strip_suffix('\n').unwrap_or(&line).to_string();
+            // `\` + newline continues a line (the message holds the newline); a
+            // paste's last newline is dropped; `\\` at a line's end is one `\`.
+            let line = slash::join_lines(&line);
             match slash::parse(&line) {
                 Ok(Input::Nothing) => {}
                 Ok(Input::Text(text)) => {
@@ -254,12 +265,36 @@ impl Repl {
                 }
                 Ok(Input::Command(command)) => {
                     if !self.command(command) {
-                        return;
+                        return false;
                     }
                 }
                 Err(e) => say_error(&e),
             }
         }
+    }
+
+    fn typed(&self) -> std::cell::RefMut<'_, String> {
+        match self.editor.helper() {
+            Some(helper) => helper.typing.borrow_mut(),
+            None => unreachable!("the helper is set before the thread starts"),
+        }
+    }
+
+    /// The session ended while a line was half typed: keep it in history (so that
+    /// Up recalls it in the next session) and say so under it.
+    fn keep_unsent(&mut self) -> bool {
+        let line = std::mem::take(&mut *self.typed());
+        if line.trim().is_empty() {
+            return false;
+        }
+        self.remember(&line);
+        let note = if self.history.is_some() && !line.starts_with(' ') {
+            "the line you were typing was not sent; it is kept in history (Up to recall)"
+        } else {
+            "the line you were typing was not sent"
+        };
+        say_status(note);
+        true
     }
 
     fn remember(&mut self, line: &str) {
@@ -302,7 +337,10 @@ impl Repl {
                 let mut text =
                     String::from("Type a line to send it as a text message. Commands:\n");
                 text.push_str(&help_table());
-                text.push_str("A line ending in \\ continues on the next line; a pasted block is one message.\n");
+                text.push_str("A line ending in \\ continues on the next line (\\\\ at the end sends one \\);\n");
+                text.push_str(
+                    "a pasted block is one message; an empty line sends nothing (/empty does).\n",
+                );
                 text.push_str("Ctrl-C clears the line (on an empty line: quit), Ctrl-D quits, Ctrl-R searches history.");
                 say(&text);
             }
@@ -313,13 +351,23 @@ impl Repl {
                 return false;
             }
             Slash::Binary(bytes) => {
-                say(&format!(
-                    "> binary, {}",
-                    text::count(bytes.len() as u64, "byte")
-                ));
+                if !self.opts.timestamps {
+                    say(&format!(
+                        "> binary, {}",
+                        text::count(bytes.len() as u64, "byte")
+                    ));
+                }
                 self.send(vec![Message::Binary(Bytes::from(bytes))]);
             }
-            Slash::File { path, force_binary } => match fs::read(&path) {
+            Slash::Empty => {
+                let message = if self.opts.binary {
+                    Message::Binary(Bytes::new())
+                } else {
+                    Message::Text("".into())
+                };
+                self.send(vec![message]);
+            }
+            Slash::File { path, force_binary } => match fs::read(expand(&path)) {
                 Ok(bytes) => {
                     let len = bytes.len();
                     let message = match (force_binary, String::from_utf8(bytes)) {
@@ -424,6 +472,20 @@ fn say(text: &str) {
     let mut out = io::stdout().lock();
     let _ = writeln!(out, "{}", text.dimmed());
     let _ = out.flush();
+}
+
+fn say_status(text: &str) {
+    let mut out = io::stdout().lock();
+    let _ = writeln!(out, "{} {}", "*".yellow().bold(), text.yellow());
+    let _ = out.flush();
+}
+
+/// `/file ~/x.json` reads `$HOME/x.json`, as a shell would.
+fn expand(path: &Path) -> PathBuf {
+    match path.to_str() {
+        Some(text) => complete::expand_home(text),
+        None => path.to_path_buf(),
+    }
 }
 
 fn say_error(text: &str) {

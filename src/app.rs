@@ -550,11 +550,14 @@ fn start_repl(
     } else {
         format!("connected to {}", info.url)
     };
-    println!(
+    let banner = format!(
         "{} {}",
         "*".yellow().bold(),
         format!("{connected}{subprotocol}; /help for commands, Ctrl-D to quit").yellow()
     );
+    println!("{banner}");
+    let shown = repl::Shown::default();
+    shown.record(&banner);
     let options = ReplOptions {
         prompt: repl::prompt_for(&info.url),
         history: settings.repl.history.clone(),
@@ -565,9 +568,9 @@ fn start_repl(
     if let Ok(mut current) = shared.info.lock() {
         *current = info.clone();
     }
-    let handle = repl::start(options, shared.clone(), outbox, color)
+    let handle = repl::start(options, shared.clone(), outbox, color, shown.clone())
         .map_err(|e| Error::Runtime(format!("cannot start the interactive editor: {e}").into()))?;
-    let printer = SharedPrinter::new(handle.printer);
+    let printer = SharedPrinter::new(handle.printer, shown);
     let human = Human::new(printer.clone(), settings.repl.human.clone(), shared);
     let end = ReplEnd {
         printer,

@@ -941,3 +941,127 @@ fn trailing_backslash_and_empty_messages() {
         vec![text("ends in \\"), text(""), text("two\nlines")]
     );
 }
+
+impl Term {
+    /// Reads what wsprobe has written so far (what a terminal would have shown
+    /// before it is resized).
+    fn drain(&mut self) {
+        while self.fill(Instant::now() + Duration::from_millis(20)) {}
+    }
+
+    /// Resizes the terminal (wsprobe gets SIGWINCH); `resizes` notes where in
+    /// the output it happened, to replay the output in an emulator.
+    fn resize(&mut self, cols: u16, rows: u16, resizes: &mut Vec<(usize, u16, u16)>) {
+        self.drain();
+        // What comes next is drawn at the new size.
+        self.pos = self.out.len();
+        resizes.push((self.out.len(), cols, rows));
+        self.session
+            .get_process_mut()
+            .set_window_size(cols, rows)
+            .expect("resize the terminal");
+    }
+
+    /// The screen and scrollback as logical lines (wrapped rows joined), in a
+    /// terminal that reflows on resize, as most do.
+    fn rendered(&self, resizes: &[(usize, u16, u16)]) -> Vec<String> {
+        let (mut cols, mut rows) = (80, 24);
+        let mut vt = avt::Vt::builder()
+            .size(cols, rows)
+            .scrollback_limit(1000)
+            .build();
+        let mut at = 0;
+        for &(offset, c, r) in resizes {
+            vt.feed_str(&String::from_utf8_lossy(&self.out[at..offset]));
+            (cols, rows) = (usize::from(c), usize::from(r));
+            vt.resize(cols, rows);
+            at = offset;
+        }
+        vt.feed_str(&String::from_utf8_lossy(&self.out[at..]));
+        vt.text()
+    }
+}
+
+/// Resizing the terminal while the typed line wraps and messages arrive: every
+/// received line stays on the screen, once, and the prompt with the line is
+/// drawn once (no stale copies of its first rows, no rows cleared above it).
+#[test]
+fn resize_while_the_line_wraps_keeps_received_lines_and_one_prompt() {
+    let (tx, rx): (Sender<u32>, Receiver<u32>) = mpsc::channel();
+    let rx = Mutex::new(rx);
+    let server = Server::start(move |conn| {
+        if conn.recv().is_none() {
+            return;
+        }
+        while let Ok(n) = rx.lock().unwrap().recv_timeout(DEADLINE) {
+            if n == 0 {
+                break;
+            }
+            conn.send_text(&format!("line {n}"));
+        }
+        conn.drain();
+    });
+    let started = Instant::now();
+    let mut term = Term::spawn(&server, &["--no-history"]);
+    // 40 columns from the start (before anything is drawn).
+    term.session
+        .get_process_mut()
+        .set_window_size(40, 24)
+        .expect("resize the terminal");
+    let mut resizes = vec![(0, 40, 24)];
+    term.wait_prompt();
+    term.submit("go", &[]);
+    let typed = "this is a long line typed while the window changes its size, END";
+    term.keys(typed);
+    let mut n = 0;
+    for (cols, rows) in [(40, 24), (25, 24), (60, 24), (30, 24), (80, 24)] {
+        if (cols, rows) != (40, 24) {
+            term.resize(cols, rows, &mut resizes);
+            // The editor draws the line again at the new width. (A message
+            // that arrives before the editor has handled the resize is drawn
+            // by it at the old width: see src/input/resize.rs.)
+            term.expect("size, END");
+        }
+        for _ in 0..2 {
+            n += 1;
+            tx.send(n).unwrap();
+            // The message, then the prompt and the line drawn again under it.
+            term.expect_all(&[&[&format!("< line {n}\r\n"), "size, END"]]);
+        }
+    }
+    let lines = term.rendered(&resizes);
+    let screen = lines.join("\n");
+    for i in 1..=n {
+        let wanted = format!("< line {i}");
+        assert_eq!(
+            lines.iter().filter(|l| **l == wanted).count(),
+            1,
+            "{wanted:?} should be on the screen once:\n{screen}\n{}",
+            term.transcript()
+        );
+    }
+    let prompts: Vec<&String> = lines.iter().filter(|l| l.contains("this is")).collect();
+    assert_eq!(
+        prompts,
+        [&format!("{}{typed}", term.prompt)],
+        "the prompt and its line should be drawn once:\n{screen}\n{}",
+        term.transcript()
+    );
+    assert!(
+        !lines
+            .iter()
+            .rev()
+            .skip_while(|l| l.is_empty())
+            .any(|l| l.is_empty()),
+        "rows were cleared between the lines:\n{screen}"
+    );
+    tx.send(0).unwrap();
+    term.submit("", &[]);
+    let obs = finish(&mut term, &server);
+    assert_eq!(obs.messages, vec![text("go"), text(typed)]);
+    assert!(
+        started.elapsed() < EXPECT_TIMEOUT * 2,
+        "{:?}",
+        started.elapsed()
+    );
+}

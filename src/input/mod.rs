@@ -5,6 +5,7 @@
 mod complete;
 pub mod lines;
 pub mod repl;
+mod resize;
 
 use std::io::{self, Read};
 use std::thread;

@@ -23,12 +23,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use tungstenite::{Bytes, Message};
 
-use super::complete;
+use super::{complete, resize};
 use crate::event::Command;
 use crate::mailbox::Outbox;
 use crate::output::human::{fmt_rtt, visible, ReplState};
 use crate::redact;
 use crate::text;
+pub use resize::Shown;
 use wsprobe::slash::{self, Input, Slash, COMMANDS};
 
 pub struct ReplOptions {
@@ -59,6 +60,28 @@ struct ReplHelper {
     /// (the session ended while the user was typing); this copy lets the REPL keep
     /// it in history.
     typing: RefCell<String>,
+    /// What was last drawn: the prompt and the text left of the cursor, and the
+    /// terminal's width then (see `resize`).
+    drawn: RefCell<Option<(String, usize)>>,
+    /// The prompt being drawn, between `highlight_prompt` and `highlight`.
+    prompt: RefCell<String>,
+    shown: Shown,
+}
+
+impl ReplHelper {
+    /// A new `readline` starts on a fresh row.
+    fn start_line(&self) {
+        self.drawn.replace(None);
+        self.typing.borrow_mut().clear();
+    }
+}
+
+/// The terminal's width, as rustyline reads it (0, unknown, is 80).
+fn columns() -> usize {
+    match terminal_size::terminal_size_of(io::stdout()) {
+        Some((terminal_size::Width(w), _)) if w > 0 => usize::from(w),
+        _ => 80,
+    }
 }
 
 impl Completer for ReplHelper {
@@ -87,17 +110,43 @@ impl Hinter for ReplHelper {
     }
 }
 
+/// Every redraw of the line goes through here: the prompt first (after
+/// rustyline has cleared the rows of the previous drawing), then the line.
 impl Highlighter for ReplHelper {
     fn highlight_prompt<'b, 's: 'b, 'p: 'b>(
         &'s self,
         prompt: &'p str,
         _default: bool,
     ) -> Cow<'b, str> {
-        if self.color {
-            Cow::Owned(prompt.blue().bold().to_string())
+        // After a resize the terminal has reflowed the line: go to its real
+        // first row before rustyline draws it again.
+        let fix = match &*self.drawn.borrow() {
+            Some((before, cols)) => resize::correction(before, *cols, columns(), &self.shown),
+            None => String::new(),
+        };
+        self.prompt.replace(prompt.to_string());
+        let prompt = if self.color {
+            prompt.blue().bold().to_string()
         } else {
-            Cow::Borrowed(prompt)
-        }
+            prompt.to_string()
+        };
+        Cow::Owned(fix + &prompt)
+    }
+
+    fn highlight<'l>(&self, line: &'l str, pos: usize) -> Cow<'l, str> {
+        let before = format!("{}{}", self.prompt.borrow(), &line[..pos.min(line.len())]);
+        self.drawn.replace(Some((before, columns())));
+        Cow::Borrowed(line)
+    }
+
+    /// Redraw through `highlight` on every change, so that `drawn` is exact.
+    fn highlight_char(
+        &self,
+        _line: &str,
+        _pos: usize,
+        _kind: rustyline::highlight::CmdKind,
+    ) -> bool {
+        true
     }
 }
 
@@ -139,6 +188,7 @@ pub fn start(
     shared: Arc<ReplState>,
     outbox: Outbox,
     color: bool,
+    shown: Shown,
 ) -> io::Result<ReplHandle> {
     let config = Config::builder()
         .history_ignore_space(true)
@@ -146,12 +196,19 @@ pub fn start(
         .max_history_size(1000)
         .map_err(io::Error::other)?
         .bracketed_paste(true)
+        // Every redraw goes through the helper's highlighter, which also puts the
+        // prompt back after a resize; it adds colors only with `color` (NO_COLOR
+        // and --color are wsprobe's to honour, not rustyline's).
+        .color_mode(rustyline::ColorMode::Forced)
         .build();
     let mut editor: Editor<ReplHelper, FileHistory> =
         Editor::with_config(config).map_err(io::Error::other)?;
     editor.set_helper(Some(ReplHelper {
         color,
         typing: RefCell::default(),
+        drawn: RefCell::default(),
+        prompt: RefCell::default(),
+        shown: shown.clone(),
     }));
     editor.bind_sequence(
         KeyEvent::ctrl('c'),
@@ -175,6 +232,7 @@ pub fn start(
                 outbox,
                 history,
                 history_warned: false,
+                shown,
             };
             let noted = repl.run(&thread_ending);
             let _ = done_tx.send(noted);
@@ -223,6 +281,8 @@ struct Repl {
     outbox: Outbox,
     history: Option<PathBuf>,
     history_warned: bool,
+    /// What is on the screen above the prompt (see `resize`).
+    shown: Shown,
 }
 
 impl Repl {
@@ -232,6 +292,9 @@ impl Repl {
         loop {
             if ending.load(Ordering::SeqCst) {
                 return false;
+            }
+            if let Some(helper) = self.editor.helper() {
+                helper.start_line();
             }
             let line = match self.editor.readline(&self.opts.prompt) {
                 Ok(line) => line,
@@ -249,6 +312,8 @@ impl Repl {
                 }
             };
             self.typed().clear();
+            // The line stays on the screen, under its prompt.
+            self.shown.record(&format!("{}{line}", self.opts.prompt));
             self.remember(&line);
             // `\` + newline continues a line (the message holds the newline); a
             // paste's last newline is dropped; `\\` at a line's end is one `\`.
@@ -268,9 +333,24 @@ impl Repl {
                         return false;
                     }
                 }
-                Err(e) => say_error(&e),
+                Err(e) => self.say_error(&e),
             }
         }
+    }
+
+    fn say(&self, text: &str) {
+        write_shown(&self.shown, text.dimmed().to_string());
+    }
+
+    fn say_status(&self, text: &str) {
+        write_shown(
+            &self.shown,
+            format!("{} {}", "*".yellow().bold(), text.yellow()),
+        );
+    }
+
+    fn say_error(&self, text: &str) {
+        write_shown(&self.shown, format!("{} {text}", "error:".red().bold()));
     }
 
     fn typed(&self) -> std::cell::RefMut<'_, String> {
@@ -293,7 +373,7 @@ impl Repl {
         } else {
             "the line you were typing was not sent"
         };
-        say_status(note);
+        self.say_status(note);
         true
     }
 
@@ -309,7 +389,7 @@ impl Repl {
         if let Err(e) = saved {
             if !self.history_warned {
                 self.history_warned = true;
-                say_error(&format!(
+                self.say_error(&format!(
                     "cannot save history to '{}': {e} (continuing without)",
                     path.display()
                 ));
@@ -319,7 +399,7 @@ impl Repl {
 
     fn send(&self, messages: Vec<Message>) {
         if self.outbox.send(Command::Send(messages)).is_err() {
-            say_error("the connection is closed");
+            self.say_error("the connection is closed");
         }
     }
 
@@ -342,7 +422,7 @@ impl Repl {
                     "a pasted block is one message; an empty line sends nothing (/empty does).\n",
                 );
                 text.push_str("Ctrl-C clears the line (on an empty line: quit), Ctrl-D quits, Ctrl-R searches history.");
-                say(&text);
+                self.say(&text);
             }
             Slash::Ping(payload) => self.send(vec![Message::Ping(Bytes::from(payload))]),
             Slash::Pong(payload) => self.send(vec![Message::Pong(Bytes::from(payload))]),
@@ -352,7 +432,7 @@ impl Repl {
             }
             Slash::Binary(bytes) => {
                 if !self.opts.timestamps {
-                    say(&format!(
+                    self.say(&format!(
                         "> binary, {}",
                         text::count(bytes.len() as u64, "byte")
                     ));
@@ -380,21 +460,21 @@ impl Repl {
                     } else {
                         "binary"
                     };
-                    say(&format!(
+                    self.say(&format!(
                         "> {} ({}, sent as {kind})",
                         path.display(),
                         text::count(len as u64, "byte")
                     ));
                     self.send(vec![message]);
                 }
-                Err(e) => say_error(&format!("cannot read '{}': {e}", path.display())),
+                Err(e) => self.say_error(&format!("cannot read '{}': {e}", path.display())),
             },
-            Slash::Info => say(&self.info_text()),
-            Slash::Stats => say(&self.stats_text()),
+            Slash::Info => self.say(&self.info_text()),
+            Slash::Stats => self.say(&self.stats_text()),
             Slash::Pretty(setting) => {
                 let now = setting.unwrap_or(!self.shared.pretty.load(Ordering::Relaxed));
                 self.shared.pretty.store(now, Ordering::Relaxed);
-                say(&format!(
+                self.say(&format!(
                     "JSON pretty-printing {}",
                     if now { "on" } else { "off" }
                 ));
@@ -468,15 +548,11 @@ fn help_table() -> String {
         .collect()
 }
 
-fn say(text: &str) {
+/// Write a line under the prompt and note it among what is shown.
+fn write_shown(shown: &Shown, line: String) {
+    shown.record(&line);
     let mut out = io::stdout().lock();
-    let _ = writeln!(out, "{}", text.dimmed());
-    let _ = out.flush();
-}
-
-fn say_status(text: &str) {
-    let mut out = io::stdout().lock();
-    let _ = writeln!(out, "{} {}", "*".yellow().bold(), text.yellow());
+    let _ = writeln!(out, "{line}");
     let _ = out.flush();
 }
 
@@ -486,12 +562,6 @@ fn expand(path: &Path) -> PathBuf {
         Some(text) => complete::expand_home(text),
         None => path.to_path_buf(),
     }
-}
-
-fn say_error(text: &str) {
-    let mut out = io::stdout().lock();
-    let _ = writeln!(out, "{} {text}", "error:".red().bold());
-    let _ = out.flush();
 }
 
 /// The history file: `$XDG_STATE_HOME/wsprobe/history`, else

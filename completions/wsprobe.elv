@@ -55,7 +55,7 @@ set edit:completion:arg-completer[wsprobe] = {|@words|
             cand --exec 'Run `sh -c CMD` for each received message, with the payload on its stdin and WSPROBE_TYPE=text|binary (and WSPROBE_SEQ, the message''s number) in its environment; what it prints is sent back as one message (text when the message was text and the output UTF-8). Runs until the server closes, like --echo. Example: --exec ''jq -c .data'''
             cand --exec-jobs 'How many --exec commands may run at once; their replies are still sent in the order the messages arrived'
             cand --script 'Run the conversation script FILE (''-'': read it from stdin): one step per line, in order, after the -x messages; an unmet step exits 6 naming its line. Example: --script login.ws'
-            cand --timestamps 'Prefix each output line with the time: local (HH:MM:SS.mmm) or relative (seconds since connect)'
+            cand --timestamps 'Prefix each output line with the time: local (HH:MM:SS.mmm) or relative (seconds since connect); in the REPL, sent messages get a stamped `>` line too. E.g. --timestamps=relative'
             cand --record 'Also write the whole session to FILE as JSON lines (the --jsonl schema)'
             cand --redact 'Also redact the query parameter or header NAME (repeatable; case-insensitive), e.g. --redact X-Tenant --redact room'
             cand --max-display 'Show at most this many bytes of a binary message in the hexdump'

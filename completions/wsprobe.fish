@@ -29,7 +29,7 @@ complete -c wsprobe -l reply -d 'Answer every received message matching REGEX wi
 complete -c wsprobe -l exec -d 'Run `sh -c CMD` for each received message, with the payload on its stdin and WSPROBE_TYPE=text|binary (and WSPROBE_SEQ, the message\'s number) in its environment; what it prints is sent back as one message (text when the message was text and the output UTF-8). Runs until the server closes, like --echo. Example: --exec \'jq -c .data\'' -r
 complete -c wsprobe -l exec-jobs -d 'How many --exec commands may run at once; their replies are still sent in the order the messages arrived' -r
 complete -c wsprobe -l script -d 'Run the conversation script FILE (\'-\': read it from stdin): one step per line, in order, after the -x messages; an unmet step exits 6 naming its line. Example: --script login.ws' -r -F
-complete -c wsprobe -l timestamps -d 'Prefix each output line with the time: local (HH:MM:SS.mmm) or relative (seconds since connect)' -r -f -a "local\t''
+complete -c wsprobe -l timestamps -d 'Prefix each output line with the time: local (HH:MM:SS.mmm) or relative (seconds since connect); in the REPL, sent messages get a stamped `>` line too. E.g. --timestamps=relative' -r -f -a "local\t''
 relative\t''"
 complete -c wsprobe -l record -d 'Also write the whole session to FILE as JSON lines (the --jsonl schema)' -r -F
 complete -c wsprobe -l redact -d 'Also redact the query parameter or header NAME (repeatable; case-insensitive), e.g. --redact X-Tenant --redact room' -r

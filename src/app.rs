@@ -269,6 +269,9 @@ impl<'s> Run<'s> {
                     },
                 },
                 State::Open(connection) => {
+                    if connected {
+                        self.announce_reconnected(&connection.info, retry.attempt());
+                    }
                     connected = true;
                     retry.reset();
                     if let Some((outbox, recording)) = inputs.take() {
@@ -315,11 +318,19 @@ impl<'s> Run<'s> {
                 State::Done(result) => break result,
             };
         };
+        let in_repl = repl.is_some();
         if let Some(handle) = repl {
             session.flush();
             stop_repl(handle);
         }
-        ending::conclude(result?, self.settings.output.quiet, peer)
+        let ending = result?;
+        // The REPL has shown the server's Close (`* closed by server: 4001 …`):
+        // the exit code says it failed, a second line on stderr would not add anything.
+        let shown = in_repl && matches!(ending.ended_by, EndedBy::ClosedByServer { .. });
+        ending::conclude(ending, self.settings.output.quiet, peer).map_err(|e| match e {
+            Error::ServerClosed(_) if shown => e.shown(),
+            e => e,
+        })
     }
 
     fn deadline_passed(&self) -> bool {
@@ -376,6 +387,18 @@ impl<'s> Run<'s> {
         });
         if pipe && !quiet {
             eprintln!("wsprobe: {reason}; reconnecting in {pause} (attempt {attempt})");
+        }
+    }
+
+    /// In pipe mode, stderr says when a connection is back, as it said that it was
+    /// lost (the REPL shows it above its prompt).
+    fn announce_reconnected(&self, info: &HandshakeInfo, attempt: u32) {
+        let output = &self.settings.output;
+        if self.settings.mode == Mode::Pipe && !output.quiet {
+            eprintln!(
+                "wsprobe: {}",
+                crate::output::human::reconnected(info, attempt)
+            );
         }
     }
 
@@ -561,7 +584,7 @@ fn parse_auth(s: &str) -> Result<(String, String)> {
 struct ReplEnd {
     printer: SharedPrinter,
     ending: Arc<std::sync::atomic::AtomicBool>,
-    done: std::sync::mpsc::Receiver<()>,
+    done: std::sync::mpsc::Receiver<bool>,
 }
 
 fn start_repl(
@@ -586,24 +609,28 @@ fn start_repl(
     } else {
         format!("connected to {}", info.url)
     };
-    println!(
+    let banner = format!(
         "{} {}",
         "*".yellow().bold(),
         format!("{connected}{subprotocol}; /help for commands, Ctrl-D to quit").yellow()
     );
+    println!("{banner}");
+    let shown = repl::Shown::default();
+    shown.record(&banner);
     let options = ReplOptions {
         prompt: repl::prompt_for(&info.url),
         history: settings.repl.history.clone(),
         binary: settings.repl.binary,
         show_secrets: settings.output.show_secrets,
         gauge: settings.session.gauge.clone(),
+        timestamps: settings.repl.human.timestamps.is_some(),
     };
     if let Ok(mut current) = shared.info.lock() {
         *current = info.clone();
     }
-    let handle = repl::start(options, shared.clone(), outbox, color)
+    let handle = repl::start(options, shared.clone(), outbox, color, shown.clone())
         .map_err(|e| Error::Runtime(format!("cannot start the interactive editor: {e}").into()))?;
-    let printer = SharedPrinter::new(handle.printer);
+    let printer = SharedPrinter::new(handle.printer, shown);
     let human = Human::new(printer.clone(), settings.repl.human.clone(), shared);
     let end = ReplEnd {
         printer,
@@ -628,9 +655,12 @@ fn stop_repl(end: ReplEnd) {
     end.printer.print_now("\x1b[1A".to_string());
     for _ in 0..40 {
         signals::interrupt_self();
-        if end.done.recv_timeout(Duration::from_millis(50)).is_ok() {
-            // The editor left its prompt (and any half-typed text) on the line
-            // above the cursor: the session is over, so take it off the screen.
+        if let Ok(noted) = end.done.recv_timeout(Duration::from_millis(50)) {
+            if noted {
+                return; // the prompt stays, with the line typed and a note under it
+            }
+            // The editor left its (empty) prompt on the line above the cursor:
+            // the session is over, so take it off the screen.
             let mut out = io::stdout().lock();
             let _ = out.write_all(b"\x1b[1A\r\x1b[2K");
             let _ = out.flush();

@@ -264,7 +264,8 @@ pub struct Cli {
     pub replies: Vec<(regex::Regex, String)>,
 
     // ---- Output -----------------------------------------------------------------
-    /// Prefix each output line with the time: local (HH:MM:SS.mmm) or relative (seconds since connect)
+    /// Prefix each output line with the time: local (HH:MM:SS.mmm) or relative (seconds since connect);
+    /// in the REPL, sent messages get a stamped `>` line too. E.g. --timestamps=relative
     #[arg(long, value_name = "MODE", num_args = 0..=1, require_equals = true, default_missing_value = "local", help_heading = "Output")]
     pub timestamps: Option<TimestampArg>,
 

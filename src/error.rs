@@ -22,11 +22,18 @@ pub mod exit {
 pub struct Message {
     text: String,
     cause: Option<Box<dyn StdError + Send + Sync + 'static>>,
+    /// The user has seen this already (the REPL showed the server's Close): `main`
+    /// does not print it again, but the exit code stays.
+    shown: bool,
 }
 
 impl From<String> for Message {
     fn from(text: String) -> Message {
-        Message { text, cause: None }
+        Message {
+            text,
+            cause: None,
+            shown: false,
+        }
     }
 }
 
@@ -41,6 +48,7 @@ impl fmt::Debug for Message {
         f.debug_struct("Message")
             .field("text", &self.text)
             .field("cause", &self.cause)
+            .field("shown", &self.shown)
             .finish()
     }
 }
@@ -91,6 +99,20 @@ impl Error {
             m.cause = Some(Box::new(cause));
         }
         self
+    }
+
+    /// The same error, already shown to the user in another form: `main` keeps
+    /// its exit code but does not print it.
+    pub fn shown(mut self) -> Error {
+        if let Some(m) = self.message_mut() {
+            m.shown = true;
+        }
+        self
+    }
+
+    /// Whether the user has seen this error already (see [`Error::shown`]).
+    pub fn already_shown(&self) -> bool {
+        self.message().is_some_and(|m| m.shown)
     }
 
     fn message_mut(&mut self) -> Option<&mut Message> {

@@ -61,7 +61,7 @@ fn main() -> ExitCode {
     let code = match finished.result {
         Ok(()) => error::exit::SUCCESS,
         Err(e) => {
-            if !matches!(e, error::Error::Interrupted(_)) {
+            if !matches!(e, error::Error::Interrupted(_)) && !e.already_shown() {
                 eprintln!("{} {e}", "wsprobe:".red().bold());
             }
             e.exit_code()

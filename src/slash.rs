@@ -28,6 +28,8 @@ pub enum Slash {
         path: PathBuf,
         force_binary: bool,
     },
+    /// An empty message (an empty line sends nothing).
+    Empty,
     Info,
     Stats,
     /// Toggle (None) or set pretty-printing of JSON.
@@ -56,6 +58,10 @@ pub const COMMANDS: &[(&str, &str)] = &[
     (
         "/file",
         "[--binary] <path>  send a file (text if valid UTF-8, else binary)",
+    ),
+    (
+        "/empty",
+        "send an empty message (an empty line sends nothing)",
     ),
     ("/info", "URL, subprotocol, response headers, uptime"),
     (
@@ -110,6 +116,7 @@ pub fn parse(line: &str) -> Result<Input, String> {
         "binary" | "bin" | "hex" => parse_hex(args).map(|b| Input::Command(Slash::Binary(b))),
         "base64" | "b64" => parse_base64(args).map(|b| Input::Command(Slash::Binary(b))),
         "file" => parse_file(args).map(Input::Command),
+        "empty" => no_args(Slash::Empty),
         "info" => no_args(Slash::Info),
         "stats" => no_args(Slash::Stats),
         "pretty" => match args {
@@ -124,6 +131,32 @@ pub fn parse(line: &str) -> Result<Input, String> {
             "unknown command /{other}; type /help for the list (//{other} sends '/{other}' as text)"
         )),
     }
+}
+
+/// Whether a typed line goes on on the next one: it ends in an odd number of
+/// backslashes (`\\` at the end is one backslash, sent).
+pub fn continues(input: &str) -> bool {
+    trailing_backslashes(input) % 2 == 1
+}
+
+/// The message a (possibly continued) line holds. At the end of each line,
+/// backslashes pair up: `\\` stands for one `\`, and a single one left over
+/// continued the line (the message keeps the newline). A newline at the very
+/// end (the tail of a paste) is dropped.
+pub fn join_lines(input: &str) -> String {
+    let input = input.strip_suffix('\n').unwrap_or(input);
+    input
+        .split('\n')
+        .map(|line| {
+            let run = trailing_backslashes(line);
+            format!("{}{}", &line[..line.len() - run], "\\".repeat(run / 2))
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn trailing_backslashes(line: &str) -> usize {
+    line.len() - line.trim_end_matches('\\').len()
 }
 
 fn control_payload(name: &str, args: &str) -> Result<Vec<u8>, String> {
@@ -341,6 +374,28 @@ mod tests {
         );
         assert!(err("/file").contains("needs a path"));
         assert!(err("/file --binary").contains("needs a path"));
+    }
+
+    #[test]
+    fn backslashes_at_line_ends() {
+        assert!(continues("one\\"));
+        assert!(!continues("one\\\\"));
+        assert!(continues("one\\\\\\"));
+        assert!(!continues("a\\b"));
+        assert_eq!(join_lines("one\\\ntwo"), "one\ntwo");
+        assert_eq!(join_lines("ends in \\\\"), "ends in \\");
+        assert_eq!(join_lines("two \\\\\\\\"), "two \\\\");
+        assert_eq!(join_lines("a \\\\\\\nb"), "a \\\nb");
+        assert_eq!(join_lines("in \\ the middle"), "in \\ the middle");
+        assert_eq!(join_lines("{\n  \"a\": 1\n}\n"), "{\n  \"a\": 1\n}");
+        assert_eq!(join_lines(""), "");
+    }
+
+    #[test]
+    fn empty_message() {
+        assert_eq!(cmd("/empty"), Slash::Empty);
+        assert_eq!(parse(""), Ok(Input::Nothing));
+        assert!(err("/empty x").contains("no arguments"));
     }
 
     #[test]

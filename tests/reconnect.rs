@@ -51,7 +51,8 @@ fn reconnects_and_replays_the_execute_messages() {
     ])
     .code(0)
     .stdout("a\nb\nc\n")
-    .stderr_has("the server closed the connection (1012); reconnecting in 500ms (attempt 1)");
+    .stderr_has("the server closed the connection (1012); reconnecting in 500ms (attempt 1)")
+    .stderr_has(&format!("wsprobe: connected again to {url} (attempt 1)\n"));
     assert_eq!(srv.next().texts(), ["sub"]);
     assert_eq!(
         srv.next().texts(),

@@ -799,3 +799,298 @@ fn typeahead_after_enter_is_not_lost() {
     let obs = server.next();
     assert_eq!(obs.messages, vec![text("one"), text("two"), text("three")]);
 }
+
+/// The server closes while a line is half typed: the line is kept in history
+/// (and the screen says so under it), and the close is shown once: the
+/// `* closed by server` line, with no `wsprobe:` repeat of it.
+#[test]
+fn half_typed_line_is_kept_when_the_server_closes() {
+    let state = test_tempdir();
+    let state_path = state.path().to_path_buf();
+    let (server, push) = triggered_server(|conn| conn.close(4001, "custom"));
+    let started = Instant::now();
+    let mut term = Term::spawn_in(&server, &[], state);
+    term.wait_prompt();
+    term.submit("go", &[]);
+    term.keys("half typed");
+    term.expect("half typed");
+    push.send(()).unwrap();
+    term.expect("* closed by server: 4001 custom\r\n");
+    term.expect(
+        "* the line you were typing was not sent; it is kept in history (Up to recall)\r\n",
+    );
+    let code = term.exit_code();
+    let screen = term.transcript();
+    assert_eq!(code, 7, "{screen}");
+    assert!(
+        !screen.contains("wsprobe: the server closed"),
+        "the close was reported twice: {screen}"
+    );
+    assert_eq!(
+        screen.matches("4001 custom").count(),
+        1,
+        "the close was reported twice: {screen}"
+    );
+    assert!(term.canonical_mode(), "raw mode left on: {screen}");
+    assert!(
+        started.elapsed() < EXPECT_TIMEOUT,
+        "{:?}",
+        started.elapsed()
+    );
+    let history = std::fs::read_to_string(history_file(&state_path)).unwrap();
+    assert!(history.lines().any(|l| l == "half typed"), "{history:?}");
+    assert_eq!(server.next().messages, vec![text("go")]);
+}
+
+/// An empty prompt when the server closes leaves no note (and no prompt).
+#[test]
+fn server_close_at_an_empty_prompt_leaves_no_note() {
+    let (server, push) = triggered_server(|conn| conn.close(1001, ""));
+    let mut term = Term::ready(&server);
+    term.submit("go", &[]);
+    push.send(()).unwrap();
+    assert_eq!(term.exit_code(), 0, "{}", term.transcript());
+    let screen = term.transcript();
+    assert!(
+        screen.contains("* closed by server: 1001 going away"),
+        "{screen}"
+    );
+    assert!(!screen.contains("the line you were typing"), "{screen}");
+}
+
+/// With --reconnect, the REPL says when the connection is back, and Ctrl-D on
+/// the new connection is our close ("closing"), not the server's.
+#[test]
+fn reconnect_is_announced_and_ctrl_d_then_closes() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let first = AtomicUsize::new(0);
+    let server = Server::start(move |conn| {
+        if first.fetch_add(1, Ordering::SeqCst) == 0 {
+            if conn.recv().is_some() {
+                conn.close(1012, "");
+            }
+        } else {
+            conn.echo();
+        }
+    });
+    let started = Instant::now();
+    let mut term = Term::spawn(&server, &["--no-history", "--reconnect"]);
+    term.wait_prompt();
+    term.keys("one");
+    term.keys(ENTER);
+    term.expect("* closed by server: 1012 service restart\r\n");
+    term.expect("reconnecting in 500ms (attempt 1)\r\n");
+    term.expect(&format!(
+        "* connected again to ws://127.0.0.1:{}/ (attempt 1)\r\n",
+        server.port()
+    ));
+    term.submit("two", &[&["< two\r\n"]]);
+    term.keys(CTRL_D);
+    term.expect("* closing: 1000 normal closure\r\n");
+    term.expect("* closed (the server answered 1000 normal closure)\r\n");
+    assert_eq!(term.exit_code(), 0, "{}", term.transcript());
+    let screen = term.transcript();
+    assert_eq!(
+        screen.matches("closed by server").count(),
+        1,
+        "only the first connection was closed by the server: {screen}"
+    );
+    assert!(
+        started.elapsed() < EXPECT_TIMEOUT,
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(server.next().messages, vec![text("one")]);
+    let obs = closed_normally(&server);
+    assert_eq!(obs.messages, vec![text("two")]);
+}
+
+/// `--timestamps` stamps what is sent too: `HH:MM:SS.mmm > hello` above the
+/// prompt, like the `<` line of the echo.
+#[test]
+fn timestamps_stamp_sent_messages_too() {
+    let server = Server::start(|conn| conn.echo());
+    let mut term = Term::spawn(&server, &["--no-history", "--timestamps"]);
+    term.wait_prompt();
+    let shown = term.submit("hello", &[&[" > hello\r\n"], &[" < hello\r\n"]]);
+    assert_eq!(shown.len(), 2);
+    // Each line starts with a stamp: the 12 characters before the marker.
+    let screen = String::from_utf8_lossy(&term.out).into_owned();
+    for marker in [" > hello\r\n", " < hello\r\n"] {
+        let at = screen.find(marker).unwrap();
+        let stamp = &screen[at.saturating_sub(12)..at];
+        let digits = stamp.replace([':', '.'], "");
+        assert!(
+            stamp.len() == 12
+                && stamp.as_bytes()[2] == b':'
+                && stamp.as_bytes()[8] == b'.'
+                && digits.bytes().all(|b| b.is_ascii_digit()),
+            "no HH:MM:SS.mmm stamp before {marker:?}: {stamp:?}\n{}",
+            term.transcript()
+        );
+    }
+    // A binary message is shown once, stamped, by its size.
+    term.submit("/binary 00ff", &[&[" > binary, 2 bytes\r\n"]]);
+    finish(&mut term, &server);
+    let screen = term.transcript();
+    assert_eq!(screen.matches("> binary, 2 bytes").count(), 1, "{screen}");
+}
+
+/// Tab after `/file ` completes a path, `~` being the home directory, and
+/// the completed path is sent.
+#[test]
+fn tab_completes_file_paths_with_home_expanded() {
+    let state = test_tempdir();
+    std::fs::write(state.path().join("payload.json"), r#"{"k": 1}"#).unwrap();
+    std::fs::create_dir(state.path().join("dir")).unwrap();
+    let server = Server::start(|conn| conn.drain());
+    let mut term = Term::spawn_in(&server, &["--no-history"], state);
+    term.wait_prompt();
+    term.keys("/file ~/pay\t");
+    term.expect("/file ~/payload.json");
+    term.submit("", &[&["> ~/payload.json (8 bytes, sent as text)\r\n"]]);
+    let obs = finish(&mut term, &server);
+    assert_eq!(obs.messages, vec![text(r#"{"k": 1}"#)]);
+}
+
+/// A message ending in a backslash (`\\` at the end) and an empty message
+/// (`/empty`) can be sent; an empty line sends nothing.
+#[test]
+fn trailing_backslash_and_empty_messages() {
+    let (server, mut term) = ready(|conn| conn.drain());
+    term.submit("ends in \\\\", &[]);
+    term.submit("", &[]);
+    term.submit("/empty", &[]);
+    term.keys("two\\");
+    term.keys(ENTER);
+    term.submit("lines", &[]);
+    let obs = finish(&mut term, &server);
+    assert_eq!(
+        obs.messages,
+        vec![text("ends in \\"), text(""), text("two\nlines")]
+    );
+}
+
+impl Term {
+    /// Reads what wsprobe has written so far (what a terminal would have shown
+    /// before it is resized).
+    fn drain(&mut self) {
+        while self.fill(Instant::now() + Duration::from_millis(20)) {}
+    }
+
+    /// Resizes the terminal (wsprobe gets SIGWINCH); `resizes` notes where in
+    /// the output it happened, to replay the output in an emulator.
+    fn resize(&mut self, cols: u16, rows: u16, resizes: &mut Vec<(usize, u16, u16)>) {
+        self.drain();
+        // What comes next is drawn at the new size.
+        self.pos = self.out.len();
+        resizes.push((self.out.len(), cols, rows));
+        self.session
+            .get_process_mut()
+            .set_window_size(cols, rows)
+            .expect("resize the terminal");
+    }
+
+    /// The screen and scrollback as logical lines (wrapped rows joined), in a
+    /// terminal that reflows on resize, as most do.
+    fn rendered(&self, resizes: &[(usize, u16, u16)]) -> Vec<String> {
+        let (mut cols, mut rows) = (80, 24);
+        let mut vt = avt::Vt::builder()
+            .size(cols, rows)
+            .scrollback_limit(1000)
+            .build();
+        let mut at = 0;
+        for &(offset, c, r) in resizes {
+            vt.feed_str(&String::from_utf8_lossy(&self.out[at..offset]));
+            (cols, rows) = (usize::from(c), usize::from(r));
+            vt.resize(cols, rows);
+            at = offset;
+        }
+        vt.feed_str(&String::from_utf8_lossy(&self.out[at..]));
+        vt.text()
+    }
+}
+
+/// Resizing the terminal while the typed line wraps and messages arrive: every
+/// received line stays on the screen, once, and the prompt with the line is
+/// drawn once (no stale copies of its first rows, no rows cleared above it).
+#[test]
+fn resize_while_the_line_wraps_keeps_received_lines_and_one_prompt() {
+    let (tx, rx): (Sender<u32>, Receiver<u32>) = mpsc::channel();
+    let rx = Mutex::new(rx);
+    let server = Server::start(move |conn| {
+        if conn.recv().is_none() {
+            return;
+        }
+        while let Ok(n) = rx.lock().unwrap().recv_timeout(DEADLINE) {
+            if n == 0 {
+                break;
+            }
+            conn.send_text(&format!("line {n}"));
+        }
+        conn.drain();
+    });
+    let started = Instant::now();
+    let mut term = Term::spawn(&server, &["--no-history"]);
+    // 40 columns from the start (before anything is drawn).
+    term.session
+        .get_process_mut()
+        .set_window_size(40, 24)
+        .expect("resize the terminal");
+    let mut resizes = vec![(0, 40, 24)];
+    term.wait_prompt();
+    term.submit("go", &[]);
+    let typed = "this is a long line typed while the window changes its size, END";
+    term.keys(typed);
+    let mut n = 0;
+    for (cols, rows) in [(40, 24), (25, 24), (60, 24), (30, 24), (80, 24)] {
+        if (cols, rows) != (40, 24) {
+            term.resize(cols, rows, &mut resizes);
+            // The editor draws the line again at the new width. (A message
+            // that arrives before the editor has handled the resize is drawn
+            // by it at the old width: see src/input/resize.rs.)
+            term.expect("size, END");
+        }
+        for _ in 0..2 {
+            n += 1;
+            tx.send(n).unwrap();
+            // The message, then the prompt and the line drawn again under it.
+            term.expect_all(&[&[&format!("< line {n}\r\n"), "size, END"]]);
+        }
+    }
+    let lines = term.rendered(&resizes);
+    let screen = lines.join("\n");
+    for i in 1..=n {
+        let wanted = format!("< line {i}");
+        assert_eq!(
+            lines.iter().filter(|l| **l == wanted).count(),
+            1,
+            "{wanted:?} should be on the screen once:\n{screen}\n{}",
+            term.transcript()
+        );
+    }
+    let prompts: Vec<&String> = lines.iter().filter(|l| l.contains("this is")).collect();
+    assert_eq!(
+        prompts,
+        [&format!("{}{typed}", term.prompt)],
+        "the prompt and its line should be drawn once:\n{screen}\n{}",
+        term.transcript()
+    );
+    assert!(
+        !lines
+            .iter()
+            .rev()
+            .skip_while(|l| l.is_empty())
+            .any(|l| l.is_empty()),
+        "rows were cleared between the lines:\n{screen}"
+    );
+    tx.send(0).unwrap();
+    term.submit("", &[]);
+    let obs = finish(&mut term, &server);
+    assert_eq!(obs.messages, vec![text("go"), text(typed)]);
+    assert!(
+        started.elapsed() < EXPECT_TIMEOUT * 2,
+        "{:?}",
+        started.elapsed()
+    );
+}

@@ -2,8 +2,10 @@
 //! This file holds the `-x` messages and the start of pipe-mode input; the stdin
 //! reader and the REPL have their own files.
 
+mod complete;
 pub mod lines;
 pub mod repl;
+mod resize;
 
 use std::io::{self, Read};
 use std::thread;

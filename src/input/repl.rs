@@ -14,6 +14,7 @@ use rustyline::{
     KeyEvent, Movement, RepeatCount,
 };
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::fs;
 use std::io::{self, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
@@ -22,11 +23,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use tungstenite::{Bytes, Message};
 
+use super::{complete, resize};
 use crate::event::Command;
 use crate::mailbox::Outbox;
 use crate::output::human::{fmt_rtt, visible, ReplState};
 use crate::redact;
 use crate::text;
+pub use resize::Shown;
 use wsprobe::slash::{self, Input, Slash, COMMANDS};
 
 pub struct ReplOptions {
@@ -37,6 +40,8 @@ pub struct ReplOptions {
     pub show_secrets: bool,
     /// On a terminal: what the session has written, for the progress of a large `/file`.
     pub gauge: Option<Arc<crate::feedback::SendGauge>>,
+    /// `--timestamps`: the session shows sent messages itself, stamped.
+    pub timestamps: bool,
 }
 
 /// What the REPL thread hands back to the app: the printer the session's output
@@ -44,13 +49,41 @@ pub struct ReplOptions {
 pub struct ReplHandle {
     pub printer: Box<dyn ExternalPrinter + Send>,
     pub ending: Arc<AtomicBool>,
-    pub done: std::sync::mpsc::Receiver<()>,
+    /// The editor thread is gone; true when it left a note under the prompt (a
+    /// line that was being typed), which must then stay on the screen.
+    pub done: std::sync::mpsc::Receiver<bool>,
 }
 
-/// The rustyline helper: completion of slash commands, `\` line continuation and
-/// a colored prompt.
+/// The rustyline helper: completion (commands, paths after `/file`), `\` line
+/// continuation, a colored prompt, and a copy of the line being typed.
 struct ReplHelper {
     color: bool,
+    /// The line as last drawn. rustyline drops it when `readline` is interrupted
+    /// (the session ended while the user was typing); this copy lets the REPL keep
+    /// it in history.
+    typing: RefCell<String>,
+    /// What was last drawn: the prompt and the text left of the cursor, and the
+    /// terminal's width then (see `resize`).
+    drawn: RefCell<Option<(String, usize)>>,
+    /// The prompt being drawn, between `highlight_prompt` and `highlight`.
+    prompt: RefCell<String>,
+    shown: Shown,
+}
+
+impl ReplHelper {
+    /// A new `readline` starts on a fresh row.
+    fn start_line(&self) {
+        self.drawn.replace(None);
+        self.typing.borrow_mut().clear();
+    }
+}
+
+/// The terminal's width, as rustyline reads it (0, unknown, is 80).
+fn columns() -> usize {
+    match terminal_size::terminal_size_of(io::stdout()) {
+        Some((terminal_size::Width(w), _)) if w > 0 => usize::from(w),
+        _ => 80,
+    }
 }
 
 impl Completer for ReplHelper {
@@ -62,46 +95,67 @@ impl Completer for ReplHelper {
         pos: usize,
         _: &rustyline::Context<'_>,
     ) -> rustyline::Result<(usize, Vec<Pair>)> {
-        let head = &line[..pos];
-        if !head.starts_with('/') || head.contains(char::is_whitespace) {
-            return Ok((0, Vec::new()));
-        }
-        let mut names: Vec<&str> = COMMANDS.iter().map(|(name, _)| *name).collect();
-        names.push("/exit");
-        let matches = names
-            .into_iter()
-            .filter(|name| name.starts_with(head))
-            .map(|name| Pair {
-                display: name.to_string(),
-                replacement: format!("{name} "),
-            })
-            .collect();
-        Ok((0, matches))
+        Ok(complete::complete(line, pos))
     }
 }
 
 impl Hinter for ReplHelper {
     type Hint = String;
+
+    /// Called on every change of the line: no hint, but note the line.
+    fn hint(&self, line: &str, _pos: usize, _: &rustyline::Context<'_>) -> Option<String> {
+        if let Ok(mut typing) = self.typing.try_borrow_mut() {
+            typing.clear();
+            typing.push_str(line);
+        }
+        None
+    }
 }
 
+/// Every redraw of the line goes through here: the prompt first (after
+/// rustyline has cleared the rows of the previous drawing), then the line.
 impl Highlighter for ReplHelper {
     fn highlight_prompt<'b, 's: 'b, 'p: 'b>(
         &'s self,
         prompt: &'p str,
         _default: bool,
     ) -> Cow<'b, str> {
-        if self.color {
-            Cow::Owned(prompt.blue().bold().to_string())
+        // After a resize the terminal has reflowed the line: go to its real
+        // first row before rustyline draws it again.
+        let fix = match &*self.drawn.borrow() {
+            Some((before, cols)) => resize::correction(before, *cols, columns(), &self.shown),
+            None => String::new(),
+        };
+        self.prompt.replace(prompt.to_string());
+        let prompt = if self.color {
+            prompt.blue().bold().to_string()
         } else {
-            Cow::Borrowed(prompt)
-        }
+            prompt.to_string()
+        };
+        Cow::Owned(fix + &prompt)
+    }
+
+    fn highlight<'l>(&self, line: &'l str, pos: usize) -> Cow<'l, str> {
+        let before = format!("{}{}", self.prompt.borrow(), &line[..pos.min(line.len())]);
+        self.drawn.replace(Some((before, columns())));
+        Cow::Borrowed(line)
+    }
+
+    /// Redraw through `highlight` on every change, so that `drawn` is exact.
+    fn highlight_char(
+        &self,
+        _line: &str,
+        _pos: usize,
+        _kind: rustyline::highlight::CmdKind,
+    ) -> bool {
+        true
     }
 }
 
 impl Validator for ReplHelper {
-    /// A line ending in `\` continues on the next line.
+    /// A line ending in `\` continues on the next line (`\\` is a backslash).
     fn validate(&self, ctx: &mut ValidationContext) -> rustyline::Result<ValidationResult> {
-        if ctx.input().ends_with('\\') {
+        if slash::continues(ctx.input()) {
             Ok(ValidationResult::Incomplete)
         } else {
             Ok(ValidationResult::Valid(None))
@@ -136,6 +190,7 @@ pub fn start(
     shared: Arc<ReplState>,
     outbox: Outbox,
     color: bool,
+    shown: Shown,
 ) -> io::Result<ReplHandle> {
     let config = Config::builder()
         .history_ignore_space(true)
@@ -143,10 +198,20 @@ pub fn start(
         .max_history_size(1000)
         .map_err(io::Error::other)?
         .bracketed_paste(true)
+        // Every redraw goes through the helper's highlighter, which also puts the
+        // prompt back after a resize; it adds colors only with `color` (NO_COLOR
+        // and --color are wsprobe's to honour, not rustyline's).
+        .color_mode(rustyline::ColorMode::Forced)
         .build();
     let mut editor: Editor<ReplHelper, FileHistory> =
         Editor::with_config(config).map_err(io::Error::other)?;
-    editor.set_helper(Some(ReplHelper { color }));
+    editor.set_helper(Some(ReplHelper {
+        color,
+        typing: RefCell::default(),
+        drawn: RefCell::default(),
+        prompt: RefCell::default(),
+        shown: shown.clone(),
+    }));
     editor.bind_sequence(
         KeyEvent::ctrl('c'),
         EventHandler::Conditional(Box::new(CtrlC)),
@@ -169,9 +234,10 @@ pub fn start(
                 outbox,
                 history,
                 history_warned: false,
+                shown,
             };
-            repl.run(&thread_ending);
-            let _ = done_tx.send(());
+            let noted = repl.run(&thread_ending);
+            let _ = done_tx.send(noted);
         })?;
     Ok(ReplHandle {
         printer: Box::new(printer),
@@ -217,33 +283,43 @@ struct Repl {
     outbox: Outbox,
     history: Option<PathBuf>,
     history_warned: bool,
+    /// What is on the screen above the prompt (see `resize`).
+    shown: Shown,
 }
 
 impl Repl {
-    fn run(&mut self, ending: &AtomicBool) {
+    /// Read lines until the user quits or the session ends; true when a note was
+    /// left under the prompt.
+    fn run(&mut self, ending: &AtomicBool) -> bool {
         loop {
             if ending.load(Ordering::SeqCst) {
-                return;
+                return false;
+            }
+            if let Some(helper) = self.editor.helper() {
+                helper.start_line();
             }
             let line = match self.editor.readline(&self.opts.prompt) {
                 Ok(line) => line,
                 Err(ReadlineError::Interrupted | ReadlineError::Eof) => {
-                    if !ending.load(Ordering::SeqCst) {
-                        self.close(1000, "");
+                    if ending.load(Ordering::SeqCst) {
+                        return self.keep_unsent();
                     }
-                    return;
+                    self.close(1000, "");
+                    return false;
                 }
                 Err(e) => {
                     eprintln!("wsprobe: terminal error: {e}");
                     self.close(1000, "");
-                    return;
+                    return false;
                 }
             };
+            self.typed().clear();
+            // The line stays on the screen, under its prompt.
+            self.shown.record(&format!("{}{line}", self.opts.prompt));
             self.remember(&line);
-            // `\` + newline continues a line; the message holds the newline only.
-            let line = line.replace("\\\n", "\n");
-            // A paste usually ends with a newline the user did not mean to send.
-            let line = line.strip_suffix('\n').unwrap_or(&line).to_string();
+            // `\` + newline continues a line (the message holds the newline); a
+            // paste's last newline is dropped; `\\` at a line's end is one `\`.
+            let line = slash::join_lines(&line);
             match slash::parse(&line) {
                 Ok(Input::Nothing) => {}
                 Ok(Input::Text(text)) => {
@@ -256,12 +332,51 @@ impl Repl {
                 }
                 Ok(Input::Command(command)) => {
                     if !self.command(command) {
-                        return;
+                        return false;
                     }
                 }
-                Err(e) => say_error(&e),
+                Err(e) => self.say_error(&e),
             }
         }
+    }
+
+    fn say(&self, text: &str) {
+        write_shown(&self.shown, text.dimmed().to_string());
+    }
+
+    fn say_status(&self, text: &str) {
+        write_shown(
+            &self.shown,
+            format!("{} {}", "*".yellow().bold(), text.yellow()),
+        );
+    }
+
+    fn say_error(&self, text: &str) {
+        write_shown(&self.shown, format!("{} {text}", "error:".red().bold()));
+    }
+
+    fn typed(&self) -> std::cell::RefMut<'_, String> {
+        match self.editor.helper() {
+            Some(helper) => helper.typing.borrow_mut(),
+            None => unreachable!("the helper is set before the thread starts"),
+        }
+    }
+
+    /// The session ended while a line was half typed: keep it in history (so that
+    /// Up recalls it in the next session) and say so under it.
+    fn keep_unsent(&mut self) -> bool {
+        let line = std::mem::take(&mut *self.typed());
+        if line.trim().is_empty() {
+            return false;
+        }
+        self.remember(&line);
+        let note = if self.history.is_some() && !line.starts_with(' ') {
+            "the line you were typing was not sent; it is kept in history (Up to recall)"
+        } else {
+            "the line you were typing was not sent"
+        };
+        self.say_status(note);
+        true
     }
 
     fn remember(&mut self, line: &str) {
@@ -276,7 +391,7 @@ impl Repl {
         if let Err(e) = saved {
             if !self.history_warned {
                 self.history_warned = true;
-                say_error(&format!(
+                self.say_error(&format!(
                     "cannot save history to '{}': {e} (continuing without)",
                     path.display()
                 ));
@@ -286,7 +401,7 @@ impl Repl {
 
     fn send(&self, messages: Vec<Message>) {
         if self.outbox.send(Command::Send(messages)).is_err() {
-            say_error("the connection is closed");
+            self.say_error("the connection is closed");
         }
     }
 
@@ -304,9 +419,12 @@ impl Repl {
                 let mut text =
                     String::from("Type a line to send it as a text message. Commands:\n");
                 text.push_str(&help_table());
-                text.push_str("A line ending in \\ continues on the next line; a pasted block is one message.\n");
+                text.push_str("A line ending in \\ continues on the next line (\\\\ at the end sends one \\);\n");
+                text.push_str(
+                    "a pasted block is one message; an empty line sends nothing (/empty does).\n",
+                );
                 text.push_str("Ctrl-C clears the line (on an empty line: quit), Ctrl-D quits, Ctrl-R searches history.");
-                say(&text);
+                self.say(&text);
             }
             Slash::Ping(payload) => self.send(vec![Message::Ping(Bytes::from(payload))]),
             Slash::Pong(payload) => self.send(vec![Message::Pong(Bytes::from(payload))]),
@@ -315,13 +433,23 @@ impl Repl {
                 return false;
             }
             Slash::Binary(bytes) => {
-                say(&format!(
-                    "> binary, {}",
-                    text::count(bytes.len() as u64, "byte")
-                ));
+                if !self.opts.timestamps {
+                    self.say(&format!(
+                        "> binary, {}",
+                        text::count(bytes.len() as u64, "byte")
+                    ));
+                }
                 self.send(vec![Message::Binary(Bytes::from(bytes))]);
             }
-            Slash::File { path, force_binary } => match fs::read(&path) {
+            Slash::Empty => {
+                let message = if self.opts.binary {
+                    Message::Binary(Bytes::new())
+                } else {
+                    Message::Text("".into())
+                };
+                self.send(vec![message]);
+            }
+            Slash::File { path, force_binary } => match fs::read(expand(&path)) {
                 Ok(bytes) => {
                     let len = bytes.len();
                     let message = match (force_binary, String::from_utf8(bytes)) {
@@ -334,7 +462,7 @@ impl Repl {
                     } else {
                         "binary"
                     };
-                    say(&format!(
+                    self.say(&format!(
                         "> {} ({}, sent as {kind})",
                         path.display(),
                         text::count(len as u64, "byte")
@@ -343,17 +471,17 @@ impl Repl {
                     let watch = self.opts.gauge.as_ref().map(|g| g.watch(len));
                     match self.outbox.send(Command::Send(vec![message])) {
                         Ok(()) => watch.into_iter().for_each(|w| w.follow()),
-                        Err(_) => say_error("the connection is closed"),
+                        Err(_) => self.say_error("the connection is closed"),
                     }
                 }
-                Err(e) => say_error(&format!("cannot read '{}': {e}", path.display())),
+                Err(e) => self.say_error(&format!("cannot read '{}': {e}", path.display())),
             },
-            Slash::Info => say(&self.info_text()),
-            Slash::Stats => say(&self.stats_text()),
+            Slash::Info => self.say(&self.info_text()),
+            Slash::Stats => self.say(&self.stats_text()),
             Slash::Pretty(setting) => {
                 let now = setting.unwrap_or(!self.shared.pretty.load(Ordering::Relaxed));
                 self.shared.pretty.store(now, Ordering::Relaxed);
-                say(&format!(
+                self.say(&format!(
                     "JSON pretty-printing {}",
                     if now { "on" } else { "off" }
                 ));
@@ -459,16 +587,20 @@ fn help_table() -> String {
         .collect()
 }
 
-fn say(text: &str) {
+/// Write a line under the prompt and note it among what is shown.
+fn write_shown(shown: &Shown, line: String) {
+    shown.record(&line);
     let mut out = io::stdout().lock();
-    let _ = writeln!(out, "{}", text.dimmed());
+    let _ = writeln!(out, "{line}");
     let _ = out.flush();
 }
 
-fn say_error(text: &str) {
-    let mut out = io::stdout().lock();
-    let _ = writeln!(out, "{} {text}", "error:".red().bold());
-    let _ = out.flush();
+/// `/file ~/x.json` reads `$HOME/x.json`, as a shell would.
+fn expand(path: &Path) -> PathBuf {
+    match path.to_str() {
+        Some(text) => complete::expand_home(text),
+        None => path.to_path_buf(),
+    }
 }
 
 /// The history file: `$XDG_STATE_HOME/wsprobe/history`, else

@@ -13,7 +13,7 @@ use std::time::{Duration, SystemTime};
 
 pub use super::repl_state::ReplState;
 use super::Sink;
-use crate::event::{Direction, Event, Kind};
+use crate::event::{Direction, Event, HandshakeInfo, Kind};
 use wsprobe::frame::FrameInfo;
 
 /// How `--timestamps` shows time.
@@ -41,6 +41,10 @@ pub struct Human<W: Write> {
     closing: bool,
     /// The server sent Close first.
     closed_by_server: bool,
+    /// Connections opened so far: from the second on, the REPL says it is back.
+    opens: u32,
+    /// The attempt the last `reconnect` event announced.
+    attempt: u32,
 }
 
 impl<W: Write> Human<W> {
@@ -52,6 +56,8 @@ impl<W: Write> Human<W> {
             state,
             closing: false,
             closed_by_server: false,
+            opens: 0,
+            attempt: 0,
         }
     }
 
@@ -179,16 +185,68 @@ impl<W: Write> Human<W> {
         }
     }
 
-    /// Sent messages get no line of their own (the prompt shows what was typed);
+    /// A new connection: the first is announced by the REPL's banner; after a
+    /// reconnect, say that it is back. Either way the close state starts afresh.
+    fn open(&mut self, info: &HandshakeInfo, at: SystemTime) {
+        self.opens += 1;
+        self.closing = false;
+        self.closed_by_server = false;
+        if self.opens > 1 {
+            self.status(at, &reconnected(info, self.attempt));
+        }
+    }
+
+    /// Sent messages get no line of their own (the prompt shows what was typed),
+    /// except with `--timestamps`, where a stamped `> ` line says when each left;
     /// pings and pongs get one with `--show-ping-pong`.
     fn outgoing(&mut self, kind: Kind, payload: &[u8], at: SystemTime) {
         match kind {
+            Kind::Text | Kind::Binary if self.opts.timestamps.is_some() => {
+                self.outgoing_data(kind, payload, at)
+            }
             Kind::Text | Kind::Binary => {}
             Kind::Ping => self.ping_sent(payload, at),
             Kind::Pong if self.opts.show_ping_pong => {
                 self.status(at, &format!("pong sent{}", payload_note(payload)));
             }
             Kind::Pong => {}
+        }
+    }
+
+    /// `12:00:00.123 > hello`: text as sent (up to --max-display bytes), binary
+    /// as its size (the user typed or chose it).
+    fn outgoing_data(&mut self, kind: Kind, payload: &[u8], at: SystemTime) {
+        self.prefix(at);
+        let marker = ">".cyan().bold();
+        let count = |n: usize, what: &str| crate::text::count(n as u64, what);
+        if kind == Kind::Binary {
+            let _ = writeln!(
+                self.buf,
+                "{marker} {}",
+                format!("binary, {}", count(payload.len(), "byte")).magenta()
+            );
+            return;
+        }
+        let shown = String::from_utf8_lossy(&payload[..payload.len().min(self.opts.max_display)]);
+        // A cut may split a character: lossy decoding shows its start as U+FFFD.
+        let mut lines = visible(&shown)
+            .split('\n')
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+            .into_iter();
+        let first = lines.next().unwrap_or_default();
+        let _ = writeln!(self.buf, "{marker} {first}");
+        let indent = self.indent();
+        for line in lines {
+            let _ = writeln!(self.buf, "{indent}{line}");
+        }
+        if payload.len() > self.opts.max_display {
+            let more = count(payload.len() - self.opts.max_display, "more byte");
+            let _ = writeln!(
+                self.buf,
+                "{indent}{}",
+                format!("… {more} not shown (--max-display)").dimmed()
+            );
         }
     }
 
@@ -222,6 +280,19 @@ impl<W: Write> Human<W> {
     }
 }
 
+/// `connected again to ws://…/ (attempt 2)`; with `--listen`, `client … connected`.
+pub fn reconnected(info: &HandshakeInfo, attempt: u32) -> String {
+    if info.listening {
+        format!(
+            "client {} connected to {}",
+            info.peer.as_deref().unwrap_or("?"),
+            info.url
+        )
+    } else {
+        format!("connected again to {} (attempt {attempt})", info.url)
+    }
+}
+
 fn payload_note(payload: &[u8]) -> String {
     if payload.is_empty() {
         String::new()
@@ -242,20 +313,24 @@ impl<W: Write> Sink for Human<W> {
         match event {
             // A rejection is shown by the error that follows it; --stats goes to
             // stderr once the REPL is gone.
-            Event::Open(_) | Event::Rejected(_) | Event::Error { .. } | Event::Stats { .. } => {}
+            Event::Open(info) => self.open(info, SystemTime::now()),
+            Event::Rejected(_) | Event::Error { .. } | Event::Stats { .. } => {}
             Event::Frame { dir, frame, at } => self.frame(*dir, frame, *at),
             Event::Reconnect {
                 attempt,
                 delay,
                 reason,
                 at,
-            } => self.status(
-                *at,
-                &format!(
-                    "{reason}; reconnecting in {} (attempt {attempt})",
-                    humantime::format_duration(*delay)
-                ),
-            ),
+            } => {
+                self.attempt = *attempt;
+                self.status(
+                    *at,
+                    &format!(
+                        "{reason}; reconnecting in {} (attempt {attempt})",
+                        humantime::format_duration(*delay)
+                    ),
+                )
+            }
             Event::Message {
                 dir: Direction::In,
                 kind,

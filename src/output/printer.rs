@@ -1,21 +1,26 @@
 //! A `Write` that hands whole chunks of output to rustyline's external printer, so
-//! that the REPL shows them above the line being typed.
+//! that the REPL shows them above the line being typed (and notes them among what
+//! is shown there, for redrawing after a resize).
 
 use rustyline::ExternalPrinter;
 use std::io::{self, Write};
 use std::sync::{Arc, Mutex};
 
+use crate::input::repl::Shown;
+
 #[derive(Clone)]
 pub struct SharedPrinter {
     printer: Arc<Mutex<Box<dyn ExternalPrinter + Send>>>,
     buf: Vec<u8>,
+    shown: Shown,
 }
 
 impl SharedPrinter {
-    pub fn new(printer: Box<dyn ExternalPrinter + Send>) -> Self {
+    pub fn new(printer: Box<dyn ExternalPrinter + Send>, shown: Shown) -> Self {
         SharedPrinter {
             printer: Arc::new(Mutex::new(printer)),
             buf: Vec::new(),
+            shown,
         }
     }
 
@@ -38,6 +43,7 @@ impl Write for SharedPrinter {
         }
         let text = String::from_utf8_lossy(&self.buf).into_owned();
         self.buf.clear();
+        self.shown.record(&text);
         let mut printer = self
             .printer
             .lock()

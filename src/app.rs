@@ -542,6 +542,7 @@ impl Dial {
             max_message_size: settings.max_message_size,
             trace_frames: settings.output.verbose >= 2,
             proxy,
+            routes: client.routes.clone(),
         };
         Ok(Dial::Client(Box::new(connect::prepare(target, options)?)))
     }

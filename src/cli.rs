@@ -99,6 +99,14 @@ pub struct Cli {
     #[arg(long, conflicts_with = "proxy", help_heading = "Connection")]
     pub no_proxy: bool,
 
+    /// Use these addresses for HOST:PORT instead of DNS (curl's flag; repeatable). The Host header, TLS SNI and certificate check keep the URL's name. Example: --resolve api.example.com:443:10.0.0.7
+    #[arg(long, value_name = "HOST:PORT:ADDR[,ADDR...]", value_parser = crate::connect::route::parse_resolve, help_heading = "Connection")]
+    pub resolve: Vec<crate::connect::route::Resolve>,
+
+    /// Connect to HOST2:PORT2 when the URL says HOST:PORT (curl's flag; repeatable; empty fields match any / keep the URL's). Host header, SNI and certificate check keep the URL's name. Example: --connect-to api.example.com:443:staging.internal:8443
+    #[arg(long, value_name = "HOST:PORT:HOST2:PORT2", value_parser = crate::connect::route::parse_connect_to, help_heading = "Connection")]
+    pub connect_to: Vec<crate::connect::route::ConnectTo>,
+
     /// When the server closes or the connection drops, connect again (backoff 0.5s to 30s, at most N tries in a row, N at least 1; --reconnect alone: no limit) and re-send the -x messages; also retries the first connection
     #[arg(long, value_name = "N", num_args = 0..=1, require_equals = true, default_missing_value = RECONNECT_UNLIMITED, value_parser = parse_reconnect, help_heading = "Connection")]
     pub reconnect: Option<u32>,

@@ -47,6 +47,7 @@ pub struct ClientSettings {
     pub proxy: Option<String>,
     /// `--no-proxy`: ignore the proxy environment variables.
     pub no_proxy: bool,
+    pub routes: crate::connect::route::Routes,
 }
 
 #[derive(Debug, Clone)]
@@ -165,6 +166,10 @@ impl Settings {
                 },
                 proxy: cli.proxy.clone(),
                 no_proxy: cli.no_proxy,
+                routes: crate::connect::route::Routes {
+                    resolve: cli.resolve.clone(),
+                    connect_to: cli.connect_to.clone(),
+                },
             }),
         };
         Settings {

@@ -14,6 +14,7 @@ mod feedback;
 mod hostile;
 mod keepalive;
 mod listen;
+mod network;
 mod peer;
 mod pipe;
 mod proxy;

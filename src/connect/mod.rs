@@ -7,6 +7,7 @@ pub mod deflate;
 mod listen;
 mod openssl_extras;
 mod proxy;
+pub mod route;
 mod socket;
 mod stream;
 mod tap;
@@ -59,6 +60,8 @@ pub struct ConnectOptions {
     pub trace_frames: bool,
     /// Connect through this proxy (from `--proxy` or the environment).
     pub proxy: Option<Proxy>,
+    /// `--resolve`, `--connect-to`: where the TCP connection goes.
+    pub routes: route::Routes,
 }
 
 /// An open WebSocket, ready for the session (non-blocking).
@@ -136,22 +139,37 @@ pub fn connect(
     let (tcp, resolved) = match &opts.proxy {
         Some(proxy) => {
             stage(Stage::Resolve);
-            let addrs = tcp::resolve(&proxy.host, proxy.port, &deadline)?;
+            // Through a proxy, --resolve can name the proxy's addresses and
+            // --connect-to changes what the tunnel is asked for.
+            let addrs = match opts.routes.addresses(&proxy.host, proxy.port) {
+                Some(addrs) => addrs,
+                None => tcp::resolve(&proxy.host, proxy.port, &deadline)?,
+            };
             let resolved = Instant::now();
             let label = format!("the proxy {}", proxy.display());
             stage(Stage::Connect);
             let tcp = tcp::dial(&addrs, &label, &deadline)?;
             let mut socket = Socket::new(tcp, Some(deadline.at()));
             stage(Stage::Tunnel);
-            proxy::tunnel(&mut socket, proxy, &target.host, target.port, &deadline)?;
+            let (host, port) = opts.routes.destination(&target.host, target.port);
+            proxy::tunnel(&mut socket, proxy, &host, port, &deadline)?;
             (socket, resolved)
         }
         None => {
             stage(Stage::Resolve);
-            let addrs = tcp::resolve(&target.host, target.port, &deadline)?;
+            let (host, port) = opts.routes.destination(&target.host, target.port);
+            let addrs = match opts.routes.addresses(&host, port) {
+                Some(addrs) => addrs,
+                None => tcp::resolve(&host, port, &deadline)?,
+            };
             let resolved = Instant::now();
             stage(Stage::Connect);
-            let tcp = tcp::dial(&addrs, &target.host_header(), &deadline)?;
+            let label = if (host.as_str(), port) == (target.host.as_str(), target.port) {
+                target.host_header()
+            } else {
+                format!("{} (--connect-to {host}:{port})", target.host_header())
+            };
+            let tcp = tcp::dial(&addrs, &label, &deadline)?;
             (Socket::new(tcp, Some(deadline.at())), resolved)
         }
     };

@@ -41,6 +41,8 @@ always\t''
 never\t''"
 complete -c wsprobe -s V -l version -d 'Print the version (with -v: also the TLS library)'
 complete -c wsprobe -l no-proxy -d 'Ignore the proxy environment variables'
+complete -c wsprobe -s 4 -l ipv4 -d 'Connect over IPv4 only (of the addresses the name resolves to)'
+complete -c wsprobe -s 6 -l ipv6 -d 'Connect over IPv6 only (of the addresses the name resolves to)'
 complete -c wsprobe -s k -l insecure -d 'Do not verify the server\'s certificate or hostname'
 complete -c wsprobe -l binary -d 'Send messages as binary instead of text'
 complete -c wsprobe -s 0 -l null -d 'Split stdin on NUL bytes instead of newlines, and end each output message with NUL'

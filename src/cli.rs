@@ -107,6 +107,19 @@ pub struct Cli {
     #[arg(long, value_name = "HOST:PORT:HOST2:PORT2", value_parser = crate::connect::route::parse_connect_to, help_heading = "Connection")]
     pub connect_to: Vec<crate::connect::route::ConnectTo>,
 
+    /// Connect over IPv4 only (of the addresses the name resolves to)
+    #[arg(
+        short = '4',
+        long,
+        conflicts_with = "ipv6",
+        help_heading = "Connection"
+    )]
+    pub ipv4: bool,
+
+    /// Connect over IPv6 only (of the addresses the name resolves to)
+    #[arg(short = '6', long, help_heading = "Connection")]
+    pub ipv6: bool,
+
     /// When the server closes or the connection drops, connect again (backoff 0.5s to 30s, at most N tries in a row, N at least 1; --reconnect alone: no limit) and re-send the -x messages; also retries the first connection
     #[arg(long, value_name = "N", num_args = 0..=1, require_equals = true, default_missing_value = RECONNECT_UNLIMITED, value_parser = parse_reconnect, help_heading = "Connection")]
     pub reconnect: Option<u32>,

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::cli::{Cli, TimestampArg};
+use crate::connect::route::Family;
 use crate::connect::TlsOptions;
 use crate::exec::ExecOptions;
 use crate::input::repl;
@@ -169,6 +170,11 @@ impl Settings {
                 routes: crate::connect::route::Routes {
                     resolve: cli.resolve.clone(),
                     connect_to: cli.connect_to.clone(),
+                    family: match (cli.ipv4, cli.ipv6) {
+                        (true, _) => Family::V4,
+                        (_, true) => Family::V6,
+                        _ => Family::Any,
+                    },
                 },
             }),
         };

@@ -130,3 +130,24 @@ fn malformed_rules_are_usage_errors() {
         );
     }
 }
+
+#[test]
+fn ipv4_and_ipv6_keep_one_family_of_the_addresses() {
+    let srv = Server::start(echo);
+    let url = format!("ws://dual.invalid:{}/", srv.port());
+    // The name "resolves" to an IPv6 address first, then the server's IPv4 one.
+    let rule = format!("dual.invalid:{}:[::1],127.0.0.1", srv.port());
+    wsprobe(&[&url, "--resolve", &rule, "-4", "-x", "hi"], "")
+        .code(0)
+        .stdout("hi\n")
+        .finished_within(SECS_5);
+    let v4_only = format!("dual.invalid:{}:127.0.0.1", srv.port());
+    wsprobe(&[&url, "--resolve", &v4_only, "-6", "-x", "hi"], "")
+        .code(3)
+        .one_error_line()
+        .stderr_contains("'dual.invalid' has no IPv6 address (-6)")
+        .finished_within(SECS_5);
+    wsprobe(&[&url, "-4", "-6"], "")
+        .code(2)
+        .finished_within(SECS_5);
+}

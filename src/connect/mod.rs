@@ -145,6 +145,10 @@ pub fn connect(
                 Some(addrs) => addrs,
                 None => tcp::resolve(&proxy.host, proxy.port, &deadline)?,
             };
+            let addrs = opts
+                .routes
+                .keep_family(addrs, &proxy.host)
+                .map_err(|m| Error::Connect(m.into()))?;
             let resolved = Instant::now();
             let label = format!("the proxy {}", proxy.display());
             stage(Stage::Connect);
@@ -162,6 +166,10 @@ pub fn connect(
                 Some(addrs) => addrs,
                 None => tcp::resolve(&host, port, &deadline)?,
             };
+            let addrs = opts
+                .routes
+                .keep_family(addrs, &host)
+                .map_err(|m| Error::Connect(m.into()))?;
             let resolved = Instant::now();
             stage(Stage::Connect);
             let label = if (host.as_str(), port) == (target.host.as_str(), target.port) {

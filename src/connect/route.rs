@@ -1,7 +1,8 @@
 //! `--resolve HOST:PORT:ADDR[,ADDR…]` and `--connect-to HOST:PORT:HOST2:PORT2`,
 //! with curl's meaning: they change where the TCP connection goes, and nothing
 //! else. The Host header, TLS SNI and certificate verification keep the URL's
-//! name, so a staging address can be reached as the production name.
+//! name, so a staging address can be reached as the production name. `-4`/`-6`
+//! keep only one address family of whatever the name resolved to.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -23,14 +24,47 @@ pub struct ConnectTo {
     to_port: Option<u16>,
 }
 
-/// Every `--resolve` and `--connect-to` given; the first that matches applies.
+/// `-4`/`-6`: the address family to connect with.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Family {
+    #[default]
+    Any,
+    V4,
+    V6,
+}
+
+/// Every `--resolve` and `--connect-to` given (the first that matches applies),
+/// and the address family.
 #[derive(Debug, Clone, Default)]
 pub struct Routes {
     pub resolve: Vec<Resolve>,
     pub connect_to: Vec<ConnectTo>,
+    pub family: Family,
 }
 
 impl Routes {
+    /// The addresses of the family asked for; an error names the host and the flag
+    /// when none is left.
+    pub fn keep_family(
+        &self,
+        addrs: Vec<SocketAddr>,
+        host: &str,
+    ) -> Result<Vec<SocketAddr>, String> {
+        let (wanted, flag, name) = match self.family {
+            Family::Any => return Ok(addrs),
+            Family::V4 => (true, "-4", "IPv4"),
+            Family::V6 => (false, "-6", "IPv6"),
+        };
+        let kept: Vec<SocketAddr> = addrs
+            .into_iter()
+            .filter(|a| a.is_ipv4() == wanted)
+            .collect();
+        if kept.is_empty() {
+            return Err(format!("'{host}' has no {name} address ({flag})"));
+        }
+        Ok(kept)
+    }
+
     /// Where a connection to the URL's `host:port` goes (curl applies
     /// `--connect-to` first, then `--resolve` to its result).
     pub fn destination(&self, host: &str, port: u16) -> (String, u16) {
@@ -150,6 +184,30 @@ mod tests {
         assert_eq!(shown, ["127.0.0.1:443", "[::1]:443", "[::2]:443"]);
         assert_eq!(routes.addresses("example.com", 80), None);
         assert!(parse_resolve("[::1]:443:127.0.0.1").is_ok());
+    }
+
+    #[test]
+    fn family_keeps_one_kind_of_address() {
+        let addrs: Vec<SocketAddr> =
+            vec!["127.0.0.1:1".parse().unwrap(), "[::1]:1".parse().unwrap()];
+        let routes = |family| Routes {
+            family,
+            ..Routes::default()
+        };
+        assert_eq!(
+            routes(Family::Any)
+                .keep_family(addrs.clone(), "h")
+                .unwrap()
+                .len(),
+            2
+        );
+        assert!(routes(Family::V4).keep_family(addrs.clone(), "h").unwrap()[0].is_ipv4());
+        assert!(routes(Family::V6).keep_family(addrs.clone(), "h").unwrap()[0].is_ipv6());
+        let only_v4 = vec![addrs[0]];
+        assert_eq!(
+            routes(Family::V6).keep_family(only_v4, "h").unwrap_err(),
+            "'h' has no IPv6 address (-6)"
+        );
     }
 
     #[test]

@@ -212,29 +212,36 @@ fn parse_close(payload: &[u8]) -> (Option<u16>, String) {
     )
 }
 
+/// Write a frame header: `b0` (FIN, RSV bits, opcode), the payload length in its
+/// shortest form, and the masking key if any.
+pub fn write_header(out: &mut Vec<u8>, b0: u8, mask: Option<[u8; 4]>, len: usize) {
+    out.push(b0);
+    let mask_bit = if mask.is_some() { 0x80 } else { 0 };
+    match len {
+        n if n < 126 => out.push(mask_bit | n as u8),
+        n if n <= 0xFFFF => {
+            out.push(mask_bit | 126);
+            out.extend_from_slice(&(n as u16).to_be_bytes());
+        }
+        n => {
+            out.push(mask_bit | 127);
+            out.extend_from_slice(&(n as u64).to_be_bytes());
+        }
+    }
+    if let Some(key) = mask {
+        out.extend_from_slice(&key);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn frame(b0: u8, payload: &[u8], mask: Option<[u8; 4]>) -> Vec<u8> {
-        let mut out = vec![b0];
-        let mask_bit = if mask.is_some() { 0x80 } else { 0 };
-        match payload.len() {
-            n if n < 126 => out.push(mask_bit | n as u8),
-            n if n <= 0xFFFF => {
-                out.push(mask_bit | 126);
-                out.extend_from_slice(&(n as u16).to_be_bytes());
-            }
-            n => {
-                out.push(mask_bit | 127);
-                out.extend_from_slice(&(n as u64).to_be_bytes());
-            }
-        }
+        let mut out = Vec::new();
+        write_header(&mut out, b0, mask, payload.len());
         match mask {
-            Some(m) => {
-                out.extend_from_slice(&m);
-                out.extend(payload.iter().enumerate().map(|(i, b)| b ^ m[i % 4]));
-            }
+            Some(m) => out.extend(payload.iter().enumerate().map(|(i, b)| b ^ m[i % 4])),
             None => out.extend_from_slice(payload),
         }
         out

@@ -81,6 +81,7 @@ pub struct Prepared {
 
 pub fn prepare(target: Target, opts: ConnectOptions) -> Result<Prepared> {
     let request = upgrade::build_request(&target, &opts.upgrade)?;
+    upgrade::remember_secrets(&target, &opts.upgrade, &request);
     // Only build a TLS context when the URL needs one: initialising OpenSSL costs
     // milliseconds that a ws:// one-shot should not pay.
     let tls = if target.tls {

@@ -93,18 +93,19 @@ pub fn build_request(target: &Target, opts: &UpgradeOptions) -> Result<Request> 
     }
     // The header map keeps names in lower case; the names as typed go along so
     // that they go on the wire (and into -v) as the user spelled them.
-    crate::redact::remember_request(
-        &target.url,
-        &header_pairs(request.headers()),
-        &[&opts.auth, &target.userinfo]
-            .into_iter()
-            .flatten()
-            .map(|(_, pass)| pass.as_str())
-            .collect::<Vec<_>>(),
-    );
     let typed = Spellings(opts.headers.iter().map(|(name, _)| name.clone()).collect());
     request.extensions_mut().insert(typed);
     Ok(request)
+}
+
+/// Let redaction know this run's secrets (once: every attempt sends the same).
+pub fn remember_secrets(target: &Target, opts: &UpgradeOptions, request: &Request) {
+    let passwords: Vec<&str> = [&opts.auth, &target.userinfo]
+        .into_iter()
+        .flatten()
+        .map(|(_, pass)| pass.as_str())
+        .collect();
+    crate::redact::remember_request(&target.url, &header_pairs(request.headers()), &passwords);
 }
 
 /// Header names as the user typed them with `-H`.

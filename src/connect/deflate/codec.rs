@@ -29,7 +29,7 @@ use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, 
 use tungstenite::protocol::frame::coding::{Data, OpCode};
 use tungstenite::protocol::frame::{Frame, FrameHeader};
 use tungstenite::{Bytes, Message};
-use wsprobe::frame::{header_len, FrameInfo, FrameParser};
+use wsprobe::frame::{self, header_len, FrameInfo, FrameParser};
 
 /// Inflated data goes to tungstenite in frames of at most this many bytes…
 pub const CHUNK: usize = 64 << 10;
@@ -449,22 +449,8 @@ fn inflate_into(
 /// A frame header as tungstenite expects it; a masked one gets the zero key
 /// (the payload is already plain).
 fn write_header(out: &mut Vec<u8>, fin: bool, opcode: u8, masked: bool, len: usize) {
-    out.push(if fin { 0x80 } else { 0 } | opcode);
-    let mask_bit = if masked { 0x80 } else { 0 };
-    match len {
-        n if n < 126 => out.push(mask_bit | n as u8),
-        n if n <= 0xFFFF => {
-            out.push(mask_bit | 126);
-            out.extend_from_slice(&(n as u16).to_be_bytes());
-        }
-        n => {
-            out.push(mask_bit | 127);
-            out.extend_from_slice(&(n as u64).to_be_bytes());
-        }
-    }
-    if masked {
-        out.extend_from_slice(&[0; 4]);
-    }
+    let b0 = if fin { 0x80 } else { 0 } | opcode;
+    frame::write_header(out, b0, masked.then_some([0; 4]), len);
 }
 
 /// The outgoing side: see the module header.

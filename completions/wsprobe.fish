@@ -8,6 +8,7 @@ complete -c wsprobe -l connect-timeout -d 'Give up connecting after this long: D
 complete -c wsprobe -l proxy -d 'Connect through a proxy: http://[user:pass@]host:port (CONNECT), socks5:// or socks5h:// [default: from ws_proxy/wss_proxy, http_proxy/https_proxy, all_proxy]' -r
 complete -c wsprobe -l resolve -d 'Use these addresses for HOST:PORT instead of DNS (curl\'s flag; repeatable). The Host header, TLS SNI and certificate check keep the URL\'s name. Example: --resolve api.example.com:443:10.0.0.7' -r
 complete -c wsprobe -l connect-to -d 'Connect to HOST2:PORT2 when the URL says HOST:PORT (curl\'s flag; repeatable; empty fields match any / keep the URL\'s). Host header, SNI and certificate check keep the URL\'s name. Example: --connect-to api.example.com:443:staging.internal:8443' -r
+complete -c wsprobe -l max-redirs -d 'With -L: follow at most N redirects (curl\'s flag; harmless without -L)' -r
 complete -c wsprobe -l reconnect -d 'When the server closes or the connection drops, connect again (backoff 0.5s to 30s, at most N tries in a row, N at least 1; --reconnect alone: no limit) and re-send the -x messages; also retries the first connection' -r
 complete -c wsprobe -l ping-interval -d 'Send a keepalive ping this often (payload \'wsprobe-keepalive\') [default: never]' -r
 complete -c wsprobe -l ping-timeout -d 'Exit 1 when a keepalive ping gets no pong within this long (needs --ping-interval) [default: no limit]' -r
@@ -41,6 +42,7 @@ always\t''
 never\t''"
 complete -c wsprobe -s V -l version -d 'Print the version (with -v: also the TLS library)'
 complete -c wsprobe -l no-proxy -d 'Ignore the proxy environment variables'
+complete -c wsprobe -s L -l location -d 'Follow redirects (301, 302, 303, 307, 308) answered to the upgrade, as curl\'s -L/--location (websocat has none); Authorization and Cookie go only to the original scheme, host and port'
 complete -c wsprobe -s 4 -l ipv4 -d 'Connect over IPv4 only (of the addresses the name resolves to)'
 complete -c wsprobe -s 6 -l ipv6 -d 'Connect over IPv6 only (of the addresses the name resolves to)'
 complete -c wsprobe -s k -l insecure -d 'Do not verify the server\'s certificate or hostname'

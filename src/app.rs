@@ -28,7 +28,8 @@ use crate::mailbox::{self, Outbox};
 use crate::output::human::{Human, ReplState};
 use crate::output::stdout;
 use crate::output::{
-    write_handshake, write_request, Jsonl, Nothing, Plain, SharedPrinter, Sink, Tee, Trace,
+    write_handshake, write_redirect, write_request, Jsonl, Nothing, Plain, SharedPrinter, Sink,
+    Tee, Trace,
 };
 use crate::policy::Policy;
 use crate::retry::Retry;
@@ -249,7 +250,7 @@ impl<'s> Run<'s> {
         let result = loop {
             state = match state {
                 State::Connecting => match self
-                    .open(&dial, &dialing)
+                    .open(&dial, &dialing, session)
                     .inspect_err(|e| report_rejection(session, e))
                 {
                     Ok(connection) => State::Open(Box::new(connection)),
@@ -405,13 +406,29 @@ impl<'s> Run<'s> {
     /// Connect once (or accept one client) under the run's deadline; with `-v`,
     /// show the handshake (or, when an upgrade is rejected, the request sent).
     /// A terminal sees what a slow dial waits for (`dialing`).
-    fn open(&self, dial: &Dial, dialing: &Dialing) -> Result<connect::Connection> {
+    fn open(
+        &self,
+        dial: &Dial,
+        dialing: &Dialing,
+        session: &mut Session,
+    ) -> Result<connect::Connection> {
         let output = &self.settings.output;
         signals::set_connecting(true);
         let result = match dial {
             Dial::Client(prepared) => {
-                let result =
-                    connect::connect(prepared, self.deadline, &mut |stage| dialing.stage(stage));
+                // -L: each hop on stderr with -v, and as an event for --jsonl.
+                let mut redirected = |hop: &crate::event::Redirect| {
+                    if output.verbose > 0 {
+                        let _ = write_redirect(&mut io::stderr().lock(), hop);
+                    }
+                    session.report(&Event::Redirect(hop));
+                };
+                let result = connect::connect(
+                    prepared,
+                    self.deadline,
+                    &mut |stage| dialing.stage(stage),
+                    &mut redirected,
+                );
                 dialing.done();
                 result
             }
@@ -543,6 +560,7 @@ impl Dial {
             trace_frames: settings.output.verbose >= 2,
             proxy,
             routes: client.routes.clone(),
+            max_redirects: client.max_redirects,
         };
         Ok(Dial::Client(Box::new(connect::prepare(target, options)?)))
     }

@@ -107,6 +107,19 @@ pub struct Cli {
     #[arg(long, value_name = "HOST:PORT:HOST2:PORT2", value_parser = crate::connect::route::parse_connect_to, help_heading = "Connection")]
     pub connect_to: Vec<crate::connect::route::ConnectTo>,
 
+    /// Follow redirects (301, 302, 303, 307, 308) answered to the upgrade, as curl's -L/--location (websocat has none); Authorization and Cookie go only to the original scheme, host and port
+    #[arg(short = 'L', long, help_heading = "Connection")]
+    pub location: bool,
+
+    /// With -L: follow at most N redirects (curl's flag; harmless without -L)
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 10,
+        help_heading = "Connection"
+    )]
+    pub max_redirs: u32,
+
     /// Connect over IPv4 only (of the addresses the name resolves to)
     #[arg(
         short = '4',

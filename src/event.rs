@@ -116,6 +116,20 @@ impl Default for HandshakeInfo {
     }
 }
 
+/// `-L`: the server redirected the upgrade and wsprobe follows to `location`
+/// (absolute and redacted), its `hop`-th redirect of at most `max`.
+#[derive(Debug, Clone)]
+pub struct Redirect {
+    pub status: u16,
+    pub reason: String,
+    pub location: String,
+    pub hop: u32,
+    pub max: u32,
+    /// Authorization or Cookie was not sent on, the new URL being another origin.
+    pub dropped_credentials: bool,
+    pub at: SystemTime,
+}
+
 /// A server's answer to the upgrade other than 101 (exit 5). It travels as the
 /// cause of the `Error::Handshake` (whose message is what humans see) so that
 /// `--jsonl`/`--record` can report it as a `rejected` event with its fields.
@@ -130,6 +144,9 @@ pub struct Rejection {
     /// (invalid UTF-8 replaced by U+FFFD).
     pub body: String,
     pub at: SystemTime,
+    /// The Location header exactly as received, for `-L` to follow (shown only
+    /// through `headers`, redacted).
+    pub location: Option<String>,
 }
 
 impl Rejection {
@@ -177,6 +194,8 @@ pub enum Event<'a> {
         reason: &'a str,
         at: SystemTime,
     },
+    /// `-L`: the server redirected the upgrade; the next hop follows.
+    Redirect(&'a Redirect),
     /// The server rejected the upgrade (non-101); the `Error` follows.
     Rejected(&'a Rejection),
     /// The run failed; written last (by the app, not the session), but for the

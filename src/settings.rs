@@ -49,6 +49,8 @@ pub struct ClientSettings {
     /// `--no-proxy`: ignore the proxy environment variables.
     pub no_proxy: bool,
     pub routes: crate::connect::route::Routes,
+    /// `-L`: follow at most this many redirects; `None` without `-L`.
+    pub max_redirects: Option<u32>,
 }
 
 #[derive(Debug, Clone)]
@@ -176,6 +178,7 @@ impl Settings {
                         _ => Family::Any,
                     },
                 },
+                max_redirects: cli.location.then_some(cli.max_redirs),
             }),
         };
         Settings {

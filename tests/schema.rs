@@ -122,6 +122,7 @@ fn the_schema_catches_drift() {
         json!({"time": time, "dir": "in", "type": "binary", "size": 1, "data": "AA==", "encoding": "base64"}),
         json!({"time": time, "dir": "out", "type": "reconnect", "attempt": 1, "delay_ms": 0, "reason": "x"}),
         json!({"time": time, "dir": "in", "type": "rejected", "status": 403, "reason": "Forbidden", "headers": {}, "body": ""}),
+        json!({"time": time, "dir": "in", "type": "redirect", "status": 302, "reason": "Found", "location": "ws://h/", "hop": 1, "max": 10}),
         json!({"time": time, "type": "error", "message": "m", "exit_code": 5}),
         json!({"time": time, "type": "stats", "connections": 1,
             "connect_ms": {"upgrade": 0.2, "total": 0.2}, "first_message_ms": null,

@@ -21,6 +21,7 @@ mod proxy;
 mod reactions;
 mod readme;
 mod reconnect;
+mod redirect;
 mod repl;
 mod schema;
 mod script;

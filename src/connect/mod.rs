@@ -7,6 +7,7 @@ pub mod deflate;
 mod listen;
 mod openssl_extras;
 mod proxy;
+mod redirect;
 pub mod route;
 mod socket;
 mod stream;
@@ -20,6 +21,7 @@ pub use deadline::Deadline;
 pub use listen::{accept as accept_client, bind as listen_on, url_of as listen_url, ListenOptions};
 pub use openssl_extras::library_version as tls_library_version;
 pub use proxy::{from_env as proxy_from_env, parse as parse_proxy, Proxy};
+pub use redirect::connect;
 use socket::Socket;
 pub use stream::NetStream;
 pub use tap::Tapped;
@@ -62,6 +64,8 @@ pub struct ConnectOptions {
     pub proxy: Option<Proxy>,
     /// `--resolve`, `--connect-to`: where the TCP connection goes.
     pub routes: route::Routes,
+    /// `-L`: follow at most this many redirects (`--max-redirs`); `None`: none.
+    pub max_redirects: Option<u32>,
 }
 
 /// An open WebSocket, ready for the session (non-blocking).
@@ -121,11 +125,11 @@ impl Prepared {
     }
 }
 
-/// Open a connection; called again for each reconnection. Every step runs under
+/// Open a connection to one URL (one hop of [`connect`]). Every step runs under
 /// one deadline: `--connect-timeout` from now, or the run's `--timeout` (`run`:
 /// when it passes, and its value) if that comes first. `stage` hears of each step
 /// as it begins.
-pub fn connect(
+fn dial(
     prepared: &Prepared,
     run: Option<(Instant, Duration)>,
     stage: &mut dyn FnMut(Stage),

@@ -249,7 +249,7 @@ pub fn upgrade(
     };
     if response.status != 101 {
         read_some_body(stream, &mut buf, &response, deadline);
-        return Err(rejection(&response, &buf[response.head_len..]));
+        return Err(rejection(target, &response, &buf[response.head_len..]));
     }
     let info = check_switch(target, request, deflate, &response)?;
     buf.drain(..response.head_len);
@@ -365,19 +365,40 @@ fn read_some_body(
 
 /// A non-101 answer: the status, the Location of a redirect, the start of the body
 /// and, below that one line, the response headers (credentials redacted).
-fn rejection(response: &Response, body: &[u8]) -> Error {
+fn rejection(target: &Target, response: &Response, body: &[u8]) -> Error {
     let reason = tungstenite::http::StatusCode::from_u16(response.status)
         .ok()
         .and_then(|s| s.canonical_reason())
         .unwrap_or("");
-    let mut message = format!(
-        "the server rejected the WebSocket upgrade: HTTP {} {reason}",
-        response.status
-    );
-    if let Some(location) = response.header("location") {
-        let location = crate::redact::url(&crate::redact::text(&location));
-        message.push_str(&format!(" (Location: {})", crate::text::escape(&location)));
-    }
+    let location = response.header("location");
+    let mut message = match &location {
+        // A redirect -L would follow: say where to, and how (as the URL it
+        // resolves to, since a relative Location alone says little).
+        Some(location) if super::redirect::FOLLOWED.contains(&response.status) => {
+            let next = target
+                .url
+                .join(location)
+                .map_or_else(|_| location.clone(), |url| url.to_string());
+            let next = crate::redact::url(&crate::redact::text(&next));
+            format!(
+                "the server answered HTTP {} {reason}, redirecting to {}; use -L to follow",
+                response.status,
+                crate::text::escape(&next)
+            )
+        }
+        Some(location) => {
+            let location = crate::redact::url(&crate::redact::text(location));
+            format!(
+                "the server rejected the WebSocket upgrade: HTTP {} {reason} (Location: {})",
+                response.status,
+                crate::text::escape(&location)
+            )
+        }
+        None => format!(
+            "the server rejected the WebSocket upgrade: HTTP {} {reason}",
+            response.status
+        ),
+    };
     if !body.is_empty() {
         let excerpt = body_excerpt(body, 200);
         message.push_str(&format!(": {}", crate::redact::text(&excerpt)));
@@ -410,6 +431,7 @@ fn rejection(response: &Response, body: &[u8]) -> Error {
         headers,
         body: crate::redact::text(&body_text(body, MAX_BODY)).into_owned(),
         at: std::time::SystemTime::now(),
+        location,
     };
     Error::Handshake(message.into()).because(rejection)
 }
@@ -728,7 +750,7 @@ mod tests {
             headers: vec![("Set-Cookie".into(), b"s=1".to_vec())],
             head_len: 0,
         };
-        let e = rejection(&response, b"go away");
+        let e = rejection(&target("ws://h/"), &response, b"go away");
         assert_eq!(e.exit_code(), crate::error::exit::HANDSHAKE);
         let r = e
             .source()

@@ -4,7 +4,7 @@
 use colored::Colorize;
 use std::io::{self, Write};
 
-use crate::event::HandshakeInfo;
+use crate::event::{HandshakeInfo, Redirect};
 use crate::redact;
 
 /// The path and query of a URL as shown (already redacted, so taken as text:
@@ -135,6 +135,25 @@ pub fn write_handshake(
 }
 
 /// A `* ` line: what wsprobe observed, as opposed to the bytes exchanged.
+/// `-L`: one note per redirect followed, and whether credentials stay behind.
+pub fn write_redirect(out: &mut impl Write, hop: &Redirect) -> io::Result<()> {
+    note(
+        out,
+        format!(
+            "{} {} → {} (redirect {} of {})",
+            hop.status, hop.reason, hop.location, hop.hop, hop.max
+        ),
+    )?;
+    if hop.dropped_credentials {
+        note(
+            out,
+            "not sending Authorization or Cookie on: another scheme, host or port than the original URL"
+                .to_string(),
+        )?;
+    }
+    out.flush()
+}
+
 fn note(out: &mut impl Write, text: String) -> io::Result<()> {
     writeln!(out, "{}", format!("* {text}").dimmed())
 }

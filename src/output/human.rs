@@ -314,7 +314,9 @@ impl<W: Write> Sink for Human<W> {
             // A rejection is shown by the error that follows it; --stats goes to
             // stderr once the REPL is gone.
             Event::Open(info) => self.open(info, SystemTime::now()),
-            Event::Rejected(_) | Event::Error { .. } | Event::Stats { .. } => {}
+            // A redirect is shown on stderr with -v, as the handshake is.
+            Event::Rejected(_) | Event::Redirect(_) | Event::Error { .. } | Event::Stats { .. } => {
+            }
             Event::Frame { dir, frame, at } => self.frame(*dir, frame, *at),
             Event::Reconnect {
                 attempt,

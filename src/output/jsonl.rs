@@ -138,6 +138,16 @@ impl<W: Write> Sink for Jsonl<W> {
         let value = match event {
             Event::Open(info) => self.open(info),
             Event::Rejected(rejection) => self.rejected(rejection),
+            Event::Redirect(hop) => json!({
+                "time": time(hop.at),
+                "dir": "in",
+                "type": "redirect",
+                "status": hop.status,
+                "reason": hop.reason,
+                "location": hop.location,
+                "hop": hop.hop,
+                "max": hop.max,
+            }),
             Event::Message {
                 dir: d,
                 kind,
@@ -293,6 +303,7 @@ mod tests {
             ],
             body: "no".into(),
             at,
+            location: None,
         };
         let text = Bytes::from_static(b"hi \"there\"");
         let bin = Bytes::from_static(b"\x00\xff");

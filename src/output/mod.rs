@@ -13,7 +13,7 @@ pub mod summary;
 mod tee;
 pub mod trace;
 
-pub use handshake::{write_handshake, write_request};
+pub use handshake::{write_handshake, write_redirect, write_request};
 pub use jsonl::Jsonl;
 pub use plain::Plain;
 pub use printer::SharedPrinter;

@@ -49,6 +49,8 @@ pub struct ClientSettings {
     /// `--no-proxy`: ignore the proxy environment variables.
     pub no_proxy: bool,
     pub routes: crate::connect::route::Routes,
+    /// `--unix-socket PATH`.
+    pub unix_socket: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -176,6 +178,7 @@ impl Settings {
                         _ => Family::Any,
                     },
                 },
+                unix_socket: cli.unix_socket.clone(),
             }),
         };
         Settings {

@@ -27,4 +27,5 @@ mod script;
 mod scripting;
 mod stats;
 mod tls;
+mod unix;
 mod usage;

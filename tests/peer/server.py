@@ -218,7 +218,7 @@ async def main():
         server = unix_serve(make_handler(args), args.unix, **options)
     else:
         server = serve(make_handler(args), "127.0.0.1", 0, **options)
-    async with server:
+    async with server as server:
         if args.unix:
             print(f"listening on unix:{args.unix}", flush=True)
         else:

@@ -9,6 +9,7 @@ complete -c wsprobe -l proxy -d 'Connect through a proxy: http://[user:pass@]hos
 complete -c wsprobe -l resolve -d 'Use these addresses for HOST:PORT instead of DNS (curl\'s flag; repeatable). The Host header, TLS SNI and certificate check keep the URL\'s name. Example: --resolve api.example.com:443:10.0.0.7' -r
 complete -c wsprobe -l connect-to -d 'Connect to HOST2:PORT2 when the URL says HOST:PORT (curl\'s flag; repeatable; empty fields match any / keep the URL\'s). Host header, SNI and certificate check keep the URL\'s name. Example: --connect-to api.example.com:443:staging.internal:8443' -r
 complete -c wsprobe -l max-redirs -d 'With -L: follow at most N redirects (curl\'s flag; harmless without -L)' -r
+complete -c wsprobe -l unix-socket -d 'Connect to this Unix socket instead of the URL\'s host and port (curl\'s flag; websocat\'s ws-u:unix:); the URL still gives the Host header, path and TLS (wss:// checks the URL\'s host). A ws+unix:///run/app.sock:/path URL does the same' -r -F
 complete -c wsprobe -l reconnect -d 'When the server closes or the connection drops, connect again (backoff 0.5s to 30s, at most N tries in a row, N at least 1; --reconnect alone: no limit) and re-send the -x messages; also retries the first connection' -r
 complete -c wsprobe -l ping-interval -d 'Send a keepalive ping this often (payload \'wsprobe-keepalive\') [default: never]' -r
 complete -c wsprobe -l ping-timeout -d 'Exit 1 when a keepalive ping gets no pong within this long (needs --ping-interval) [default: no limit]' -r

@@ -535,11 +535,13 @@ impl Dial {
     }
 
     fn client(settings: &Settings, client: &ClientSettings) -> Result<Dial> {
-        let target = target::parse(&client.url).map_err(|m| Error::Usage(m.into()))?;
+        let mut target = target::parse(&client.url).map_err(|m| Error::Usage(m.into()))?;
+        unix_socket(&mut target, client)?;
         let auth = client.auth.as_deref().map(parse_auth).transpose()?;
         let proxy = match &client.proxy {
             Some(url) => Some(connect::parse_proxy(url).map_err(|m| Error::Usage(m.into()))?),
-            None if client.no_proxy => None,
+            // A local socket is never reached through a proxy from the environment.
+            None if client.no_proxy || target.unix.is_some() => None,
             None => {
                 connect::proxy_from_env(target.tls, &target.host, |name| std::env::var(name).ok())
                     .map_err(|m| Error::Usage(m.into()))?
@@ -564,6 +566,36 @@ impl Dial {
         };
         Ok(Dial::Client(Box::new(connect::prepare(target, options)?)))
     }
+}
+
+/// `--unix-socket` moves the connection to a socket; a `ws+unix://` URL already
+/// names one. Neither goes with flags that say where TCP goes (clap checks those
+/// for `--unix-socket`; here for the URL).
+fn unix_socket(target: &mut target::Target, client: &ClientSettings) -> Result<()> {
+    let usage = |m: &str| Err(Error::Usage(m.to_string().into()));
+    match &client.unix_socket {
+        Some(_) if target.unix.is_some() => {
+            return usage(
+                "--unix-socket cannot be used with a ws+unix:// URL (it names its socket)",
+            )
+        }
+        Some(path) => target.unix = Some(path.clone()),
+        None => {}
+    }
+    if target.unix.is_none() || client.unix_socket.is_some() {
+        return Ok(());
+    }
+    let routes = &client.routes;
+    let flag = if client.proxy.is_some() {
+        "--proxy"
+    } else if !routes.resolve.is_empty() {
+        "--resolve"
+    } else if !routes.connect_to.is_empty() {
+        "--connect-to"
+    } else {
+        return Ok(());
+    };
+    usage(&format!("a ws+unix:// URL cannot be used with {flag}"))
 }
 
 /// With `--reconnect`: why the connection should be opened again, if it should.

@@ -119,6 +119,9 @@ pub struct Cli {
         help_heading = "Connection"
     )]
     pub max_redirs: u32,
+    /// Connect to this Unix socket instead of the URL's host and port (curl's flag; websocat's ws-u:unix:); the URL still gives the Host header, path and TLS (wss:// checks the URL's host). A ws+unix:///run/app.sock:/path URL does the same
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["proxy", "resolve", "connect_to"], help_heading = "Connection")]
+    pub unix_socket: Option<PathBuf>,
 
     /// Connect over IPv4 only (of the addresses the name resolves to)
     #[arg(

@@ -295,7 +295,7 @@ impl Session {
             gauge.connected();
         }
         let ws = connection.ws;
-        let fd = ws.get_ref().tcp().as_raw_fd();
+        let fd = ws.get_ref().transport().as_raw_fd();
         self.poll
             .registry()
             .register(&mut SourceFd(&fd), SOCKET, Interest::READABLE)

@@ -51,6 +51,8 @@ pub struct ClientSettings {
     pub routes: crate::connect::route::Routes,
     /// `-L`: follow at most this many redirects; `None` without `-L`.
     pub max_redirects: Option<u32>,
+    /// `--unix-socket PATH`.
+    pub unix_socket: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -179,6 +181,7 @@ impl Settings {
                     },
                 },
                 max_redirects: cli.location.then_some(cli.max_redirs),
+                unix_socket: cli.unix_socket.clone(),
             }),
         };
         Settings {

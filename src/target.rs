@@ -2,7 +2,11 @@
 //!
 //! Accepted forms: `ws://` and `wss://` URLs; `http://` and `https://` (mapped to
 //! `ws://`/`wss://`, since that is what people copy from a browser); `host:port/path`
-//! without a scheme (means `ws://`); `:port/path` (means `ws://localhost:port/path`).
+//! without a scheme (means `ws://`); `:port/path` (means `ws://localhost:port/path`);
+//! `ws+unix:///run/app.sock:/path` and `wss+unix://…` as Node's `ws` writes them (a
+//! Unix socket, then the request path; the Host header is `localhost`).
+
+use std::path::PathBuf;
 
 use url::{Host, Url};
 
@@ -19,6 +23,9 @@ pub struct Target {
     pub port: u16,
     /// `user:password` taken from the URL, if any (percent-decoded).
     pub userinfo: Option<(String, String)>,
+    /// Connect to this Unix socket instead of `host:port` (`ws+unix://`, or
+    /// `--unix-socket`); the URL still gives the Host header, path and TLS.
+    pub unix: Option<PathBuf>,
 }
 
 impl Target {
@@ -45,6 +52,12 @@ pub fn parse(raw: &str) -> Result<Target, String> {
         return Err("the URL is empty".to_string());
     }
     let (scheme, rest) = match split_scheme(trimmed) {
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("ws+unix") => {
+            return unix_url(&rest, false, input)
+        }
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("wss+unix") => {
+            return unix_url(&rest, true, input)
+        }
         Some(parts) => parts,
         None if trimmed.starts_with(':') => ("ws", format!("localhost{trimmed}")),
         None => match local_port(trimmed) {
@@ -57,7 +70,7 @@ pub fn parse(raw: &str) -> Result<Target, String> {
         "wss" | "https" => true,
         other => {
             return Err(format!(
-                "unsupported URL scheme '{other}' in '{input}' (use ws://, wss://, http:// or https://)"
+                "unsupported URL scheme '{other}' in '{input}' (use ws://, wss://, http://, https:// or ws+unix://)"
             ))
         }
     };
@@ -100,7 +113,28 @@ pub fn parse(raw: &str) -> Result<Target, String> {
         host,
         port,
         userinfo,
+        unix: None,
     })
+}
+
+/// `ws+unix://` after the scheme: the socket path up to the first `:`, then the
+/// request path (default `/`), as Node's `ws` splits it. A socket path cannot
+/// hold a `:` in this form; `--unix-socket` takes any path.
+fn unix_url(rest: &str, tls: bool, input: &str) -> Result<Target, String> {
+    let (socket, request) = rest.split_once(':').unwrap_or((rest, "/"));
+    if socket.is_empty() {
+        return Err(format!(
+            "invalid URL '{input}': no socket path (expected ws+unix:///path/to.sock:/request/path)"
+        ));
+    }
+    let slash = if request.starts_with('/') { "" } else { "/" };
+    let mut target = parse(&format!(
+        "{}://localhost{slash}{request}",
+        if tls { "wss" } else { "ws" }
+    ))
+    .map_err(|_| format!("invalid URL '{input}': bad request path '{request}'"))?;
+    target.unix = Some(PathBuf::from(socket));
+    Ok(target)
 }
 
 /// `scheme://rest` -> `(scheme, rest)`, when what comes before `://` is a scheme
@@ -309,8 +343,25 @@ mod tests {
         );
         assert_eq!(
             url("ws+x://h/"),
-            "unsupported URL scheme 'ws+x' in 'ws+x://h/' (use ws://, wss://, http:// or https://)"
+            "unsupported URL scheme 'ws+x' in 'ws+x://h/' (use ws://, wss://, http://, https:// or ws+unix://)"
         );
+    }
+
+    #[test]
+    fn unix_urls_as_node_ws_writes_them() {
+        let t = parse("ws+unix:///run/app.sock:/chat?room=1").unwrap();
+        assert_eq!(t.unix, Some(PathBuf::from("/run/app.sock")));
+        assert_eq!(t.url.as_str(), "ws://localhost/chat?room=1");
+        assert_eq!((t.host_header(), t.tls), ("localhost".to_string(), false));
+        let t = parse("WS+UNIX://./rel.sock").unwrap();
+        assert_eq!(t.unix, Some(PathBuf::from("./rel.sock")));
+        assert_eq!(t.url.as_str(), "ws://localhost/");
+        let t = parse("wss+unix:///s:x").unwrap();
+        assert_eq!((t.url.as_str(), t.tls), ("wss://localhost/x", true));
+        assert!(parse("ws+unix://:/x")
+            .unwrap_err()
+            .contains("no socket path"));
+        assert_eq!(parse("ws://h/").unwrap().unix, None);
     }
 
     #[test]

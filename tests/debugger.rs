@@ -390,7 +390,7 @@ fn record_file_holds_the_whole_session() {
         rec.timeless(),
         [
             json!({"dir": "in", "type": "open", "url": srv.url(), "status": 101,
-                   "subprotocol": null}),
+                   "subprotocol": null, "peer": srv.addr().to_string()}),
             json!({"dir": "out", "type": "text", "data": "hello", "size": 5}),
             json!({"dir": "in", "type": "text", "data": "got hello", "size": 9}),
             json!({"dir": "out", "type": "close", "code": 1000, "reason": ""}),
@@ -415,7 +415,7 @@ fn record_with_binary_pushes_and_a_server_close() {
     let shape = rec.timeless();
     let expected = [
         json!({"dir": "in", "type": "open", "url": srv.url(), "status": 101,
-               "subprotocol": null}),
+               "subprotocol": null, "peer": srv.addr().to_string()}),
         json!({"dir": "in", "type": "binary", "data": b64(&[0xde, 0xad, 0xbe, 0xef]),
                "encoding": "base64", "size": 4}),
         json!({"dir": "in", "type": "ping", "data": "hb", "size": 2}),

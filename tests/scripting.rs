@@ -518,8 +518,10 @@ fn jsonl_events_field_by_field() {
             "status",
             "subprotocol",
             "headers",
+            "peer",
         ],
     );
+    assert_eq!(open["peer"], format!("127.0.0.1:{port}"));
     let mut last = check_time(open, before, after);
     assert_eq!(open["dir"], "in");
     assert_eq!(open["type"], "open");
@@ -610,7 +612,7 @@ fn jsonl_close_both_ways_when_wsprobe_ends_the_run() {
         shape,
         [
             json!({"dir": "in", "type": "open", "url": srv.url(), "status": 101,
-                   "subprotocol": null}),
+                   "subprotocol": null, "peer": srv.addr().to_string()}),
             json!({"dir": "out", "type": "text", "data": "hi", "size": 2}),
             json!({"dir": "in", "type": "text", "data": "hi", "size": 2}),
             json!({"dir": "out", "type": "close", "code": 1000, "reason": ""}),
@@ -987,7 +989,8 @@ fn peer_expect_with_jsonl() {
         without_out,
         [
             &json!({"dir": "in", "type": "open", "url": format!("{}/", peer.url),
-                    "status": 101, "subprotocol": "v2.chat"}),
+                    "status": 101, "subprotocol": "v2.chat",
+                    "peer": peer.url.trim_start_matches("ws://")}),
             &json!({"dir": "in", "type": "text", "data": "status: starting", "size": 16}),
             &json!({"dir": "in", "type": "text", "data": "status: ready", "size": 13}),
             &json!({"dir": "out", "type": "close", "code": 1000, "reason": "got it"}),

@@ -28,4 +28,5 @@ mod script;
 mod scripting;
 mod stats;
 mod tls;
+mod unix;
 mod usage;

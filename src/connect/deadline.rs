@@ -2,6 +2,8 @@
 //! attempt, or the run's `--timeout`, whichever comes first, and the error that
 //! names the phase that ran out of time and the flag that set the limit.
 
+use std::sync::mpsc;
+use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::error::Error;
@@ -53,6 +55,24 @@ impl Deadline {
 
     pub fn passed(&self) -> bool {
         Instant::now() >= self.at
+    }
+
+    /// Run a blocking call that has no timeout of its own (the system resolver, a
+    /// Unix `connect` to a full backlog) on its own thread, and stop waiting for
+    /// it at the deadline: `None` then, and the thread is left to finish alone.
+    pub fn wait_for<T: Send + 'static>(
+        &self,
+        name: &str,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<Option<T>, Error> {
+        let (tx, rx) = mpsc::channel();
+        thread::Builder::new()
+            .name(name.into())
+            .spawn(move || {
+                let _ = tx.send(work());
+            })
+            .map_err(|e| Error::Connect(format!("cannot start the {name} thread: {e}").into()))?;
+        Ok(rx.recv_timeout(self.remaining()).ok())
     }
 
     /// The error for running out of time while `phase` ("waiting for the upgrade

@@ -135,7 +135,7 @@ pub fn accept(
         let codec = Deflate::new(agreed, Side::Server, opts.max_message_size);
         ws.get_mut().start_deflate(codec, Vec::new());
     }
-    into_session_mode(ws.get_ref().tcp())?;
+    into_session_mode(ws.get_ref().transport())?;
     info.at = std::time::SystemTime::now();
     info.timings = Some(crate::event::Timings {
         dns: Duration::ZERO,

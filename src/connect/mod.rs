@@ -22,7 +22,8 @@ pub use listen::{accept as accept_client, bind as listen_on, url_of as listen_ur
 pub use openssl_extras::library_version as tls_library_version;
 pub use proxy::{from_env as proxy_from_env, parse as parse_proxy, Proxy};
 pub use redirect::connect;
-use socket::Socket;
+
+use socket::{Socket, Transport};
 pub use stream::NetStream;
 pub use tap::Tapped;
 pub use tcp::plain_io_message;
@@ -111,9 +112,12 @@ impl Prepared {
         }
     }
 
-    /// `host:port` as dialed (always with the port), and the proxy if any: what
+    /// `host:port` as dialed (always with the port), or the Unix socket, and the proxy if any: what
     /// the terminal says it is connecting to.
     pub fn endpoint(&self) -> (String, Option<String>) {
+        if let Some(path) = &self.target.unix {
+            return (format!("unix socket {}", path.display()), None);
+        }
         let host = match self.target.url.host() {
             Some(url::Host::Ipv6(addr)) => format!("[{addr}]"),
             _ => self.target.host.clone(),
@@ -141,8 +145,16 @@ fn dial(
     let request = upgrade::build_request(target, &opts.upgrade)?;
     let started = Instant::now();
     let deadline = Deadline::for_attempt(started, opts.connect_timeout, run);
-    let (tcp, resolved) = match &opts.proxy {
-        Some(proxy) => {
+    let (tcp, resolved) = match (&target.unix, &opts.proxy) {
+        (Some(path), _) => {
+            stage(Stage::Connect);
+            let unix = tcp::dial_unix(path, &deadline)?;
+            (
+                Socket::over(Transport::Unix(unix), Some(deadline.at())),
+                Instant::now(),
+            )
+        }
+        (None, Some(proxy)) => {
             stage(Stage::Resolve);
             // Through a proxy, --resolve can name the proxy's addresses and
             // --connect-to changes what the tunnel is asked for.
@@ -164,7 +176,7 @@ fn dial(
             proxy::tunnel(&mut socket, proxy, &host, port, &deadline)?;
             (socket, resolved)
         }
-        None => {
+        (None, None) => {
             stage(Stage::Resolve);
             let (host, port) = opts.routes.destination(&target.host, target.port);
             let addrs = match opts.routes.addresses(&host, port) {
@@ -186,7 +198,7 @@ fn dial(
             (Socket::new(tcp, Some(deadline.at())), resolved)
         }
     };
-    let peer = tcp.tcp().peer_addr().ok();
+    let peer = tcp.transport().peer();
     let dialed = Instant::now();
     let mut stream = match &tls {
         Some(connector) => {
@@ -215,7 +227,7 @@ fn dial(
     )?;
     let upgraded = Instant::now();
     stream.set_deadline(None);
-    into_session_mode(stream.tcp())?;
+    into_session_mode(stream.transport())?;
     let (stream, first_frames) = match &info.deflate {
         // The codec rewrites what came with the response too.
         Some(agreed) => {
@@ -235,7 +247,7 @@ fn dial(
         Role::Client,
         Some(websocket_config(opts.max_message_size)),
     );
-    info.peer = peer.map(|a| a.to_string());
+    info.peer = peer;
     info.proxy = opts.proxy.as_ref().map(Proxy::display);
     info.certificate = certificate;
     info.timings = Some(Timings {
@@ -260,7 +272,7 @@ fn websocket_config(max_message_size: usize) -> WebSocketConfig {
 }
 
 /// The handshake ran blocking with timeouts; the session polls a non-blocking socket.
-fn into_session_mode(tcp: &std::net::TcpStream) -> Result<()> {
+fn into_session_mode(tcp: &Transport) -> Result<()> {
     tcp.set_read_timeout(None)
         .and_then(|_| tcp.set_write_timeout(None))
         .and_then(|_| tcp.set_nonblocking(true))

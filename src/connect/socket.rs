@@ -1,25 +1,116 @@
-//! A TCP socket that, while connecting, enforces one absolute deadline on every
-//! read and write: a peer that drips one byte at a time cannot stretch the wait,
-//! because each call gets only the time that is left. In the session (no deadline)
-//! it is a plain non-blocking socket.
+//! The connection's socket (TCP, or a Unix socket for `--unix-socket`) that,
+//! while connecting, enforces one absolute deadline on every read and write: a
+//! peer that drips one byte at a time cannot stretch the wait, because each call
+//! gets only the time that is left. In the session (no deadline) it is a plain
+//! non-blocking socket.
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
-use std::time::Instant;
+use std::os::fd::{AsRawFd, RawFd};
+use std::os::unix::net::UnixStream;
+use std::time::{Duration, Instant};
+
+/// The two kinds of stream socket a connection can run on. Both are plain file
+/// descriptors to the session's poll, so one enum is cheaper than a trait object.
+#[derive(Debug)]
+pub enum Transport {
+    Tcp(TcpStream),
+    Unix(UnixStream),
+}
+
+impl Transport {
+    pub fn set_read_timeout(&self, t: Option<Duration>) -> io::Result<()> {
+        match self {
+            Transport::Tcp(s) => s.set_read_timeout(t),
+            Transport::Unix(s) => s.set_read_timeout(t),
+        }
+    }
+
+    pub fn set_write_timeout(&self, t: Option<Duration>) -> io::Result<()> {
+        match self {
+            Transport::Tcp(s) => s.set_write_timeout(t),
+            Transport::Unix(s) => s.set_write_timeout(t),
+        }
+    }
+
+    pub fn set_nonblocking(&self, on: bool) -> io::Result<()> {
+        match self {
+            Transport::Tcp(s) => s.set_nonblocking(on),
+            Transport::Unix(s) => s.set_nonblocking(on),
+        }
+    }
+}
+
+impl Transport {
+    /// The peer as `-v` and the `open` event show it: `ADDR:PORT`, or
+    /// `unix:PATH` (the path the server bound).
+    pub fn peer(&self) -> Option<String> {
+        match self {
+            Transport::Tcp(s) => s.peer_addr().ok().map(|a| a.to_string()),
+            Transport::Unix(s) => {
+                let addr = s.peer_addr().ok()?;
+                Some(format!("unix:{}", addr.as_pathname()?.display()))
+            }
+        }
+    }
+}
+
+impl Read for Transport {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Transport::Tcp(s) => s.read(buf),
+            Transport::Unix(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Transport {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Transport::Tcp(s) => s.write(buf),
+            Transport::Unix(s) => s.write(buf),
+        }
+    }
+
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        match self {
+            Transport::Tcp(s) => s.write_vectored(bufs),
+            Transport::Unix(s) => s.write_vectored(bufs),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        // Both are unbuffered: nothing to flush.
+        Ok(())
+    }
+}
+
+impl AsRawFd for Transport {
+    fn as_raw_fd(&self) -> RawFd {
+        match self {
+            Transport::Tcp(s) => s.as_raw_fd(),
+            Transport::Unix(s) => s.as_raw_fd(),
+        }
+    }
+}
 
 #[derive(Debug)]
 pub struct Socket {
-    tcp: TcpStream,
+    io: Transport,
     deadline: Option<Instant>,
 }
 
 impl Socket {
     pub fn new(tcp: TcpStream, deadline: Option<Instant>) -> Socket {
-        Socket { tcp, deadline }
+        Socket::over(Transport::Tcp(tcp), deadline)
     }
 
-    pub fn tcp(&self) -> &TcpStream {
-        &self.tcp
+    pub fn over(io: Transport, deadline: Option<Instant>) -> Socket {
+        Socket { io, deadline }
+    }
+
+    pub fn transport(&self) -> &Transport {
+        &self.io
     }
 
     /// `None` ends the connecting phase: calls are no longer bounded.
@@ -38,9 +129,9 @@ impl Socket {
             return Err(io::Error::from(io::ErrorKind::TimedOut));
         }
         if write {
-            self.tcp.set_write_timeout(Some(left))
+            self.io.set_write_timeout(Some(left))
         } else {
-            self.tcp.set_read_timeout(Some(left))
+            self.io.set_read_timeout(Some(left))
         }
     }
 
@@ -58,22 +149,22 @@ impl Socket {
 impl Read for Socket {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.arm(false)?;
-        self.tcp.read(buf).map_err(|e| self.timed_out(e))
+        self.io.read(buf).map_err(|e| self.timed_out(e))
     }
 }
 
 impl Write for Socket {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.arm(true)?;
-        self.tcp.write(buf).map_err(|e| self.timed_out(e))
+        self.io.write(buf).map_err(|e| self.timed_out(e))
     }
 
     fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
         self.arm(true)?;
-        self.tcp.write_vectored(bufs).map_err(|e| self.timed_out(e))
+        self.io.write_vectored(bufs).map_err(|e| self.timed_out(e))
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.tcp.flush()
+        self.io.flush()
     }
 }

@@ -1,10 +1,9 @@
-//! The byte stream under the WebSocket: plain TCP or TLS over TCP.
+//! The byte stream under the WebSocket: the socket (TCP or Unix), plain or with TLS.
 
 use std::io::{self, Read, Write};
-use std::net::TcpStream;
 use std::time::Instant;
 
-use super::socket::Socket;
+use super::socket::{Socket, Transport};
 
 #[derive(Debug)]
 pub enum NetStream {
@@ -13,11 +12,11 @@ pub enum NetStream {
 }
 
 impl NetStream {
-    /// The TCP socket underneath, for readiness polling and socket options.
-    pub fn tcp(&self) -> &TcpStream {
+    /// The socket underneath, for readiness polling and socket options.
+    pub fn transport(&self) -> &Transport {
         match self {
-            NetStream::Plain(s) => s.tcp(),
-            NetStream::Tls(s) => s.get_ref().tcp(),
+            NetStream::Plain(s) => s.transport(),
+            NetStream::Tls(s) => s.get_ref().transport(),
         }
     }
 

@@ -12,7 +12,6 @@
 //!   comes in is rewritten into plain frames before tungstenite reads it.
 
 use std::io::{self, Read, Write};
-use std::net::TcpStream;
 
 use super::deflate::{Deflate, Failure, Wire};
 use super::NetStream;
@@ -141,8 +140,8 @@ impl Tapped {
         self.deflate.as_ref()?.failure.as_ref()
     }
 
-    pub fn tcp(&self) -> &TcpStream {
-        self.inner.tcp()
+    pub fn transport(&self) -> &super::socket::Transport {
+        self.inner.transport()
     }
 
     /// See [`NetStream::set_deadline`].

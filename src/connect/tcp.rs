@@ -1,9 +1,10 @@
-//! Resolving the host and dialing TCP, every address in turn, within one deadline.
+//! Resolving the host and dialing TCP, every address in turn, or a Unix socket,
+//! within one deadline.
 
 use std::io;
 use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
-use std::sync::mpsc;
-use std::thread;
+use std::os::unix::net::UnixStream;
+use std::path::Path;
 
 use super::Deadline;
 use crate::error::{Error, Result};
@@ -14,24 +15,20 @@ pub fn resolve(host: &str, port: u16, deadline: &Deadline) -> Result<Vec<SocketA
     if let Ok(ip) = host.parse::<IpAddr>() {
         return Ok(vec![SocketAddr::new(ip, port)]);
     }
-    let (tx, rx) = mpsc::channel();
     let name = host.to_string();
-    thread::Builder::new()
-        .name("resolve".into())
-        .spawn(move || {
-            let _ = tx.send((name.as_str(), port).to_socket_addrs().map(Vec::from_iter));
-        })
-        .map_err(|e| Error::Connect(format!("cannot start the resolver thread: {e}").into()))?;
-    match rx.recv_timeout(deadline.remaining()) {
-        Ok(Ok(addrs)) if !addrs.is_empty() => Ok(addrs),
-        Ok(Ok(_)) => Err(Error::Connect(
+    let answer = deadline.wait_for("resolver", move || {
+        (name.as_str(), port).to_socket_addrs().map(Vec::from_iter)
+    })?;
+    match answer {
+        Some(Ok(addrs)) if !addrs.is_empty() => Ok(addrs),
+        Some(Ok(_)) => Err(Error::Connect(
             format!("cannot resolve '{host}': no addresses").into(),
         )),
-        Ok(Err(e)) => Err(Error::Connect(
+        Some(Err(e)) => Err(Error::Connect(
             format!("cannot resolve '{host}': {}", resolver_message(&e)).into(),
         )
         .because(e)),
-        Err(_) => Err(deadline.expired(&format!("resolving '{host}'"))),
+        None => Err(deadline.expired(&format!("resolving '{host}'"))),
     }
 }
 
@@ -40,6 +37,24 @@ fn resolver_message(e: &io::Error) -> String {
     // known") are long-winded; keep the part after the colon.
     let text = e.to_string();
     text.rsplit(": ").next().unwrap_or(&text).to_string()
+}
+
+/// Connect to the Unix socket at `path` (`--unix-socket`, `ws+unix://`).
+pub fn dial_unix(path: &Path, deadline: &Deadline) -> Result<UnixStream> {
+    let owned = path.to_path_buf();
+    match deadline.wait_for("connect", move || UnixStream::connect(owned))? {
+        Some(Ok(stream)) => Ok(stream),
+        Some(Err(e)) => Err(Error::Connect(
+            format!(
+                "cannot connect to unix socket {}: {}",
+                path.display(),
+                plain_io_message(&e)
+            )
+            .into(),
+        )
+        .because(e)),
+        None => Err(deadline.expired(&format!("connecting to unix socket {}", path.display()))),
+    }
 }
 
 /// Try each address in order until one accepts.

@@ -3,7 +3,7 @@
 //! The schema is a stable interface, documented in the README and published as
 //! `doc/jsonl.schema.json` (the tests validate every line they see against it):
 //! `{"time": RFC 3339 UTC with microseconds, "dir": "in"|"out", "type": …}` plus, per
-//! type: `open` (url, status, subprotocol, headers), `text`/`binary`/`ping`/`pong`
+//! type: `open` (url, peer, status, subprotocol, headers), `text`/`binary`/`ping`/`pong`
 //! (data, size, and `"encoding":"base64"` when data is base64; `compressed` and
 //! `wire_size` under permessage-deflate), `close` (code, reason),
 //! `frame` (opcode, fin, rsv, masked, len; inflated; code, reason), `reconnect` (attempt,
@@ -32,13 +32,15 @@ impl<W: Write> Jsonl<W> {
         Jsonl { out, show_secrets }
     }
 
-    /// `open`: the URL, status, subprotocol and response headers (redacted).
+    /// `open`: the URL, the peer (`ADDR:PORT` or `unix:PATH`), status,
+    /// subprotocol and response headers (redacted).
     fn open(&self, info: &crate::event::HandshakeInfo) -> Value {
         json!({
             "time": time(info.at),
             "dir": "in",
             "type": "open",
             "url": info.url,
+            "peer": info.peer,
             "status": info.status,
             "subprotocol": info.subprotocol,
             "headers": self.headers(&info.response_headers),

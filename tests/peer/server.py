@@ -28,6 +28,9 @@ Modes:
                              converse), report as many messages as ITEMs sent,
                              then close with 1000
 
+--unix PATH serves on a Unix socket at PATH instead (and prints
+`listening on unix:PATH`).
+
 permessage-deflate (on by default, as in `websockets`): --no-compression turns it
 off; --server-max-window-bits N, --client-max-window-bits N,
 --server-no-context-takeover and --client-no-context-takeover set its parameters
@@ -42,7 +45,7 @@ import json
 import sys
 
 from websockets.asyncio.client import connect
-from websockets.asyncio.server import serve
+from websockets.asyncio.server import serve, unix_serve
 from websockets.exceptions import ConnectionClosed
 from websockets.extensions.permessage_deflate import (
     ClientPerMessageDeflateFactory,
@@ -189,6 +192,7 @@ async def main():
     parser.add_argument("--server-max-window-bits", type=int, default=None)
     parser.add_argument("--client-max-window-bits", type=int, default=None)
     parser.add_argument("--max-size", type=int, default=2**20)
+    parser.add_argument("--unix", default=None, help="serve on this Unix socket")
     sub = parser.add_subparsers(dest="mode", required=True)
     sub.add_parser("echo")
     push = sub.add_parser("push")
@@ -208,11 +212,18 @@ async def main():
     if args.mode == "client":
         await run_client(args)
         return
-    async with serve(make_handler(args), "127.0.0.1", 0,
-                     subprotocols=args.subprotocol, max_size=args.max_size,
-                     **deflate_options(args, ServerPerMessageDeflateFactory)) as server:
-        port = server.sockets[0].getsockname()[1]
-        print(f"listening on ws://127.0.0.1:{port}", flush=True)
+    options = dict(subprotocols=args.subprotocol, max_size=args.max_size,
+                   **deflate_options(args, ServerPerMessageDeflateFactory))
+    if args.unix:
+        server = unix_serve(make_handler(args), args.unix, **options)
+    else:
+        server = serve(make_handler(args), "127.0.0.1", 0, **options)
+    async with server as server:
+        if args.unix:
+            print(f"listening on unix:{args.unix}", flush=True)
+        else:
+            port = server.sockets[0].getsockname()[1]
+            print(f"listening on ws://127.0.0.1:{port}", flush=True)
         # Exit when the test closes our stdin (or dies), never run forever.
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, sys.stdin.read)

@@ -111,6 +111,16 @@ impl PeerServer {
         Self::spawn(command, true)
     }
 
+    /// Starts server.py on the Unix socket `path` (`--unix PATH`); `url` is then
+    /// `unix:PATH`.
+    #[track_caller]
+    pub fn start_unix(path: &Path, args: &[&str]) -> PeerServer {
+        let path = path.to_str().expect("a UTF-8 socket path");
+        let mut all = vec!["--unix", path];
+        all.extend_from_slice(args);
+        Self::start(&all)
+    }
+
     /// Runs server.py's `client URL ITEM...` mode (the Python client, for
     /// listen mode): its events as for the server; `url` stays empty.
     #[track_caller]
@@ -178,7 +188,10 @@ impl PeerServer {
             return peer;
         }
         match peer.events.recv_timeout(DEADLINE) {
-            Ok(line) if line.starts_with("listening on ws://127.0.0.1:") => {
+            Ok(line)
+                if line.starts_with("listening on ws://127.0.0.1:")
+                    || line.starts_with("listening on unix:") =>
+            {
                 peer.url = line["listening on ".len()..].to_string();
             }
             other => panic!(

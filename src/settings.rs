@@ -30,7 +30,8 @@ pub enum Mode {
 /// Where connections come from, as typed (checked when the run starts).
 #[derive(Debug, Clone)]
 pub enum Endpoint {
-    Client(ClientSettings),
+    // Boxed: the client's settings are several times the listener's.
+    Client(Box<ClientSettings>),
     Listen(ListenSettings),
 }
 
@@ -154,7 +155,7 @@ impl Settings {
                 cert: cli.cert.clone(),
                 key: cli.key.clone(),
             }),
-            None => Endpoint::Client(ClientSettings {
+            None => Endpoint::Client(Box::new(ClientSettings {
                 url: cli.url.clone().unwrap_or_default(),
                 headers: cli.headers.clone(),
                 subprotocols: cli.subprotocols.clone(),
@@ -179,7 +180,7 @@ impl Settings {
                     },
                 },
                 unix_socket: cli.unix_socket.clone(),
-            }),
+            })),
         };
         Settings {
             mode,

@@ -30,7 +30,8 @@ pub enum Mode {
 /// Where connections come from, as typed (checked when the run starts).
 #[derive(Debug, Clone)]
 pub enum Endpoint {
-    Client(ClientSettings),
+    // Boxed: the client's settings are several times the listener's.
+    Client(Box<ClientSettings>),
     Listen(ListenSettings),
 }
 
@@ -156,7 +157,7 @@ impl Settings {
                 cert: cli.cert.clone(),
                 key: cli.key.clone(),
             }),
-            None => Endpoint::Client(ClientSettings {
+            None => Endpoint::Client(Box::new(ClientSettings {
                 url: cli.url.clone().unwrap_or_default(),
                 headers: cli.headers.clone(),
                 subprotocols: cli.subprotocols.clone(),
@@ -182,7 +183,7 @@ impl Settings {
                 },
                 max_redirects: cli.location.then_some(cli.max_redirs),
                 unix_socket: cli.unix_socket.clone(),
-            }),
+            })),
         };
         Settings {
             mode,

@@ -109,11 +109,17 @@ fn next_target(current: &Target, location: &str) -> Result<Target> {
             .into(),
         )
     };
-    let joined = current
-        .url
-        .join(location.trim())
-        .map_err(|e| cannot(e.to_string()))?;
+    let joined = resolve(&current.url, location).map_err(|e| cannot(e.to_string()))?;
     crate::target::parse(joined.as_str()).map_err(cannot)
+}
+
+/// A Location (absolute or relative) as the URL it names from `current`: the one
+/// rule for both following a redirect and naming it in the error without `-L`.
+pub fn resolve(
+    current: &url::Url,
+    location: &str,
+) -> std::result::Result<url::Url, url::ParseError> {
+    current.join(location.trim())
 }
 
 /// Leave out what `-H`, `--auth` and the URL would send as credentials; whether

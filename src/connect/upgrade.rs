@@ -375,9 +375,7 @@ fn rejection(target: &Target, response: &Response, body: &[u8]) -> Error {
         // A redirect -L would follow: say where to, and how (as the URL it
         // resolves to, since a relative Location alone says little).
         Some(location) if super::redirect::FOLLOWED.contains(&response.status) => {
-            let next = target
-                .url
-                .join(location)
+            let next = super::redirect::resolve(&target.url, location)
                 .map_or_else(|_| location.clone(), |url| url.to_string());
             let next = crate::redact::url(&crate::redact::text(&next));
             format!(

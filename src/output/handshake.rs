@@ -134,7 +134,6 @@ pub fn write_handshake(
     out.flush()
 }
 
-/// A `* ` line: what wsprobe observed, as opposed to the bytes exchanged.
 /// `-L`: one note per redirect followed, and whether credentials stay behind.
 pub fn write_redirect(out: &mut impl Write, hop: &Redirect) -> io::Result<()> {
     note(
@@ -154,6 +153,7 @@ pub fn write_redirect(out: &mut impl Write, hop: &Redirect) -> io::Result<()> {
     out.flush()
 }
 
+/// A `* ` line: what wsprobe observed, as opposed to the bytes exchanged.
 fn note(out: &mut impl Write, text: String) -> io::Result<()> {
     writeln!(out, "{}", format!("* {text}").dimmed())
 }

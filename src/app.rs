@@ -111,7 +111,9 @@ fn run_session(settings: Settings, summary: &mut Vec<String>) -> Result<()> {
         goals.wait.get_or_insert(crate::policy::Wait::Forever);
         let policy = Policy::new(goals, started);
         let outlet = crate::output::Outlet::new(sink, gauge);
-        return run_hub(&settings, listen, poll, outbox, inbox, outlet, policy, summary);
+        return run_hub(
+            &settings, listen, poll, outbox, inbox, outlet, policy, summary,
+        );
     }
     let policy = Policy::new(settings.goals.clone(), started);
     let mut session = Session::new(poll, inbox, sink, gauge, policy, settings.session.clone());

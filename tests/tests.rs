@@ -12,6 +12,7 @@ mod deflate;
 mod exec;
 mod feedback;
 mod hostile;
+mod hub;
 mod keepalive;
 mod listen;
 mod network;

@@ -239,8 +239,8 @@ pub struct Upgrading {
 }
 
 enum Handshake {
-    Fresh(Tapped),
-    Mid(MidHandshake<ServerHandshake<Tapped, Answerer>>),
+    Fresh(Box<Tapped>),
+    Mid(Box<MidHandshake<ServerHandshake<Tapped, Answerer>>>),
 }
 
 /// How far an [`Upgrading`] got.
@@ -284,12 +284,10 @@ impl Upgrading {
             .map_err(|e| Error::Runtime(format!("cannot configure the socket: {e}").into()))?;
         let fd = tcp.as_raw_fd();
         let started = Instant::now();
-        let stream = Tapped::before_upgrade(
-            NetStream::Plain(Socket::new(tcp, None)),
-            opts.trace_frames,
-        );
+        let stream =
+            Tapped::before_upgrade(NetStream::Plain(Socket::new(tcp, None)), opts.trace_frames);
         Ok(Upgrading {
-            handshake: Some(Handshake::Fresh(stream)),
+            handshake: Some(Handshake::Fresh(Box::new(stream))),
             answered: Rc::default(),
             peer: peer.to_string(),
             fd,
@@ -310,9 +308,9 @@ impl Upgrading {
                     answered: self.answered.clone(),
                 };
                 let config = websocket_config(self.opts.max_message_size);
-                tungstenite::accept_hdr_with_config(stream, answerer, Some(config))
+                tungstenite::accept_hdr_with_config(*stream, answerer, Some(config))
             }
-            Some(Handshake::Mid(mid)) => mid.handshake(),
+            Some(Handshake::Mid(mid)) => (*mid).handshake(),
             None => return Upgrade::Failed(Error::Runtime("the upgrade is over".into())),
         };
         match result {
@@ -329,7 +327,7 @@ impl Upgrading {
                 Upgrade::Done(Box::new(Connection { ws, info }))
             }
             Err(tungstenite::HandshakeError::Interrupted(mid)) => {
-                self.handshake = Some(Handshake::Mid(mid));
+                self.handshake = Some(Handshake::Mid(Box::new(mid)));
                 Upgrade::Waiting
             }
             Err(e) => Upgrade::Failed(upgrade_failed(&self.peer, e)),

@@ -20,7 +20,10 @@ use crate::event::{HandshakeInfo, Wire};
 pub enum Phase {
     Open,
     /// We sent Close (`code`); waiting for the client's answer until `deadline`.
-    Closing { code: u16, deadline: Instant },
+    Closing {
+        code: u16,
+        deadline: Instant,
+    },
     /// The client sent Close; our answer is being flushed until `deadline`.
     PeerClosed {
         code: Option<u16>,
@@ -42,7 +45,10 @@ pub enum Incoming {
     Ping(Bytes),
     Pong(Bytes),
     /// The client's Close frame, its code as it was on the wire.
-    Close { code: Option<u16>, reason: String },
+    Close {
+        code: Option<u16>,
+        reason: String,
+    },
     /// The connection is over, in words (dropped, reset, a protocol error…).
     Gone(String),
     /// The client broke the protocol: close with this code.
@@ -275,12 +281,12 @@ impl Client {
             {
                 return None
             }
-            E::ConnectionClosed | E::AlreadyClosed | E::Protocol(P::ResetWithoutClosingHandshake) => {
-                Incoming::Gone(match self.phase {
-                    Phase::Closing { .. } => "closed without answering our Close".into(),
-                    _ => "closed the connection without a Close frame".into(),
-                })
-            }
+            E::ConnectionClosed
+            | E::AlreadyClosed
+            | E::Protocol(P::ResetWithoutClosingHandshake) => Incoming::Gone(match self.phase {
+                Phase::Closing { .. } => "closed without answering our Close".into(),
+                _ => "closed the connection without a Close frame".into(),
+            }),
             E::Io(e) => Incoming::Gone(format!(
                 "connection lost: {}",
                 crate::connect::plain_io_message(&e)

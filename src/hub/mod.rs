@@ -120,7 +120,8 @@ impl Hub {
         mut policy: Policy,
         opts: HubOptions,
     ) -> Result<Hub> {
-        let cannot = |e: io::Error| Error::Runtime(format!("cannot watch the listener: {e}").into());
+        let cannot =
+            |e: io::Error| Error::Runtime(format!("cannot watch the listener: {e}").into());
         listener.set_nonblocking(true).map_err(cannot)?;
         poll.registry()
             .register(
@@ -534,7 +535,9 @@ impl Hub {
                 self.on_incoming(&mut client, item);
             }
             self.scratch = incoming;
-            if matches!(end, ReadEnd::More) && !matches!(client.phase, Phase::PeerClosed { .. } | Phase::Over(_)) {
+            if matches!(end, ReadEnd::More)
+                && !matches!(client.phase, Phase::PeerClosed { .. } | Phase::Over(_))
+            {
                 more = true;
                 self.ready.insert(key);
             }
@@ -779,10 +782,9 @@ impl Hub {
                     .write_error
                     .as_ref()
                     .map(|e| format!("connection lost while sending: {e}")),
-                Phase::Closing { code, deadline } => {
-                    (now >= *deadline || client.write_error.is_some())
-                        .then(|| format!("closed by wsprobe with {code}, not answered"))
-                }
+                Phase::Closing { code, deadline } => (now >= *deadline
+                    || client.write_error.is_some())
+                .then(|| format!("closed by wsprobe with {code}, not answered")),
                 Phase::Over(how) => Some(how.clone()),
                 Phase::PeerClosed {
                     code,

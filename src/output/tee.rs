@@ -33,7 +33,6 @@ impl Sink for Tee {
         true
     }
 
-
     fn flush(&mut self) -> io::Result<()> {
         let recorded = self.record.flush();
         self.primary.flush().and(recorded)

@@ -169,8 +169,7 @@ fn hub_serves(settings: &Settings) -> Option<&ListenSettings> {
         || listen.cert.is_some()
         || settings.session.exec.is_some()
         || settings.input.script.is_some()
-        || settings.reconnect.is_some()
-        || settings.mode == Mode::Repl;
+        || settings.reconnect.is_some();
     (!one_at_a_time).then_some(listen)
 }
 
@@ -189,8 +188,27 @@ fn run_hub(
     let output = &settings.output;
     let greeting = input::execute_messages(&settings.input)?;
     let (listener, opts) = Dial::listen_options(settings, listen)?;
-    // Lines wait in the bounded inbox until a client is there to get them.
-    input::start_pipe(&settings.input, outbox)?;
+    let repl = settings.mode == Mode::Repl;
+    let mut outlet = outlet;
+    let editor = if repl {
+        let url = connect::listen_url(&listener, false);
+        let info = HandshakeInfo {
+            url: url.clone(),
+            listening: true,
+            ..HandshakeInfo::default()
+        };
+        let banner = "what you type goes to every client; /to ID MESSAGE for one, /clients, /kick ID; /help, Ctrl-D to quit";
+        let (handle, human) = start_repl(settings, banner, &info, outbox, true)?;
+        outlet = outlet.replace_sink(|recording| match recording {
+            Some(record) => Box::new(Tee::new(human, record)),
+            None => human,
+        });
+        Some(handle)
+    } else {
+        // Lines wait in the bounded inbox until a client is there to get them.
+        input::start_pipe(&settings.input, outbox)?;
+        None
+    };
     let session = &settings.session;
     let hub_options = crate::hub::HubOptions {
         echo: session.echo,
@@ -200,11 +218,19 @@ fn run_hub(
         close_reason: session.close_reason.clone(),
         max_clients: listen.max_clients.map(|n| n as usize),
         quiet: output.quiet,
+        repl,
     };
     let mut hub = crate::hub::Hub::new(poll, listener, opts, inbox, outlet, policy, hub_options)?;
     let result = hub
         .serve()
         .and_then(|ending| ending::conclude(ending, output.quiet, "client"));
+    if let Some(handle) = editor {
+        hub.report(&Event::Note {
+            text: "server stopped",
+            at: SystemTime::now(),
+        });
+        stop_repl(handle);
+    }
     let stats = hub.stats().clone();
     report_end(output, &result, &stats, summary, &mut |e| hub.report(e));
     hub.drain_output();
@@ -547,7 +573,23 @@ impl<'s> Run<'s> {
             }
             Mode::Repl => {
                 // The REPL shows -vv frames itself, above the prompt.
-                let (handle, human) = start_repl(self.settings, info, outbox)?;
+                let banner = format!(
+                    "{}{}; /help for commands, Ctrl-D to quit",
+                    if info.listening {
+                        format!(
+                            "client {} connected to {}",
+                            info.peer.as_deref().unwrap_or("?"),
+                            info.url
+                        )
+                    } else {
+                        format!("connected to {}", info.url)
+                    },
+                    info.subprotocol
+                        .as_deref()
+                        .map(|p| format!(", subprotocol {p}"))
+                        .unwrap_or_default()
+                );
+                let (handle, human) = start_repl(self.settings, &banner, info, outbox, false)?;
                 let sink: Box<dyn Sink> = if recording {
                     Box::new(Tee::new(human, session.take_sink()))
                 } else {
@@ -727,33 +769,18 @@ struct ReplEnd {
     done: std::sync::mpsc::Receiver<bool>,
 }
 
+/// Start the line editor with `banner` (printed before the editor takes the
+/// terminal); `hub`: it drives the multi-client listener.
 fn start_repl(
     settings: &Settings,
+    banner: &str,
     info: &HandshakeInfo,
     outbox: Outbox,
+    hub: bool,
 ) -> Result<(ReplEnd, Box<dyn Sink>)> {
     let color = colored::control::SHOULD_COLORIZE.should_colorize();
     let shared = ReplState::new(settings.repl.pretty);
-    // Printed before the editor takes the terminal.
-    let subprotocol = info
-        .subprotocol
-        .as_deref()
-        .map(|p| format!(", subprotocol {p}"))
-        .unwrap_or_default();
-    let connected = if info.listening {
-        format!(
-            "client {} connected to {}",
-            info.peer.as_deref().unwrap_or("?"),
-            info.url
-        )
-    } else {
-        format!("connected to {}", info.url)
-    };
-    let banner = format!(
-        "{} {}",
-        "*".yellow().bold(),
-        format!("{connected}{subprotocol}; /help for commands, Ctrl-D to quit").yellow()
-    );
+    let banner = format!("{} {}", "*".yellow().bold(), banner.yellow());
     println!("{banner}");
     let shown = repl::Shown::default();
     shown.record(&banner);
@@ -764,6 +791,7 @@ fn start_repl(
         show_secrets: settings.output.show_secrets,
         gauge: settings.session.gauge.clone(),
         timestamps: settings.repl.human.timestamps.is_some(),
+        hub,
     };
     if let Ok(mut current) = shared.info.lock() {
         *current = info.clone();

@@ -20,6 +20,16 @@ pub enum Command {
     InputFailed(String),
     /// Close the connection now with this code and reason (REPL `/close`, Ctrl-D).
     Close { code: u16, reason: String },
+    /// Multi-client `--listen` (REPL): send to one client only (`/to`).
+    SendTo { client: u32, messages: Vec<Message> },
+    /// Multi-client `--listen` (REPL): close one client (`/kick`).
+    Kick {
+        client: u32,
+        code: u16,
+        reason: String,
+    },
+    /// Multi-client `--listen` (REPL): show the clients (`/clients`).
+    ListClients,
 }
 
 /// Which way a message travelled.
@@ -219,6 +229,12 @@ pub enum Event<'a> {
     /// Multi-client `--listen`: a client's connection is over (how, in words).
     Disconnected {
         reason: &'a str,
+        at: SystemTime,
+    },
+    /// Something for the person at the REPL (the multi-client listener's notes
+    /// and `/clients`); not part of the machine-readable output.
+    Note {
+        text: &'a str,
         at: SystemTime,
     },
 }

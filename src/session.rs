@@ -612,6 +612,10 @@ impl Session {
                     self.policy.on_input_end(Instant::now());
                     self.begin_close(link, WhyClosed::Requested, code, &reason);
                 }
+                // The multi-client listener's commands; the REPL sends them only there.
+                Received::Command(
+                    Command::SendTo { .. } | Command::Kick { .. } | Command::ListClients,
+                ) => {}
                 Received::Empty => break,
                 Received::Disconnected => {
                     self.inbox_open = false;

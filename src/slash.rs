@@ -35,6 +35,19 @@ pub enum Slash {
     /// Toggle (None) or set pretty-printing of JSON.
     Pretty(Option<bool>),
     Quit,
+    /// Multi-client `--listen`: list the clients.
+    Clients,
+    /// Multi-client `--listen`: send a text message to one client.
+    To {
+        client: u32,
+        text: String,
+    },
+    /// Multi-client `--listen`: close one client's connection.
+    Kick {
+        client: u32,
+        code: u16,
+        reason: String,
+    },
 }
 
 /// Every command with its one-line help, in the order `/help` shows them; also
@@ -75,6 +88,20 @@ pub const COMMANDS: &[(&str, &str)] = &[
     (
         "/quit",
         "close the connection and exit (also /exit, Ctrl-D)",
+    ),
+];
+
+/// The commands of the multi-client listener, shown by `/help` there (typed
+/// lines and the commands above go to every client).
+pub const HUB_COMMANDS: &[(&str, &str)] = &[
+    (
+        "/clients",
+        "list the clients: id, address, path, uptime, messages each way",
+    ),
+    ("/to", "<id> <message>  send a text message to one client"),
+    (
+        "/kick",
+        "<id> [code [reason]]  close one client (default 1000)",
     ),
 ];
 
@@ -126,6 +153,9 @@ pub fn parse(line: &str) -> Result<Input, String> {
             other => Err(format!("/pretty takes on or off, not '{other}'")),
         },
         "quit" | "exit" | "q" => no_args(Slash::Quit),
+        "clients" => no_args(Slash::Clients),
+        "to" => parse_to(args).map(Input::Command),
+        "kick" => parse_kick(args).map(Input::Command),
         "" => Err("empty command; type /help for the list (// sends a literal /)".into()),
         other => Err(format!(
             "unknown command /{other}; type /help for the list (//{other} sends '/{other}' as text)"
@@ -167,6 +197,43 @@ fn control_payload(name: &str, args: &str) -> Result<Vec<u8>, String> {
         ));
     }
     Ok(args.as_bytes().to_vec())
+}
+
+/// `/to ID MESSAGE`: everything after the id (spaces kept) is the message.
+fn parse_to(args: &str) -> Result<Slash, String> {
+    let usage = "/to needs a client id and a message, e.g. /to 2 hello";
+    let (id, text) = args.split_once(char::is_whitespace).ok_or(usage)?;
+    Ok(Slash::To {
+        client: parse_client(id)?,
+        text: text.trim_start().to_string(),
+    })
+}
+
+/// `/kick ID [CODE [REASON]]`, the code and reason as `/close` takes them.
+fn parse_kick(args: &str) -> Result<Slash, String> {
+    if args.is_empty() {
+        return Err("/kick needs a client id, e.g. /kick 2 or /kick 2 4000 bye".into());
+    }
+    let (id, rest) = match args.split_once(char::is_whitespace) {
+        Some((id, rest)) => (id, rest.trim()),
+        None => (args, ""),
+    };
+    let client = parse_client(id)?;
+    match parse_close(rest)? {
+        Slash::Close { code, reason } => Ok(Slash::Kick {
+            client,
+            code,
+            reason,
+        }),
+        _ => Err("/kick: unexpected arguments".into()),
+    }
+}
+
+fn parse_client(id: &str) -> Result<u32, String> {
+    id.parse::<u32>()
+        .ok()
+        .filter(|&n| n > 0)
+        .ok_or_else(|| format!("'{id}' is not a client id (see /clients)"))
 }
 
 fn parse_close(args: &str) -> Result<Slash, String> {
@@ -251,6 +318,39 @@ fn parse_file(args: &str) -> Result<Slash, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hub_commands() {
+        assert_eq!(cmd("/clients"), Slash::Clients);
+        assert_eq!(
+            cmd("/to 2  hello there"),
+            Slash::To {
+                client: 2,
+                text: "hello there".into()
+            }
+        );
+        assert_eq!(
+            cmd("/kick 3"),
+            Slash::Kick {
+                client: 3,
+                code: 1000,
+                reason: String::new()
+            }
+        );
+        assert_eq!(
+            cmd("/kick 3 4000 go away"),
+            Slash::Kick {
+                client: 3,
+                code: 4000,
+                reason: "go away".into()
+            }
+        );
+        assert!(parse("/to 2").is_err());
+        assert!(parse("/to x hi").is_err());
+        assert!(parse("/kick").is_err());
+        assert!(parse("/kick 0").is_err());
+        assert!(parse("/kick 2 1005").is_err());
+    }
 
     fn cmd(line: &str) -> Slash {
         match parse(line) {

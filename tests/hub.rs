@@ -120,10 +120,11 @@ fn a_broadcast_line_reaches_every_client_and_each_clients_messages_carry_its_id(
         .unwrap_or_else(|| panic!("no close from client 2: {}", r.stdout_str()));
     assert_eq!(bye["code"], 1000);
     assert_eq!(bye["reason"], "bye");
-    let gone: Vec<&Value> = events_of_type(&out, "disconnected")
+    let mut gone: Vec<u64> = events_of_type(&out, "disconnected")
         .into_iter()
-        .map(|e| &e["client"])
+        .filter_map(|e| e["client"].as_u64())
         .collect();
+    gone.sort_unstable();
     assert_eq!(gone, [1, 2, 3], "{}", r.stdout_str());
     r.stderr_has("client 2 connected from 127.0.0.1:")
         .stderr_has("(path /room)")
@@ -290,6 +291,48 @@ fn a_client_that_never_reads_is_closed_with_1008_and_does_not_stall_the_others()
     assert!(
         peak < 40 * 1024,
         "peak RSS {peak} KiB for 50 MB broadcast\n{r}"
+    );
+}
+
+/// The REPL drives the hub: typed lines go to every client, `/to` to one,
+/// `/kick` closes one with its code, `/clients` lists them, Ctrl-D closes all.
+#[test]
+fn the_repl_broadcasts_addresses_lists_and_kicks_clients() {
+    let mut term = Pty::spawn(&["--listen", "127.0.0.1:0"]);
+    term.expect("listening on ");
+    let url = term.expect("/\r").trim().to_string();
+    term.expect("Ctrl-D to quit");
+    let alice = PeerServer::start_client(&["--recv", "2", &format!("{url}alice"), "text:hi"]);
+    term.expect("client 1 connected from 127.0.0.1:");
+    term.expect("[1] < hi");
+    let bob = PeerServer::start_client(&["--until-closed", &format!("{url}bob")]);
+    term.expect("client 2 connected from 127.0.0.1:");
+    term.keys("hello everyone\r");
+    term.keys("/to 2 just for bob\r");
+    term.keys("/clients\r");
+    term.expect("2 clients connected:");
+    term.expect("/bob");
+    term.keys("/kick 1 4001 bye alice\r");
+    let events = alice.events_until_closed();
+    // Only the broadcast: /to 2 was for bob.
+    assert_eq!(events.len(), 3, "{events:?}");
+    assert_eq!(events[1], peer_text("hello everyone"));
+    assert_eq!(events.last().unwrap(), &peer_closed(4001, "bye alice"));
+    term.expect("client 1 disconnected: closed by wsprobe with 4001");
+    term.keys("/to 1 too late\r");
+    term.expect("no client 1 (see /clients): not sent");
+    term.keys("\x04");
+    let (code, _) = term.finish();
+    assert_eq!(code, 0, "{}", term.transcript());
+    let events = bob.events_until_closed();
+    assert_eq!(
+        events[1..],
+        [
+            peer_text("hello everyone"),
+            peer_text("just for bob"),
+            peer_closed(1000, ""),
+        ],
+        "{events:?}"
     );
 }
 

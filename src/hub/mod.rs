@@ -78,6 +78,9 @@ pub struct HubOptions {
     pub max_clients: Option<usize>,
     /// `-q`: no notes on stderr about clients coming and going.
     pub quiet: bool,
+    /// The REPL drives the hub: notes go above its prompt (through the sink),
+    /// and what is typed while no client is connected is refused, not held.
+    pub repl: bool,
 }
 
 enum Conn {
@@ -169,14 +172,15 @@ impl Hub {
             let backlog = self.take_commands();
             let more = self.read_clients();
             self.flush_clients(now);
-            self.outlet.flush();
-            if let Some(cause) = self.outlet.take_failure() {
-                self.end(cause, now);
-            }
             if let Some(verdict) = self.policy.verdict(now) {
                 self.end(WhyClosed::Finished(verdict), now);
             }
             self.retire_finished(now);
+            // After the departures, so that they are shown at once.
+            self.outlet.flush();
+            if let Some(cause) = self.outlet.take_failure() {
+                self.end(cause, now);
+            }
             if let Some((cause, deadline)) = &self.ending {
                 if self.conns.is_empty() || now >= *deadline {
                     let cause = cause.clone();
@@ -379,8 +383,11 @@ impl Hub {
         self.next_id += 1;
         let mut client = Client::new(id, connection);
         self.stats.opened(&client.info, now);
-        if !self.opts.quiet {
-            eprintln!("wsprobe: {}", connected_line(&client));
+        if !self.opts.quiet && !self.opts.repl {
+            eprintln!(
+                "wsprobe: {}",
+                crate::output::human::client_connected(id, &client.info)
+            );
         }
         self.emit(id, &Event::Open(&client.info));
         for message in self.opts.greeting.clone() {
@@ -411,7 +418,7 @@ impl Hub {
             return false;
         }
         let blocked = |hub: &Hub| {
-            hub.open_clients() == 0
+            (hub.open_clients() == 0 && !hub.opts.repl)
                 || hub
                     .clients()
                     .any(|c| c.is_open() && c.queued() > QUEUE_LIMIT)
@@ -435,6 +442,21 @@ impl Hub {
                         return false;
                     }
                 }
+                Received::Command(Command::SendTo { client, messages }) => {
+                    self.send_to_one(client, messages);
+                }
+                Received::Command(Command::Kick {
+                    client,
+                    code,
+                    reason,
+                }) => match self.key_of(client) {
+                    Some(key) => self.close_client(key, code, &reason, Instant::now() + CLOSE_WAIT),
+                    None => self.note(&format!("no client {client} (see /clients)")),
+                },
+                Received::Command(Command::ListClients) => {
+                    let table = self.client_table();
+                    self.note(&table);
+                }
                 Received::Command(Command::InputEnded) => {}
                 Received::Command(Command::InputFailed(e)) => {
                     self.end(WhyClosed::InputFailed(e), Instant::now());
@@ -454,8 +476,65 @@ impl Hub {
         true
     }
 
+    /// The key of client `id`, if it is still open.
+    fn key_of(&self, id: u32) -> Option<usize> {
+        self.conns.iter().find_map(|(key, conn)| match conn {
+            Conn::Client(c) if c.id == id && !c.refused && c.is_open() => Some(*key),
+            _ => None,
+        })
+    }
+
+    /// `/to`: messages for one client.
+    fn send_to_one(&mut self, id: u32, messages: Vec<Message>) {
+        let Some(key) = self.key_of(id) else {
+            self.note(&format!("no client {id} (see /clients): not sent"));
+            return;
+        };
+        if let Some(Conn::Client(mut client)) = self.conns.remove(&key) {
+            for message in messages {
+                self.send_to(&mut client, message);
+            }
+            client.flush();
+            self.conns.insert(key, Conn::Client(client));
+        }
+    }
+
+    /// `/clients`: one line per client.
+    fn client_table(&self) -> String {
+        let clients: Vec<&Client> = self.clients().filter(|c| c.is_open()).collect();
+        if clients.is_empty() {
+            return format!("no client connected; clients connect to {}/", self.base);
+        }
+        let mut table = format!(
+            "{} connected:",
+            crate::text::count(clients.len() as u64, "client")
+        );
+        for c in clients {
+            let path = url::Url::parse(&c.info.url)
+                .map(|u| u.path().to_string())
+                .unwrap_or_else(|_| "/".into());
+            table.push_str(&format!(
+                "\n  {:>3}  {:<21}  {:<12}  up {:<8}  in {} ({} B)  out {} ({} B)",
+                c.id,
+                c.info.peer.as_deref().unwrap_or("?"),
+                path,
+                humantime::format_duration(Duration::from_secs(c.connected_at.elapsed().as_secs()))
+                    .to_string(),
+                c.messages_in,
+                c.bytes_in,
+                c.messages_out,
+                c.bytes_out
+            ));
+        }
+        table
+    }
+
     /// One message to every open client, shown once (without a client id).
     fn broadcast(&mut self, message: Message) {
+        if self.opts.repl && self.open_clients() == 0 {
+            self.note("no client is connected: not sent");
+            return;
+        }
         let mut wire = None;
         let keys: Vec<usize> = self.conns.keys().copied().collect();
         for key in keys {
@@ -816,7 +895,7 @@ impl Hub {
                             at: SystemTime::now(),
                         },
                     );
-                    if !self.opts.quiet {
+                    if !self.opts.quiet && !self.opts.repl {
                         eprintln!("wsprobe: {line}");
                     }
                 }
@@ -912,8 +991,13 @@ impl Hub {
         );
     }
 
-    fn note(&self, line: &str) {
-        if !self.opts.quiet {
+    fn note(&mut self, line: &str) {
+        if self.opts.repl {
+            self.outlet.emit(&Event::Note {
+                text: line,
+                at: SystemTime::now(),
+            });
+        } else if !self.opts.quiet {
             eprintln!("wsprobe: {line}");
         }
     }
@@ -921,24 +1005,6 @@ impl Hub {
 
 fn wire_none() -> Option<crate::event::Wire> {
     None
-}
-
-/// `client 3 connected from 127.0.0.1:54012 (path /chat, subprotocol x)`
-fn connected_line(client: &Client) -> String {
-    let path = url::Url::parse(&client.info.url)
-        .map(|u| u.path().to_string())
-        .unwrap_or_else(|_| "/".into());
-    let subprotocol = client
-        .info
-        .subprotocol
-        .as_deref()
-        .map(|p| format!(", subprotocol {p}"))
-        .unwrap_or_default();
-    format!(
-        "client {} connected from {} (path {path}{subprotocol})",
-        client.id,
-        client.info.peer.as_deref().unwrap_or("?")
-    )
 }
 
 /// `client 3 disconnected: closed by the client (1000 bye); 2 messages in, 5 out`

@@ -5,7 +5,7 @@
 use rustyline::completion::Pair;
 use std::path::PathBuf;
 
-use wsprobe::slash::COMMANDS;
+use wsprobe::slash::{COMMANDS, HUB_COMMANDS};
 
 /// Where the completed text starts in `line` and the candidates, for the cursor
 /// at byte `pos`.
@@ -19,6 +19,7 @@ pub fn complete(line: &str, pos: usize) -> (usize, Vec<Pair>) {
     }
     let matches = COMMANDS
         .iter()
+        .chain(HUB_COMMANDS)
         .map(|(name, _)| *name)
         .chain(["/exit"])
         .filter(|name| name.starts_with(head))

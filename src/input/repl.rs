@@ -30,7 +30,7 @@ use crate::output::human::{fmt_rtt, visible, ReplState};
 use crate::redact;
 use crate::text;
 pub use resize::Shown;
-use wsprobe::slash::{self, Input, Slash, COMMANDS};
+use wsprobe::slash::{self, Input, Slash, COMMANDS, HUB_COMMANDS};
 
 pub struct ReplOptions {
     pub prompt: String,
@@ -42,6 +42,9 @@ pub struct ReplOptions {
     pub gauge: Option<Arc<crate::feedback::SendGauge>>,
     /// `--timestamps`: the session shows sent messages itself, stamped.
     pub timestamps: bool,
+    /// Multi-client `--listen`: what is typed goes to every client, and
+    /// `/clients`, `/to` and `/kick` work.
+    pub hub: bool,
 }
 
 /// What the REPL thread hands back to the app: the printer the session's output
@@ -405,6 +408,12 @@ impl Repl {
         }
     }
 
+    fn hub_command(&self, command: Command) {
+        if self.outbox.send(command).is_err() {
+            self.say_error("the server has stopped");
+        }
+    }
+
     fn close(&self, code: u16, reason: &str) {
         let _ = self.outbox.send(Command::Close {
             code,
@@ -418,7 +427,7 @@ impl Repl {
             Slash::Help => {
                 let mut text =
                     String::from("Type a line to send it as a text message. Commands:\n");
-                text.push_str(&help_table());
+                text.push_str(&help_table(self.opts.hub));
                 text.push_str("A line ending in \\ continues on the next line (\\\\ at the end sends one \\);\n");
                 text.push_str(
                     "a pasted block is one message; an empty line sends nothing (/empty does).\n",
@@ -490,6 +499,23 @@ impl Repl {
                 self.close(1000, "");
                 return false;
             }
+            Slash::Clients | Slash::To { .. } | Slash::Kick { .. } if !self.opts.hub => {
+                self.say_error("/clients, /to and /kick are for --listen serving many clients");
+            }
+            Slash::Clients => self.hub_command(Command::ListClients),
+            Slash::To { client, text } => self.hub_command(Command::SendTo {
+                client,
+                messages: vec![Message::Text(text.into())],
+            }),
+            Slash::Kick {
+                client,
+                code,
+                reason,
+            } => self.hub_command(Command::Kick {
+                client,
+                code,
+                reason,
+            }),
         }
         true
     }
@@ -572,9 +598,11 @@ fn deflate_ratio((data, wire): (u64, u64)) -> String {
 /// the terminal is in its normal mode, so writing to stdout is safe.
 /// The commands as two aligned columns: the command with its arguments, then what
 /// it does (COMMANDS keeps both in one string, split at the first double space).
-fn help_table() -> String {
+fn help_table(hub: bool) -> String {
+    let hub_commands = if hub { HUB_COMMANDS } else { &[] };
     let rows: Vec<(String, &str)> = COMMANDS
         .iter()
+        .chain(hub_commands)
         .map(|(name, help)| match help.split_once("  ") {
             Some((args, what)) => (format!("{name} {args}"), what),
             None => (name.to_string(), *help),
@@ -635,7 +663,7 @@ mod tests {
 
     #[test]
     fn help_columns_are_aligned() {
-        let table = help_table();
+        let table = help_table(false);
         assert!(table.contains("/close [code [reason]]"), "{table}");
         // Where the description starts: after the usage's first double space.
         let column = |line: &str| {

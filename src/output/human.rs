@@ -45,6 +45,8 @@ pub struct Human<W: Write> {
     opens: u32,
     /// The attempt the last `reconnect` event announced.
     attempt: u32,
+    /// Multi-client `--listen`: the client whose event is being shown.
+    client: Option<u32>,
 }
 
 impl<W: Write> Human<W> {
@@ -58,10 +60,18 @@ impl<W: Write> Human<W> {
             closed_by_server: false,
             opens: 0,
             attempt: 0,
+            client: None,
         }
     }
 
     fn prefix(&mut self, at: SystemTime) {
+        self.stamp(at);
+        if let Some(id) = self.client {
+            let _ = write!(self.buf, "{} ", format!("[{id}]").blue().bold());
+        }
+    }
+
+    fn stamp(&mut self, at: SystemTime) {
         match self.opts.timestamps {
             None => {}
             Some(TimestampMode::Local) => {
@@ -92,7 +102,7 @@ impl<W: Write> Human<W> {
     }
 
     fn status(&mut self, at: SystemTime, text: &str) {
-        self.prefix(at);
+        self.stamp(at);
         let _ = writeln!(self.buf, "{} {}", "*".yellow().bold(), text.yellow());
     }
 
@@ -256,6 +266,37 @@ impl<W: Write> Human<W> {
         }
     }
 
+    /// Multi-client `--listen`: a client's arrival and departure as status
+    /// lines, its messages marked with its id. Its Close frames are summed up
+    /// by the departure line.
+    fn client_event(&mut self, id: u32, event: &Event<'_>, rtt: Option<Duration>) {
+        let now = SystemTime::now();
+        self.client = Some(id);
+        match event {
+            Event::Open(info) => self.status(now, &client_connected(id, info)),
+            Event::Disconnected { reason, at } => {
+                self.status(*at, &format!("client {id} disconnected: {reason}"))
+            }
+            Event::Message {
+                dir: Direction::In,
+                kind,
+                payload,
+                at,
+                ..
+            } => self.incoming(*kind, payload, *at, rtt),
+            Event::Message {
+                dir: Direction::Out,
+                kind,
+                payload,
+                at,
+                ..
+            } => self.outgoing(*kind, payload, *at),
+            Event::Frame { dir, frame, at } => self.frame(*dir, frame, *at),
+            _ => {}
+        }
+        self.client = None;
+    }
+
     fn close(&mut self, dir: Direction, code: Option<u16>, reason: &str, at: SystemTime) {
         let what = match code {
             Some(code) if reason.is_empty() => format!("{code} {}", close_name(code)),
@@ -278,6 +319,22 @@ impl<W: Write> Human<W> {
         };
         self.status(at, &line);
     }
+}
+
+/// `client 3 connected from 127.0.0.1:54012 (path /chat, subprotocol x)`
+pub fn client_connected(id: u32, info: &HandshakeInfo) -> String {
+    let path = url::Url::parse(&info.url)
+        .map(|u| u.path().to_string())
+        .unwrap_or_else(|_| "/".into());
+    let subprotocol = info
+        .subprotocol
+        .as_deref()
+        .map(|p| format!(", subprotocol {p}"))
+        .unwrap_or_default();
+    format!(
+        "client {id} connected from {} (path {path}{subprotocol})",
+        info.peer.as_deref().unwrap_or("?")
+    )
 }
 
 /// `connected again to ws://…/ (attempt 2)`; with `--listen`, `client … connected`.
@@ -315,13 +372,16 @@ impl<W: Write> Sink for Human<W> {
             // stderr once the REPL is gone.
             Event::Open(info) => self.open(info, SystemTime::now()),
             // A redirect is shown on stderr with -v, as the handshake is.
-            // The multi-client listener does not drive the REPL (yet).
-            Event::Rejected(_)
-            | Event::Redirect(_)
-            | Event::Error { .. }
-            | Event::Stats { .. }
-            | Event::Client { .. }
-            | Event::Disconnected { .. } => {}
+            Event::Rejected(_) | Event::Redirect(_) | Event::Error { .. } | Event::Stats { .. } => {
+            }
+            Event::Client { id, event } => self.client_event(*id, event, rtt),
+            // Only inside `Client` (above).
+            Event::Disconnected { .. } => {}
+            Event::Note { text, at } => {
+                for line in text.lines() {
+                    self.status(*at, line);
+                }
+            }
             Event::Frame { dir, frame, at } => self.frame(*dir, frame, *at),
             Event::Reconnect {
                 attempt,

@@ -253,6 +253,7 @@ impl<W: Write> Jsonl<W> {
                 }
                 value
             }
+            Event::Note { .. } => Value::Null,
             Event::Disconnected { reason, at } => json!({
                 "time": time(*at),
                 "dir": "in",
@@ -265,6 +266,10 @@ impl<W: Write> Jsonl<W> {
 
 impl<W: Write> Sink for Jsonl<W> {
     fn event(&mut self, event: &Event) -> io::Result<()> {
+        if let Event::Note { .. } = event {
+            // For the person at the REPL only.
+            return Ok(());
+        }
         let value = self.value(event);
         self.write(&value)
     }

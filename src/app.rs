@@ -219,6 +219,8 @@ fn run_hub(
         max_clients: listen.max_clients.map(|n| n as usize),
         quiet: output.quiet,
         repl,
+        verbose: output.verbose > 0,
+        show_secrets: output.show_secrets,
     };
     let mut hub = crate::hub::Hub::new(poll, listener, opts, inbox, outlet, policy, hub_options)?;
     let result = hub
@@ -576,11 +578,7 @@ impl<'s> Run<'s> {
                 let banner = format!(
                     "{}{}; /help for commands, Ctrl-D to quit",
                     if info.listening {
-                        format!(
-                            "client {} connected to {}",
-                            info.peer.as_deref().unwrap_or("?"),
-                            info.url
-                        )
+                        crate::output::human::reconnected(info, 0)
                     } else {
                         format!("connected to {}", info.url)
                     },

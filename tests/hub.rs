@@ -216,6 +216,7 @@ fn path_refuses_other_paths_with_404_and_server_headers_go_on_the_101() {
             "v2",
             "-s",
             "v1",
+            "-v",
         ],
         Stdin::Null,
     );
@@ -234,7 +235,10 @@ fn path_refuses_other_paths_with_404_and_server_headers_go_on_the_101() {
     assert!(open.contains(r#""subprotocol": "v2""#), "{open}");
     stderr_until(&mut live, "client 1 connected");
     let r = interrupt(live);
+    // -v: each client's request and the 101 it got.
     r.stderr_has("subprotocol v2")
+        .stderr_has("< sec-websocket-protocol: v1, v2")
+        .stderr_has("> x-mock: yes")
         .stderr_has("did not complete a WebSocket upgrade");
 }
 

@@ -81,6 +81,9 @@ pub struct HubOptions {
     /// The REPL drives the hub: notes go above its prompt (through the sink),
     /// and what is typed while no client is connected is refused, not held.
     pub repl: bool,
+    /// `-v` (pipe mode): each client's upgrade request and our 101 on stderr.
+    pub verbose: bool,
+    pub show_secrets: bool,
 }
 
 enum Conn {
@@ -387,6 +390,13 @@ impl Hub {
             eprintln!(
                 "wsprobe: {}",
                 crate::output::human::client_connected(id, &client.info)
+            );
+        }
+        if self.opts.verbose && !self.opts.repl {
+            let _ = crate::output::write_handshake(
+                &mut io::stderr().lock(),
+                &client.info,
+                self.opts.show_secrets,
             );
         }
         self.emit(id, &Event::Open(&client.info));

@@ -277,6 +277,15 @@ impl<W: Write> Human<W> {
             Event::Disconnected { reason, at } => {
                 self.status(*at, &format!("client {id} disconnected: {reason}"))
             }
+            Event::Message { .. } | Event::Frame { .. } => self.traffic(event, rtt),
+            _ => {}
+        }
+        self.client = None;
+    }
+
+    /// A message or a frame header, either way.
+    fn traffic(&mut self, event: &Event<'_>, rtt: Option<Duration>) {
+        match event {
             Event::Message {
                 dir: Direction::In,
                 kind,
@@ -294,7 +303,6 @@ impl<W: Write> Human<W> {
             Event::Frame { dir, frame, at } => self.frame(*dir, frame, *at),
             _ => {}
         }
-        self.client = None;
     }
 
     fn close(&mut self, dir: Direction, code: Option<u16>, reason: &str, at: SystemTime) {
@@ -382,7 +390,7 @@ impl<W: Write> Sink for Human<W> {
                     self.status(*at, line);
                 }
             }
-            Event::Frame { dir, frame, at } => self.frame(*dir, frame, *at),
+            Event::Frame { .. } => self.traffic(event, rtt),
             Event::Reconnect {
                 attempt,
                 delay,
@@ -398,20 +406,7 @@ impl<W: Write> Sink for Human<W> {
                     ),
                 )
             }
-            Event::Message {
-                dir: Direction::In,
-                kind,
-                payload,
-                at,
-                ..
-            } => self.incoming(*kind, payload, *at, rtt),
-            Event::Message {
-                dir: Direction::Out,
-                kind,
-                payload,
-                at,
-                ..
-            } => self.outgoing(*kind, payload, *at),
+            Event::Message { .. } => self.traffic(event, rtt),
             Event::Close {
                 dir,
                 code,

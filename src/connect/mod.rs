@@ -4,6 +4,7 @@
 
 mod deadline;
 pub mod deflate;
+mod keylog;
 mod listen;
 mod openssl_extras;
 mod proxy;
@@ -80,7 +81,7 @@ pub struct Connection {
 pub struct Prepared {
     target: Target,
     request: tungstenite::handshake::client::Request,
-    tls: Option<native_tls::TlsConnector>,
+    tls: Option<tls::Connector>,
     opts: ConnectOptions,
 }
 
@@ -203,19 +204,25 @@ fn dial(
     let mut stream = match &tls {
         Some(connector) => {
             stage(Stage::Tls);
+            let name = target.host_header();
+            let peer = tls::Peer {
+                name: &name,
+                proxy: false,
+            };
             NetStream::Tls(Box::new(tls::handshake(
                 connector,
                 &target.host,
                 tcp,
                 &deadline,
+                peer,
             )?))
         }
         None => NetStream::Plain(tcp),
     };
     let secured = Instant::now();
-    let certificate = match &stream {
-        NetStream::Tls(s) => tls::describe_peer(s),
-        NetStream::Plain(_) => None,
+    let (certificate, negotiated) = match &stream {
+        NetStream::Tls(s) => (tls::describe_peer(s.ssl()), stream.tls_info()),
+        NetStream::Plain(_) => (None, None),
     };
     stage(Stage::Upgrade);
     let (first_frames, mut info) = upgrade::upgrade(
@@ -250,6 +257,7 @@ fn dial(
     info.peer = peer;
     info.proxy = opts.proxy.as_ref().map(Proxy::display);
     info.certificate = certificate;
+    info.tls = negotiated;
     info.timings = Some(Timings {
         dns: resolved - started,
         tcp: dialed - resolved,

@@ -557,6 +557,7 @@ impl Dial {
                 deflate: settings.deflate.clone(),
             },
             tls: client.tls.clone(),
+            proxy_tls: client.proxy_tls.clone(),
             connect_timeout: settings.connect_timeout,
             max_message_size: settings.max_message_size,
             trace_frames: settings.output.verbose >= 2,

@@ -13,8 +13,9 @@ use openssl::ssl::SslContextBuilder;
 
 use crate::error::{Error, Result};
 
-/// The environment variable browsers, curl and Wireshark's documentation use.
-pub const VARIABLE: &str = "SSLKEYLOGFILE";
+/// The environment variable browsers, curl and Wireshark's documentation use (as
+/// read below, for messages).
+const VARIABLE: &str = "SSLKEYLOGFILE";
 
 type Shared = Arc<Mutex<File>>;
 
@@ -23,7 +24,7 @@ type Shared = Arc<Mutex<File>>;
 fn file() -> &'static std::result::Result<Option<Shared>, String> {
     static FILE: OnceLock<std::result::Result<Option<Shared>, String>> = OnceLock::new();
     FILE.get_or_init(|| {
-        let Some(path) = std::env::var_os(VARIABLE).filter(|p| !p.is_empty()) else {
+        let Some(path) = std::env::var_os("SSLKEYLOGFILE").filter(|p| !p.is_empty()) else {
             return Ok(None);
         };
         let path = PathBuf::from(path);

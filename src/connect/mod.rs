@@ -58,6 +58,8 @@ pub enum Stage {
 pub struct ConnectOptions {
     pub upgrade: UpgradeOptions,
     pub tls: TlsOptions,
+    /// TLS to an `https://` proxy (`--proxy-cacert`, `--proxy-insecure`).
+    pub proxy_tls: TlsOptions,
     pub connect_timeout: Duration,
     pub max_message_size: usize,
     /// `-vv`: print every frame's header as it crosses the wire.
@@ -82,6 +84,8 @@ pub struct Prepared {
     target: Target,
     request: tungstenite::handshake::client::Request,
     tls: Option<tls::Connector>,
+    /// For an `https://` proxy.
+    proxy_tls: Option<tls::Connector>,
     opts: ConnectOptions,
 }
 
@@ -95,10 +99,17 @@ pub fn prepare(target: Target, opts: ConnectOptions) -> Result<Prepared> {
     } else {
         None
     };
+    let proxy_tls = match &opts.proxy {
+        Some(proxy) if proxy.kind == proxy::ProxyKind::HttpsConnect => {
+            Some(tls::connector(&opts.proxy_tls)?)
+        }
+        _ => None,
+    };
     Ok(Prepared {
         target,
         request,
         tls,
+        proxy_tls,
         opts,
     })
 }
@@ -140,7 +151,11 @@ fn dial(
     stage: &mut dyn FnMut(Stage),
 ) -> Result<Connection> {
     let Prepared {
-        target, tls, opts, ..
+        target,
+        tls,
+        proxy_tls,
+        opts,
+        ..
     } = prepared;
     // A request is used up by the handshake; it was checked in `prepare`.
     let request = upgrade::build_request(target, &opts.upgrade)?;
@@ -173,6 +188,16 @@ fn dial(
             let tcp = tcp::dial(&addrs, &label, &deadline)?;
             let mut socket = Socket::new(tcp, Some(deadline.at()));
             stage(Stage::Tunnel);
+            if let Some(connector) = proxy_tls {
+                // https://: TLS to the proxy (its name as SNI and for the
+                // certificate), then CONNECT inside it.
+                let peer = tls::Peer {
+                    name: &label,
+                    proxy: true,
+                };
+                let secured = tls::handshake(connector, &proxy.host, socket, &deadline, peer)?;
+                socket = Socket::over(Transport::ProxyTls(Box::new(secured)), Some(deadline.at()));
+            }
             let (host, port) = opts.routes.destination(&target.host, target.port);
             proxy::tunnel(&mut socket, proxy, &host, port, &deadline)?;
             (socket, resolved)

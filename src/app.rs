@@ -560,6 +560,7 @@ impl Dial {
             proxy_tls: client.proxy_tls.clone(),
             connect_timeout: settings.connect_timeout,
             max_message_size: settings.max_message_size,
+            verbose: settings.output.verbose > 0,
             trace_frames: settings.output.verbose >= 2,
             proxy,
             routes: client.routes.clone(),

@@ -4,6 +4,7 @@
 
 mod deadline;
 pub mod deflate;
+mod eyeballs;
 mod keylog;
 mod listen;
 mod openssl_extras;
@@ -62,6 +63,8 @@ pub struct ConnectOptions {
     pub proxy_tls: TlsOptions,
     pub connect_timeout: Duration,
     pub max_message_size: usize,
+    /// `-v`: note each TCP connection attempt on stderr as it happens.
+    pub verbose: bool,
     /// `-vv`: print every frame's header as it crosses the wire.
     pub trace_frames: bool,
     /// Connect through this proxy (from `--proxy` or the environment).
@@ -161,6 +164,12 @@ fn dial(
     let request = upgrade::build_request(target, &opts.upgrade)?;
     let started = Instant::now();
     let deadline = Deadline::for_attempt(started, opts.connect_timeout, run);
+    let mut note = |line: String| {
+        if opts.verbose {
+            use colored::Colorize;
+            eprintln!("{}", format!("* {line}").dimmed());
+        }
+    };
     let (tcp, resolved) = match (&target.unix, &opts.proxy) {
         (Some(path), _) => {
             stage(Stage::Connect);
@@ -185,7 +194,7 @@ fn dial(
             let resolved = Instant::now();
             let label = format!("the proxy {}", proxy.display());
             stage(Stage::Connect);
-            let tcp = tcp::dial(&addrs, &label, &deadline)?;
+            let tcp = tcp::dial(&addrs, &label, &deadline, &mut note)?;
             let mut socket = Socket::new(tcp, Some(deadline.at()));
             stage(Stage::Tunnel);
             if let Some(connector) = proxy_tls {
@@ -220,7 +229,7 @@ fn dial(
             } else {
                 format!("{} (--connect-to {host}:{port})", target.host_header())
             };
-            let tcp = tcp::dial(&addrs, &label, &deadline)?;
+            let tcp = tcp::dial(&addrs, &label, &deadline, &mut note)?;
             (Socket::new(tcp, Some(deadline.at())), resolved)
         }
     };

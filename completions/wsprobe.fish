@@ -8,7 +8,7 @@ complete -c wsprobe -l origin -d 'Send this Origin header [default: none]' -r
 complete -c wsprobe -l auth -d 'HTTP Basic credentials (also taken from the URL: ws://user:pass@host/)' -r
 complete -c wsprobe -l user-agent -d 'User-Agent header value' -r
 complete -c wsprobe -l connect-timeout -d 'Give up connecting after this long: DNS, TCP, proxy, TLS and the upgrade together, per attempt (exit 3)' -r
-complete -c wsprobe -l proxy -d 'Connect through a proxy: http://[user:pass@]host:port (CONNECT), socks5:// or socks5h:// [default: from ws_proxy/wss_proxy, http_proxy/https_proxy, all_proxy]' -r
+complete -c wsprobe -l proxy -d 'Connect through a proxy: http://[user:pass@]host:port (CONNECT), https:// (CONNECT inside TLS to the proxy), socks5:// or socks5h:// [default: from ws_proxy/wss_proxy, http_proxy/https_proxy, all_proxy]' -r
 complete -c wsprobe -l resolve -d 'Use these addresses for HOST:PORT instead of DNS (curl\'s flag; repeatable). The Host header, TLS SNI and certificate check keep the URL\'s name. Example: --resolve api.example.com:443:10.0.0.7' -r
 complete -c wsprobe -l connect-to -d 'Connect to HOST2:PORT2 when the URL says HOST:PORT (curl\'s flag; repeatable; empty fields match any / keep the URL\'s). Host header, SNI and certificate check keep the URL\'s name. Example: --connect-to api.example.com:443:staging.internal:8443' -r
 complete -c wsprobe -l max-redirs -d 'With -L: follow at most N redirects (curl\'s flag; harmless without -L)' -r
@@ -21,6 +21,7 @@ complete -c wsprobe -l deflate -d 'Offer permessage-deflate compression (RFC 769
 complete -c wsprobe -l cacert -d 'Trust the CA certificates in this PEM file (in addition to the system\'s)' -r -F
 complete -c wsprobe -l cert -d 'Client certificate (PEM, may include the chain); needs --key. With --listen: the server certificate (serves wss://)' -r -F
 complete -c wsprobe -l key -d 'Private key for --cert (PEM: PKCS#8, RSA or EC)' -r -F
+complete -c wsprobe -l proxy-cacert -d 'With an https:// proxy: trust the CA certificates in this PEM file for the proxy\'s certificate (in addition to the system\'s; curl\'s flag)' -r -F
 complete -c wsprobe -s x -l execute -d 'Send MSG right after connecting, before stdin (repeatable, in order; @FILE sends a file, @- all of stdin, @@… a literal @…)' -r
 complete -c wsprobe -s n -l count -d 'End once N messages have been received (after the input is sent) [default: one per message sent]' -r
 complete -c wsprobe -l expect -d 'End once a received message matches REGEX; repeatable, matched in order [default: none]' -r
@@ -52,6 +53,7 @@ complete -c wsprobe -s L -l location -d 'Follow redirects (301, 302, 303, 307, 3
 complete -c wsprobe -s 4 -l ipv4 -d 'Connect over IPv4 only (of the addresses the name resolves to)'
 complete -c wsprobe -s 6 -l ipv6 -d 'Connect over IPv6 only (of the addresses the name resolves to)'
 complete -c wsprobe -s k -l insecure -d 'Do not verify the server\'s certificate or hostname'
+complete -c wsprobe -l proxy-insecure -d 'With an https:// proxy: do not verify the proxy\'s certificate or hostname (curl\'s flag)'
 complete -c wsprobe -l binary -d 'Send messages as binary instead of text'
 complete -c wsprobe -s 0 -l null -d 'Split stdin on NUL bytes instead of newlines, and end each output message with NUL'
 complete -c wsprobe -l echo -d 'Reply to every message received with the same payload and type, until the server closes'

@@ -112,7 +112,7 @@ pub struct Cli {
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration, help_heading = "Connection")]
     pub connect_timeout: Duration,
 
-    /// Connect through a proxy: http://[user:pass@]host:port (CONNECT), socks5:// or socks5h:// [default: from ws_proxy/wss_proxy, http_proxy/https_proxy, all_proxy]
+    /// Connect through a proxy: http://[user:pass@]host:port (CONNECT), https:// (CONNECT inside TLS to the proxy), socks5:// or socks5h:// [default: from ws_proxy/wss_proxy, http_proxy/https_proxy, all_proxy]
     #[arg(long, value_name = "URL", help_heading = "Connection")]
     pub proxy: Option<String>,
 
@@ -202,6 +202,14 @@ pub struct Cli {
     /// Private key for --cert (PEM: PKCS#8, RSA or EC)
     #[arg(long, value_name = "FILE", requires = "cert", help_heading = "TLS")]
     pub key: Option<PathBuf>,
+
+    /// With an https:// proxy: trust the CA certificates in this PEM file for the proxy's certificate (in addition to the system's; curl's flag)
+    #[arg(long, value_name = "FILE", help_heading = "TLS")]
+    pub proxy_cacert: Option<PathBuf>,
+
+    /// With an https:// proxy: do not verify the proxy's certificate or hostname (curl's flag)
+    #[arg(long, help_heading = "TLS")]
+    pub proxy_insecure: bool,
 
     // ---- Sending ----------------------------------------------------------------
     /// Send MSG right after connecting, before stdin (repeatable, in order; @FILE sends a file, @- all of stdin, @@… a literal @…)

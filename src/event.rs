@@ -70,6 +70,8 @@ pub struct HandshakeInfo {
     pub listening: bool,
     /// For wss://: what the server's certificate says.
     pub certificate: Option<CertificateInfo>,
+    /// For wss://: what the TLS handshake agreed on.
+    pub tls: Option<TlsInfo>,
     pub timings: Option<Timings>,
     /// permessage-deflate, when it was negotiated: what both ends use.
     pub deflate: Option<crate::connect::deflate::Agreed>,
@@ -93,6 +95,17 @@ pub struct CertificateInfo {
     pub not_before: String,
     pub not_after: String,
     pub alt_names: Vec<String>,
+}
+
+/// The negotiated TLS parameters (`-v`, the `open` event's `tls`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsInfo {
+    /// `TLSv1.3`
+    pub version: String,
+    /// `TLS_AES_256_GCM_SHA384`
+    pub cipher: String,
+    /// `http/1.1`, or `None` when the peer chose no application protocol.
+    pub alpn: Option<String>,
 }
 
 impl HandshakeInfo {
@@ -120,6 +133,7 @@ impl Default for HandshakeInfo {
             proxy: None,
             listening: false,
             certificate: None,
+            tls: None,
             timings: None,
             deflate: None,
         }

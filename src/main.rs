@@ -53,7 +53,7 @@ fn main() -> ExitCode {
     if cli.version {
         println!("wsprobe {}", env!("CARGO_PKG_VERSION"));
         if cli.verbose > 0 {
-            println!("TLS: native-tls with {}", connect::tls_library_version());
+            println!("TLS: {}", connect::tls_library_version());
             println!("WebSocket: tungstenite 0.30");
         }
         return ExitCode::SUCCESS;

@@ -17,7 +17,7 @@ pub const EXIT_STATUS: &[(&[i32], &str)] = &[
     (&[exit::RUNTIME], "runtime or protocol error after connecting (connection reset, invalid frame, invalid UTF-8 from the server, a close code that may not be sent, no pong within `--ping-timeout`, stdout not writable, an `--exec` command failing with `--exec-strict`)"),
     (&[exit::USAGE], "usage error (bad flag, bad URL, unreadable file, invalid UTF-8 on stdin in text mode)"),
     (&[exit::CONNECT], "could not connect (DNS, refused, `--connect-timeout` reached, proxy unreachable or refusing the tunnel; `--listen` address in use)"),
-    (&[exit::TLS], "TLS failure (untrusted certificate, hostname mismatch, handshake failure)"),
+    (&[exit::TLS], "TLS failure (untrusted certificate, hostname mismatch, handshake failure; the server's, or an `https://` proxy's)"),
     (&[exit::HANDSHAKE], "WebSocket handshake rejected (non-101 status, shown with its headers and the start of the body; bad accept key; a subprotocol or extension that was not offered; a TLS server behind a `ws://` URL; with `--listen`, a client that fails the upgrade)"),
     (&[exit::TIMEOUT], "timed out: `--timeout` reached in any phase, or the goal (`--count`/`--expect`, or one reply per message sent) not met before the run ended, or a `--script` step not met (with `--listen`: no client before `--timeout`)"),
     (&[exit::SERVER_CLOSE], "the server (with `--listen`: the client) closed with an error code (not 1000/1001) or without a Close frame"),
@@ -25,12 +25,13 @@ pub const EXIT_STATUS: &[(&[i32], &str)] = &[
     (&[128 + 2, 128 + 15], "interrupted by Ctrl-C (SIGINT: 130) or SIGTERM (143), after the close handshake"),
 ];
 
-/// Every environment variable wsprobe reads (src/connect/proxy.rs, main.rs,
-/// src/input/repl.rs), and what it does.
+/// Every environment variable wsprobe reads (src/connect/proxy.rs,
+/// src/connect/keylog.rs, main.rs, src/input/repl.rs), and what it does.
 pub const ENVIRONMENT: &[(&str, &str)] = &[
-    ("ws_proxy, WS_PROXY, http_proxy, HTTP_PROXY, all_proxy, ALL_PROXY", "the proxy for `ws://` URLs: the first of these that is set (lower case before upper case), unless `--proxy` or `--no-proxy` is given; `http://[user:pass@]host:port` tunnels with HTTP CONNECT, `socks5://` and `socks5h://` through SOCKS5"),
+    ("ws_proxy, WS_PROXY, http_proxy, HTTP_PROXY, all_proxy, ALL_PROXY", "the proxy for `ws://` URLs: the first of these that is set (lower case before upper case), unless `--proxy` or `--no-proxy` is given; `http://[user:pass@]host:port` tunnels with HTTP CONNECT, `https://` with HTTP CONNECT inside TLS to the proxy, `socks5://` and `socks5h://` through SOCKS5"),
     ("wss_proxy, WSS_PROXY, https_proxy, HTTPS_PROXY, all_proxy, ALL_PROXY", "the same for `wss://` URLs"),
     ("no_proxy, NO_PROXY", "hosts that go direct, separated by commas: names match their subdomains too, `*` matches every host"),
+    ("SSLKEYLOGFILE", "when set and not empty, the secrets of every TLS connection are appended to this file in the NSS key log format (for Wireshark); created with mode 0600; wsprobe says so once on stderr"),
     ("NO_COLOR", "when set and not empty (and not `0`), no color with `--color auto` (https://no-color.org)"),
     ("CLICOLOR_FORCE", "when set and not empty (and not `0`), color with `--color auto` even when stderr is not a terminal (`NO_COLOR` wins)"),
     ("XDG_STATE_HOME", "where the REPL's history is kept: `$XDG_STATE_HOME/wsprobe/history`"),
@@ -262,6 +263,7 @@ mod tests {
             .collect();
         let sources = [
             include_str!("connect/proxy.rs"),
+            include_str!("connect/keylog.rs"),
             include_str!("main.rs"),
             include_str!("input/repl.rs"),
         ];

@@ -45,6 +45,8 @@ pub struct ClientSettings {
     pub auth: Option<String>,
     pub user_agent: String,
     pub tls: TlsOptions,
+    /// `--proxy-cacert`, `--proxy-insecure`: TLS to an https:// proxy.
+    pub proxy_tls: TlsOptions,
     /// `--proxy`, unparsed.
     pub proxy: Option<String>,
     /// `--no-proxy`: ignore the proxy environment variables.
@@ -188,6 +190,11 @@ impl Settings {
                     cacert: cli.cacert.clone(),
                     cert: cli.cert.clone(),
                     key: cli.key.clone(),
+                },
+                proxy_tls: TlsOptions {
+                    insecure: cli.proxy_insecure,
+                    cacert: cli.proxy_cacert.clone(),
+                    ..TlsOptions::default()
                 },
                 proxy: cli.proxy.clone(),
                 no_proxy: cli.no_proxy,

@@ -661,6 +661,168 @@ fn bad_proxy_urls_are_usage_errors() {
 }
 
 // ---------------------------------------------------------------------------
+// HTTPS proxies: TLS to the proxy, CONNECT inside it
+// ---------------------------------------------------------------------------
+
+/// `https://127.0.0.1:PORT` of an [`HttpsProxy`].
+fn https_url(proxy: &HttpsProxy) -> String {
+    format!("https://127.0.0.1:{}", proxy.port())
+}
+
+/// A tunnelling HTTPS proxy presenting the test PKI's localhost certificate.
+fn https_tunnel() -> HttpsProxy {
+    https_proxy(HttpMode::Tunnel, &pki().localhost)
+}
+
+#[test]
+fn https_proxy_tunnels_ws_and_wss() {
+    for make in [Target::ws as MakeTarget, Target::wss] {
+        let target = make();
+        let proxy = https_tunnel();
+        let url = https_url(&proxy);
+        let r = run(&target.args(&["--proxy", &url, "--proxy-cacert", ca(), "-v"]));
+        assert_eq!(r.code, Some(0), "{} via {url}\n{r}", target.url);
+        r.stdout("hi\n");
+        assert_eq!(via_lines(&r.stderr_str()), [format!("* via proxy {url}")]);
+        assert_connect(&proxy.next(), &target.authority());
+        target.served();
+    }
+}
+
+#[test]
+fn https_proxy_carries_pipe_mode_tls_inside_tls() {
+    let target = Target::wss();
+    let proxy = https_tunnel();
+    let url = https_url(&proxy);
+    let input: String = (0..2000)
+        .map(|i| format!("tls in tls line {i}\n"))
+        .collect();
+    let args = [
+        "--proxy",
+        &url,
+        "--proxy-cacert",
+        ca(),
+        "--cacert",
+        ca(),
+        &target.url,
+    ];
+    wsprobe(&args, input.clone()).code(0).stdout(&input);
+    assert_connect(&proxy.next(), &target.authority());
+    let obs = target.srv.next();
+    assert_eq!(obs.count, 2000, "{obs:?}");
+    assert_eq!(obs.close_code(), 1000);
+}
+
+#[test]
+fn an_untrusted_proxy_certificate_exits_4_naming_the_proxy() {
+    // --cacert trusts the server's CA, not the proxy's: --proxy-cacert does.
+    let target = Target::wss();
+    let proxy = https_tunnel();
+    let url = https_url(&proxy);
+    let r = run(&target.via(&url));
+    r.code(4)
+        .stdout("")
+        .one_error_line()
+        .stderr_has(&format!("the certificate of the proxy {url} was rejected"))
+        .stderr_has("--proxy-cacert");
+    assert_eq!(proxy.accepted(), 1, "the proxy's TLS front was reached");
+    assert!(proxy.try_next(Duration::from_millis(200)).is_none());
+    target.untouched();
+}
+
+#[test]
+fn a_misnamed_proxy_certificate_is_rejected_unless_proxy_insecure() {
+    let target = Target::ws();
+    let proxy = https_proxy(HttpMode::Tunnel, &pki().other_host);
+    let url = https_url(&proxy);
+    run(&target.args(&["--proxy", &url, "--proxy-cacert", ca()]))
+        .code(4)
+        .stdout("")
+        .stderr_has(&format!("the proxy {url}"))
+        .stderr_has("mismatch");
+    target.untouched();
+    // -k is about the server: it does not excuse the proxy.
+    run(&target.args(&["--proxy", &url, "-k"])).code(4);
+    hi_via_with(&target, &["--proxy", &url, "--proxy-insecure"]);
+    assert_connect(&proxy.next(), &target.authority());
+}
+
+/// A `-x hi` run to `target` with `extra` flags that works.
+#[track_caller]
+fn hi_via_with(target: &Target, extra: &[&str]) {
+    let r = run(&target.args(extra));
+    assert_eq!(r.code, Some(0), "{r}");
+    r.stdout("hi\n");
+    target.served();
+}
+
+#[test]
+fn https_proxy_from_the_environment() {
+    let target = Target::wss();
+    let proxy = https_tunnel();
+    let url = https_url(&proxy);
+    let r = run_env(
+        &target.args(&["--proxy-cacert", ca(), "-v"]),
+        &[("https_proxy", &url)],
+    );
+    assert_eq!(r.code, Some(0), "{r}");
+    r.stdout("hi\n");
+    assert_eq!(via_lines(&r.stderr_str()), [format!("* via proxy {url}")]);
+    assert_connect(&proxy.next(), &target.authority());
+    target.served();
+}
+
+#[test]
+fn https_proxy_credentials_travel_inside_tls_and_stay_redacted() {
+    let target = Target::ws();
+    let expected = format!("Basic {}", b64(format!("{USER}:{PW}").as_bytes()));
+    let proxy = https_proxy(HttpMode::TunnelWithAuth(expected), &pki().localhost);
+    let url = format!("https://{USER}:{PW}@127.0.0.1:{}", proxy.port());
+    let r = run(&target.args(&["--proxy", &url, "--proxy-cacert", ca(), "-v"]));
+    assert_eq!(r.code, Some(0), "{r}");
+    for secret in secret_forms() {
+        assert!(!r.stderr_str().contains(&secret), "{secret} leaked\n{r}");
+    }
+    let asked = proxy.next();
+    assert_connect(&asked, &target.authority());
+    assert!(asked.header("proxy-authorization").is_some(), "{asked:?}");
+    target.served();
+}
+
+#[test]
+fn an_https_proxy_url_for_a_plain_proxy_is_a_tls_error() {
+    let target = Target::ws();
+    // A plain HTTP server answers the TLS hello with an HTTP error.
+    let proxy = RawServer::start(|mut tcp| {
+        let _ = std::io::Write::write_all(&mut tcp, b"HTTP/1.1 400 Bad Request\r\n\r\n");
+        hold_silently(&mut tcp);
+        RawRequest::default()
+    });
+    let url = format!("https://127.0.0.1:{}", proxy.port());
+    run(&target.args(&["--proxy", &url, "--proxy-cacert", ca()]))
+        .code(4)
+        .stdout("")
+        .one_error_line()
+        .stderr_has(&format!("TLS handshake with the proxy {url} failed"))
+        .stderr_has("http://");
+    target.untouched();
+}
+
+#[test]
+fn connect_timeout_covers_the_tls_handshake_with_the_proxy() {
+    let target = Target::ws();
+    let proxy = RawServer::silent();
+    let url = format!("https://127.0.0.1:{}", proxy.port());
+    let args = target.args(&["--proxy", &url, "--connect-timeout", "500ms"]);
+    run(&args)
+        .code(3)
+        .stdout("")
+        .stderr_has(&format!("in the TLS handshake with the proxy {url}"))
+        .took_between(Duration::from_millis(450), Duration::from_secs(5));
+    target.untouched();
+}
+
+// ---------------------------------------------------------------------------
 // The environment
 // ---------------------------------------------------------------------------
 

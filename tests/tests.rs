@@ -10,6 +10,7 @@ mod connect;
 mod debugger;
 mod deflate;
 mod exec;
+mod eyeballs;
 mod feedback;
 mod hostile;
 mod hub;

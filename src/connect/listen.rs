@@ -32,7 +32,7 @@ pub struct ListenOptions {
     pub max_message_size: usize,
     pub trace_frames: bool,
     /// `--cert`/`--key`: serve wss:// with this identity.
-    pub tls: Option<native_tls::TlsAcceptor>,
+    pub tls: Option<openssl::ssl::SslAcceptor>,
     /// `--deflate[=PARAMS]`: accept a client's permessage-deflate offer, asking
     /// for these parameters where the RFC lets the server.
     pub deflate: Option<Params>,
@@ -101,6 +101,7 @@ pub fn accept(
         d.min(started + opts.handshake_timeout)
     });
     let net = secure(Socket::new(tcp, Some(handshake_deadline)), opts, peer)?;
+    let negotiated = net.tls_info();
     let stream = Tapped::before_upgrade(net, opts.trace_frames);
     let config = websocket_config(opts.max_message_size);
     let base = base_url(listener, opts.tls.is_some());
@@ -117,7 +118,8 @@ pub fn accept(
     ws.get_mut().set_deadline(None);
     let answered = answered.unwrap_or_default();
     into_session_mode(ws.get_ref().transport())?;
-    let info = session_ready(&mut ws, answered, &peer.to_string(), &base, opts, started);
+    let mut info = session_ready(&mut ws, answered, &peer.to_string(), &base, opts, started);
+    info.tls = negotiated;
     Ok(Connection { ws, info })
 }
 
@@ -345,8 +347,11 @@ fn secure(socket: Socket, opts: &ListenOptions, peer: SocketAddr) -> Result<NetS
             format!(
                 "TLS handshake with the client at {peer} failed: {}",
                 match e {
-                    native_tls::HandshakeError::WouldBlock(_) => "timed out".to_string(),
-                    native_tls::HandshakeError::Failure(e) => super::openssl_extras::reason_of(&e),
+                    openssl::ssl::HandshakeError::WouldBlock(_) => "timed out".to_string(),
+                    openssl::ssl::HandshakeError::SetupFailure(e) => e.to_string(),
+                    openssl::ssl::HandshakeError::Failure(mid) => {
+                        super::openssl_extras::reason_of(mid.ssl(), mid.error())
+                    }
                 }
             )
             .into(),

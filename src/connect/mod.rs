@@ -4,6 +4,8 @@
 
 mod deadline;
 pub mod deflate;
+mod eyeballs;
+mod keylog;
 mod listen;
 mod openssl_extras;
 mod proxy;
@@ -60,8 +62,12 @@ pub enum Stage {
 pub struct ConnectOptions {
     pub upgrade: UpgradeOptions,
     pub tls: TlsOptions,
+    /// TLS to an `https://` proxy (`--proxy-cacert`, `--proxy-insecure`).
+    pub proxy_tls: TlsOptions,
     pub connect_timeout: Duration,
     pub max_message_size: usize,
+    /// `-v`: note each TCP connection attempt on stderr as it happens.
+    pub verbose: bool,
     /// `-vv`: print every frame's header as it crosses the wire.
     pub trace_frames: bool,
     /// Connect through this proxy (from `--proxy` or the environment).
@@ -83,7 +89,9 @@ pub struct Connection {
 pub struct Prepared {
     target: Target,
     request: tungstenite::handshake::client::Request,
-    tls: Option<native_tls::TlsConnector>,
+    tls: Option<tls::Connector>,
+    /// For an `https://` proxy.
+    proxy_tls: Option<tls::Connector>,
     opts: ConnectOptions,
 }
 
@@ -97,10 +105,17 @@ pub fn prepare(target: Target, opts: ConnectOptions) -> Result<Prepared> {
     } else {
         None
     };
+    let proxy_tls = match &opts.proxy {
+        Some(proxy) if proxy.kind == proxy::ProxyKind::HttpsConnect => {
+            Some(tls::connector(&opts.proxy_tls)?)
+        }
+        _ => None,
+    };
     Ok(Prepared {
         target,
         request,
         tls,
+        proxy_tls,
         opts,
     })
 }
@@ -142,12 +157,22 @@ fn dial(
     stage: &mut dyn FnMut(Stage),
 ) -> Result<Connection> {
     let Prepared {
-        target, tls, opts, ..
+        target,
+        tls,
+        proxy_tls,
+        opts,
+        ..
     } = prepared;
     // A request is used up by the handshake; it was checked in `prepare`.
     let request = upgrade::build_request(target, &opts.upgrade)?;
     let started = Instant::now();
     let deadline = Deadline::for_attempt(started, opts.connect_timeout, run);
+    let mut note = |line: String| {
+        if opts.verbose {
+            use colored::Colorize;
+            eprintln!("{}", format!("* {line}").dimmed());
+        }
+    };
     let (tcp, resolved) = match (&target.unix, &opts.proxy) {
         (Some(path), _) => {
             stage(Stage::Connect);
@@ -172,9 +197,19 @@ fn dial(
             let resolved = Instant::now();
             let label = format!("the proxy {}", proxy.display());
             stage(Stage::Connect);
-            let tcp = tcp::dial(&addrs, &label, &deadline)?;
+            let tcp = tcp::dial(&addrs, &label, &deadline, &mut note)?;
             let mut socket = Socket::new(tcp, Some(deadline.at()));
             stage(Stage::Tunnel);
+            if let Some(connector) = proxy_tls {
+                // https://: TLS to the proxy (its name as SNI and for the
+                // certificate), then CONNECT inside it.
+                let peer = tls::Peer {
+                    name: &label,
+                    proxy: true,
+                };
+                let secured = tls::handshake(connector, &proxy.host, socket, &deadline, peer)?;
+                socket = Socket::over(Transport::ProxyTls(Box::new(secured)), Some(deadline.at()));
+            }
             let (host, port) = opts.routes.destination(&target.host, target.port);
             proxy::tunnel(&mut socket, proxy, &host, port, &deadline)?;
             (socket, resolved)
@@ -197,7 +232,7 @@ fn dial(
             } else {
                 format!("{} (--connect-to {host}:{port})", target.host_header())
             };
-            let tcp = tcp::dial(&addrs, &label, &deadline)?;
+            let tcp = tcp::dial(&addrs, &label, &deadline, &mut note)?;
             (Socket::new(tcp, Some(deadline.at())), resolved)
         }
     };
@@ -206,19 +241,25 @@ fn dial(
     let mut stream = match &tls {
         Some(connector) => {
             stage(Stage::Tls);
+            let name = target.host_header();
+            let peer = tls::Peer {
+                name: &name,
+                proxy: false,
+            };
             NetStream::Tls(Box::new(tls::handshake(
                 connector,
                 &target.host,
                 tcp,
                 &deadline,
+                peer,
             )?))
         }
         None => NetStream::Plain(tcp),
     };
     let secured = Instant::now();
-    let certificate = match &stream {
-        NetStream::Tls(s) => tls::describe_peer(s),
-        NetStream::Plain(_) => None,
+    let (certificate, negotiated) = match &stream {
+        NetStream::Tls(s) => (tls::describe_peer(s.ssl()), stream.tls_info()),
+        NetStream::Plain(_) => (None, None),
     };
     stage(Stage::Upgrade);
     let (first_frames, mut info) = upgrade::upgrade(
@@ -253,6 +294,7 @@ fn dial(
     info.peer = peer;
     info.proxy = opts.proxy.as_ref().map(Proxy::display);
     info.certificate = certificate;
+    info.tls = negotiated;
     info.timings = Some(Timings {
         dns: resolved - started,
         tcp: dialed - resolved,

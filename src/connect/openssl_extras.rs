@@ -1,12 +1,13 @@
-//! Every use of OpenSSL beyond what native-tls offers, behind one small interface:
-//! converting traditional key files, describing a peer certificate for `-v`,
+//! OpenSSL's details that wsprobe reads: describing a peer certificate for `-v`,
 //! naming the library for `--version`, and classifying TLS failures by OpenSSL's
-//! reason codes and TLS alert numbers (not by message text). native-tls keeps a
-//! macOS/Windows build possible: such a build would replace this one file.
+//! reason codes, X.509 verify results and TLS alert numbers (not by message text).
 
 use std::error::Error as StdError;
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr};
+
+use openssl::ssl::SslRef;
+use openssl::x509::{X509Ref, X509VerifyResult};
 
 use crate::event::CertificateInfo;
 
@@ -23,14 +24,6 @@ const ALERT_CERTIFICATE_REQUIRED: i32 = 116;
 /// "OpenSSL 3.0.x …", for `--version -v`.
 pub fn library_version() -> &'static str {
     openssl::version::version()
-}
-
-/// A traditional RSA or EC PEM private key re-encoded as PKCS#8 (what native-tls
-/// takes); None when the file is not an unencrypted private key.
-pub fn to_pkcs8(pem: &[u8]) -> Option<Vec<u8>> {
-    openssl::pkey::PKey::private_key_from_pem(pem)
-        .and_then(|k| k.private_key_to_pem_pkcs8())
-        .ok()
 }
 
 /// What went wrong in a TLS handshake or on a TLS stream.
@@ -71,13 +64,31 @@ impl TlsProblem {
     }
 }
 
-/// The reason a TLS error gives, classified when it can be, as the error says it
-/// otherwise.
-pub fn reason_of(error: &(dyn StdError + 'static)) -> String {
-    classify(error).map_or_else(|| error.to_string(), |p| p.reason().to_string())
+/// The reason a failed handshake gives, classified when it can be, as the error
+/// says it otherwise.
+pub fn reason_of(ssl: &SslRef, error: &openssl::ssl::Error) -> String {
+    classify_handshake(ssl, error).map_or_else(|| error.to_string(), |p| p.reason().to_string())
 }
 
-/// Classify a native-tls error (or an I/O error from a TLS stream) by walking its
+/// Classify a failed handshake; a certificate that did not verify gets the X.509
+/// verify result as its reason (`self-signed certificate`, `hostname mismatch`).
+pub fn classify_handshake(ssl: &SslRef, error: &openssl::ssl::Error) -> Option<TlsProblem> {
+    match classify(error)? {
+        TlsProblem::Verify { reason } => {
+            let result = ssl.verify_result();
+            Some(TlsProblem::Verify {
+                reason: if result == X509VerifyResult::OK {
+                    reason
+                } else {
+                    result.error_string().to_string()
+                },
+            })
+        }
+        other => Some(other),
+    }
+}
+
+/// Classify an OpenSSL error (or an I/O error from a TLS stream) by walking its
 /// causes down to OpenSSL's error stack.
 pub fn classify(error: &(dyn StdError + 'static)) -> Option<TlsProblem> {
     let mut cause: Option<&(dyn StdError + 'static)> = Some(error);
@@ -117,9 +128,7 @@ fn from_stack(stack: &openssl::error::ErrorStack, whole: &dyn StdError) -> TlsPr
     let code = first.reason_code();
     let reason = first.reason().unwrap_or("unknown error").to_string();
     match code {
-        SSL_R_CERTIFICATE_VERIFY_FAILED => TlsProblem::Verify {
-            reason: verify_result(&whole.to_string()),
-        },
+        SSL_R_CERTIFICATE_VERIFY_FAILED => TlsProblem::Verify { reason },
         SSL_R_WRONG_VERSION_NUMBER | SSL_R_UNEXPECTED_EOF_WHILE_READING => {
             TlsProblem::NotTls { reason }
         }
@@ -131,23 +140,9 @@ fn from_stack(stack: &openssl::error::ErrorStack, whole: &dyn StdError) -> TlsPr
     }
 }
 
-/// native-tls keeps the X.509 verify result to itself and only shows it at the end
-/// of its message, in parentheses: `… certificate verify failed:…: (self-signed
-/// certificate)`. This is the one place where text is read.
-fn verify_result(text: &str) -> String {
-    text.rfind('(')
-        .and_then(|start| {
-            text[start + 1..]
-                .find(')')
-                .map(|end| text[start + 1..start + 1 + end].to_string())
-        })
-        .unwrap_or_else(|| "untrusted certificate".to_string())
-}
-
-/// Subject, issuer, validity and alternative names of a certificate (DER), as
-/// `-v` shows them.
-pub fn describe_certificate(der: &[u8]) -> Option<CertificateInfo> {
-    let cert = openssl::x509::X509::from_der(der).ok()?;
+/// Subject, issuer, validity and alternative names of a certificate, as `-v`
+/// shows them.
+pub fn describe_certificate(cert: &X509Ref) -> Option<CertificateInfo> {
     let name = |n: &openssl::x509::X509NameRef| {
         n.entries()
             .map(|e| {
@@ -190,15 +185,6 @@ fn alt_name(n: &openssl::x509::GeneralNameRef) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn verify_result_is_the_parenthesised_tail() {
-        assert_eq!(
-            verify_result("error:0A000086:SSL routines::certificate verify failed:x.c:1: (self-signed certificate)"),
-            "self-signed certificate"
-        );
-        assert_eq!(verify_result("no detail"), "untrusted certificate");
-    }
 
     #[test]
     fn plain_io_errors_are_not_tls_problems() {

@@ -1,6 +1,6 @@
-//! Reaching the server through a proxy: HTTP CONNECT, and SOCKS5 (RFC 1928, with
-//! RFC 1929 username/password), chosen by `--proxy` or by the usual environment
-//! variables.
+//! Reaching the server through a proxy: HTTP CONNECT (in the clear, or inside TLS
+//! to an `https://` proxy), and SOCKS5 (RFC 1928, with RFC 1929 username/password),
+//! chosen by `--proxy` or by the usual environment variables.
 
 use base64::Engine as _;
 use std::io::{Read, Write};
@@ -13,6 +13,8 @@ use crate::error::{Error, Result};
 pub enum ProxyKind {
     /// `http://`: an HTTP CONNECT tunnel.
     HttpConnect,
+    /// `https://`: TLS to the proxy, then an HTTP CONNECT tunnel inside it.
+    HttpsConnect,
     /// `socks5://` (names resolved by wsprobe) or `socks5h://` (by the proxy).
     Socks5 { remote_dns: bool },
 }
@@ -30,6 +32,7 @@ impl Proxy {
     pub fn display(&self) -> String {
         let scheme = match self.kind {
             ProxyKind::HttpConnect => "http",
+            ProxyKind::HttpsConnect => "https",
             ProxyKind::Socks5 { remote_dns: false } => "socks5",
             ProxyKind::Socks5 { remote_dns: true } => "socks5h",
         };
@@ -61,11 +64,12 @@ pub fn parse(raw: &str) -> std::result::Result<Proxy, String> {
         url::Url::parse(&with_scheme).map_err(|e| format!("invalid proxy URL '{shown}': {e}"))?;
     let (kind, default_port) = match url.scheme() {
         "http" => (ProxyKind::HttpConnect, 80),
+        "https" => (ProxyKind::HttpsConnect, 443),
         "socks5" => (ProxyKind::Socks5 { remote_dns: false }, 1080),
         "socks5h" => (ProxyKind::Socks5 { remote_dns: true }, 1080),
         other => {
             return Err(format!(
-                "unsupported proxy scheme '{other}' in '{shown}' (use http://, socks5:// or socks5h://)"
+                "unsupported proxy scheme '{other}' in '{shown}' (use http://, https://, socks5:// or socks5h://)"
             ))
         }
     };
@@ -181,7 +185,7 @@ pub fn tunnel(
     deadline: &Deadline,
 ) -> Result<()> {
     let result = match proxy.kind {
-        ProxyKind::HttpConnect => http_connect(stream, proxy, host, port),
+        ProxyKind::HttpConnect | ProxyKind::HttpsConnect => http_connect(stream, proxy, host, port),
         ProxyKind::Socks5 { remote_dns } => socks5(stream, proxy, host, port, remote_dns, deadline),
     };
     result.map_err(|e| match e {
@@ -461,6 +465,9 @@ mod tests {
         assert_eq!(p.display(), "http://u:<redacted>@proxy.local:3128");
         let p = parse("proxy.local").unwrap();
         assert_eq!((p.kind, p.port), (ProxyKind::HttpConnect, 80));
+        let p = parse("https://u:pw@proxy.local").unwrap();
+        assert_eq!((p.kind, p.port), (ProxyKind::HttpsConnect, 443));
+        assert_eq!(p.display(), "https://u:<redacted>@proxy.local:443");
         let p = parse("socks5h://[::1]:1080").unwrap();
         assert_eq!(p.kind, ProxyKind::Socks5 { remote_dns: true });
         assert_eq!(p.display(), "socks5h://[::1]:1080");

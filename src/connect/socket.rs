@@ -1,4 +1,5 @@
-//! The connection's socket (TCP, or a Unix socket for `--unix-socket`) that,
+//! The connection's socket (TCP, a Unix socket for `--unix-socket`, or the TLS
+//! session with an `https://` proxy that carries the tunnel) that,
 //! while connecting, enforces one absolute deadline on every read and write: a
 //! peer that drips one byte at a time cannot stretch the wait, because each call
 //! gets only the time that is left. In the session (no deadline) it is a plain
@@ -10,12 +11,16 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 
-/// The two kinds of stream socket a connection can run on. Both are plain file
-/// descriptors to the session's poll, so one enum is cheaper than a trait object.
+use openssl::ssl::SslStream;
+
+/// The kinds of stream a connection can run on. Each is one file descriptor to
+/// the session's poll, so one enum is cheaper than a trait object.
 #[derive(Debug)]
 pub enum Transport {
     Tcp(TcpStream),
     Unix(UnixStream),
+    /// TLS to an `https://` proxy, over its TCP socket: the tunnel's bytes.
+    ProxyTls(Box<SslStream<Socket>>),
 }
 
 impl Transport {
@@ -23,6 +28,7 @@ impl Transport {
         match self {
             Transport::Tcp(s) => s.set_read_timeout(t),
             Transport::Unix(s) => s.set_read_timeout(t),
+            Transport::ProxyTls(s) => s.get_ref().transport().set_read_timeout(t),
         }
     }
 
@@ -30,6 +36,7 @@ impl Transport {
         match self {
             Transport::Tcp(s) => s.set_write_timeout(t),
             Transport::Unix(s) => s.set_write_timeout(t),
+            Transport::ProxyTls(s) => s.get_ref().transport().set_write_timeout(t),
         }
     }
 
@@ -37,6 +44,7 @@ impl Transport {
         match self {
             Transport::Tcp(s) => s.set_nonblocking(on),
             Transport::Unix(s) => s.set_nonblocking(on),
+            Transport::ProxyTls(s) => s.get_ref().transport().set_nonblocking(on),
         }
     }
 }
@@ -51,6 +59,7 @@ impl Transport {
                 let addr = s.peer_addr().ok()?;
                 Some(format!("unix:{}", addr.as_pathname()?.display()))
             }
+            Transport::ProxyTls(s) => s.get_ref().transport().peer(),
         }
     }
 }
@@ -60,6 +69,7 @@ impl Read for Transport {
         match self {
             Transport::Tcp(s) => s.read(buf),
             Transport::Unix(s) => s.read(buf),
+            Transport::ProxyTls(s) => s.read(buf),
         }
     }
 }
@@ -69,6 +79,7 @@ impl Write for Transport {
         match self {
             Transport::Tcp(s) => s.write(buf),
             Transport::Unix(s) => s.write(buf),
+            Transport::ProxyTls(s) => s.write(buf),
         }
     }
 
@@ -76,12 +87,16 @@ impl Write for Transport {
         match self {
             Transport::Tcp(s) => s.write_vectored(bufs),
             Transport::Unix(s) => s.write_vectored(bufs),
+            Transport::ProxyTls(s) => s.write_vectored(bufs),
         }
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        // Both are unbuffered: nothing to flush.
-        Ok(())
+        match self {
+            // Sockets are unbuffered: nothing to flush.
+            Transport::Tcp(_) | Transport::Unix(_) => Ok(()),
+            Transport::ProxyTls(s) => s.flush(),
+        }
     }
 }
 
@@ -90,6 +105,7 @@ impl AsRawFd for Transport {
         match self {
             Transport::Tcp(s) => s.as_raw_fd(),
             Transport::Unix(s) => s.as_raw_fd(),
+            Transport::ProxyTls(s) => s.get_ref().transport().as_raw_fd(),
         }
     }
 }
@@ -113,9 +129,13 @@ impl Socket {
         &self.io
     }
 
-    /// `None` ends the connecting phase: calls are no longer bounded.
+    /// `None` ends the connecting phase: calls are no longer bounded (on the
+    /// proxy's socket under a TLS tunnel too).
     pub fn set_deadline(&mut self, deadline: Option<Instant>) {
         self.deadline = deadline;
+        if let Transport::ProxyTls(s) = &mut self.io {
+            s.get_mut().set_deadline(deadline);
+        }
     }
 
     /// Before a blocking call: give the socket what is left of the deadline as its

@@ -8,7 +8,7 @@ use super::socket::{Socket, Transport};
 #[derive(Debug)]
 pub enum NetStream {
     Plain(Socket),
-    Tls(Box<native_tls::TlsStream<Socket>>),
+    Tls(Box<openssl::ssl::SslStream<Socket>>),
 }
 
 impl NetStream {
@@ -17,6 +17,14 @@ impl NetStream {
         match self {
             NetStream::Plain(s) => s.transport(),
             NetStream::Tls(s) => s.get_ref().transport(),
+        }
+    }
+
+    /// What the TLS handshake agreed on; `None` without TLS.
+    pub fn tls_info(&self) -> Option<crate::event::TlsInfo> {
+        match self {
+            NetStream::Plain(_) => None,
+            NetStream::Tls(s) => Some(super::tls::negotiated(s.ssl())),
         }
     }
 

@@ -1,11 +1,12 @@
-//! Resolving the host and dialing TCP, every address in turn, or a Unix socket,
-//! within one deadline.
+//! Resolving the host and dialing TCP (every address, Happy Eyeballs style: see
+//! `eyeballs.rs`), or a Unix socket, within one deadline.
 
 use std::io;
 use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 
+use super::eyeballs::{self, Fate};
 use super::Deadline;
 use crate::error::{Error, Result};
 
@@ -57,45 +58,65 @@ pub fn dial_unix(path: &Path, deadline: &Deadline) -> Result<UnixStream> {
     }
 }
 
-/// Try each address in order until one accepts.
-pub fn dial(addrs: &[SocketAddr], host: &str, deadline: &Deadline) -> Result<TcpStream> {
-    let mut last_error = None;
-    for addr in addrs {
-        let remaining = deadline.remaining();
-        if remaining.is_zero() {
-            break;
+/// Connect to one of `addrs`, Happy Eyeballs style ([`eyeballs`]); `host` names
+/// the destination in messages, `note` hears each attempt (`-v`).
+pub fn dial(
+    addrs: &[SocketAddr],
+    host: &str,
+    deadline: &Deadline,
+    note: &mut dyn FnMut(String),
+) -> Result<TcpStream> {
+    let fates = match eyeballs::connect(addrs, deadline, note) {
+        Ok(Ok(stream)) => {
+            // Small messages must leave at once: latency matters more than packet count.
+            let _ = stream.set_nodelay(true);
+            return Ok(stream);
         }
-        match TcpStream::connect_timeout(addr, remaining) {
-            Ok(stream) => {
-                // Small messages must leave at once: latency matters more than packet count.
-                let _ = stream.set_nodelay(true);
-                return Ok(stream);
-            }
-            Err(e) => last_error = Some((addr, e)),
-        }
-    }
-    // Name the address only when it adds something to what the user typed.
-    let named = |addr: &SocketAddr| {
-        if addr.to_string() == host {
-            host.to_string()
-        } else {
-            format!("{host} ({addr})")
+        Ok(Err(fates)) => fates,
+        Err(e) => {
+            return Err(Error::Connect(
+                format!("cannot connect to {host}: {}", plain_io_message(&e)).into(),
+            )
+            .because(e))
         }
     };
-    Err(match last_error {
-        Some((addr, e)) if e.kind() == io::ErrorKind::TimedOut => {
-            deadline.expired(&format!("connecting to {}", named(addr)))
+    let timed_out = deadline.passed();
+    Err(match <[_; 1]>::try_from(fates) {
+        // One address: named only when it adds something to what the user typed.
+        Ok([(addr, fate)]) => {
+            let named = if addr.to_string() == host {
+                host.to_string()
+            } else {
+                format!("{host} ({addr})")
+            };
+            match fate {
+                Fate::Failed(e) if !timed_out => Error::Connect(
+                    format!("cannot connect to {named}: {}", plain_io_message(&e)).into(),
+                )
+                .because(e),
+                _ => deadline.expired(&format!("connecting to {named}")),
+            }
         }
-        Some((addr, e)) => Error::Connect(
-            format!(
-                "cannot connect to {}: {}",
-                named(addr),
-                plain_io_message(&e)
-            )
-            .into(),
-        )
-        .because(e),
-        None => deadline.expired(&format!("connecting to {host}")),
+        // Several: every one, with what became of it.
+        Err(fates) => {
+            let each: Vec<String> = fates
+                .iter()
+                .map(|(addr, fate)| {
+                    let why = match fate {
+                        Fate::Failed(e) => plain_io_message(e),
+                        Fate::NoAnswer => "no answer".to_string(),
+                        Fate::NotTried => "not tried".to_string(),
+                    };
+                    format!("{addr} ({why})")
+                })
+                .collect();
+            let all = format!("tried {} addresses: {}", fates.len(), each.join(", "));
+            if timed_out {
+                deadline.expired(&format!("connecting to {host}, {all}"))
+            } else {
+                Error::Connect(format!("cannot connect to {host}, {all}").into())
+            }
+        }
     })
 }
 

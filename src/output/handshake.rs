@@ -58,6 +58,13 @@ pub fn write_handshake(
         format!("connected to {}{peer}", info.url)
     };
     note(out, connected)?;
+    if let Some(tls) = &info.tls {
+        let alpn = tls
+            .alpn
+            .as_deref()
+            .map_or_else(|| "no ALPN".to_string(), |p| format!("ALPN {p}"));
+        note(out, format!("TLS: {} {}, {alpn}", tls.version, tls.cipher))?;
+    }
     if let Some(cert) = &info.certificate {
         note(out, format!("certificate subject: {}", cert.subject))?;
         note(out, format!("certificate issuer:  {}", cert.issuer))?;

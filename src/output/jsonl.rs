@@ -3,7 +3,7 @@
 //! The schema is a stable interface, documented in the README and published as
 //! `doc/jsonl.schema.json` (the tests validate every line they see against it):
 //! `{"time": RFC 3339 UTC with microseconds, "dir": "in"|"out", "type": …}` plus, per
-//! type: `open` (url, peer, status, subprotocol, headers), `text`/`binary`/`ping`/`pong`
+//! type: `open` (url, peer, status, subprotocol, headers; tls), `text`/`binary`/`ping`/`pong`
 //! (data, size, and `"encoding":"base64"` when data is base64; `compressed` and
 //! `wire_size` under permessage-deflate), `close` (code, reason),
 //! `frame` (opcode, fin, rsv, masked, len; inflated; code, reason), `reconnect` (attempt,
@@ -33,9 +33,9 @@ impl<W: Write> Jsonl<W> {
     }
 
     /// `open`: the URL, the peer (`ADDR:PORT` or `unix:PATH`), status,
-    /// subprotocol and response headers (redacted).
+    /// subprotocol and response headers (redacted); `tls` for wss:// only.
     fn open(&self, info: &crate::event::HandshakeInfo) -> Value {
-        json!({
+        let mut open = json!({
             "time": time(info.at),
             "dir": "in",
             "type": "open",
@@ -44,7 +44,11 @@ impl<W: Write> Jsonl<W> {
             "status": info.status,
             "subprotocol": info.subprotocol,
             "headers": self.headers(&info.response_headers),
-        })
+        });
+        if let Some(tls) = &info.tls {
+            open["tls"] = json!({"version": tls.version, "cipher": tls.cipher, "alpn": tls.alpn});
+        }
+        open
     }
 
     /// `rejected`: the server's non-101 answer, its headers (redacted) and the

@@ -37,6 +37,11 @@ Modes:
 --unix PATH serves on a Unix socket at PATH instead (and prints
 `listening on unix:PATH`).
 
+--tls CERT KEY serves wss:// with this certificate and key (PEM), accepting ALPN
+http/1.1 (prints `listening on wss://127.0.0.1:PORT`; the open event then has
+"alpn": the protocol ALPN agreed, or null); --keylog FILE has the server append
+its own TLS secrets to FILE (NSS key log format).
+
 permessage-deflate (on by default, as in `websockets`): --no-compression turns it
 off; --server-max-window-bits N, --client-max-window-bits N,
 --server-no-context-takeover and --client-no-context-takeover set its parameters
@@ -49,6 +54,7 @@ import asyncio
 import base64
 import hashlib
 import json
+import ssl
 import sys
 
 from websockets.asyncio.client import connect
@@ -172,6 +178,23 @@ async def converse(ws, args):
     await reader
 
 
+def tls_report(ws):
+    """{"alpn": ...} for a TLS connection, nothing otherwise."""
+    tls = ws.transport.get_extra_info("ssl_object")
+    return {} if tls is None else {"alpn": tls.selected_alpn_protocol()}
+
+
+def tls_context(args):
+    if not args.tls:
+        return None
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(args.tls[0], args.tls[1])
+    context.set_alpn_protocols(["http/1.1"])
+    if args.keylog:
+        context.keylog_filename = args.keylog
+    return context
+
+
 def make_handler(args):
     async def handler(ws):
         emit({
@@ -179,6 +202,7 @@ def make_handler(args):
             "path": ws.request.path,
             "headers": [[k.lower(), v] for k, v in ws.request.headers.raw_items()],
             "subprotocol": ws.subprotocol,
+            **tls_report(ws),
         })
         try:
             if args.mode == "echo":
@@ -215,6 +239,8 @@ async def main():
     parser.add_argument("--client-max-window-bits", type=int, default=None)
     parser.add_argument("--max-size", type=int, default=2**20)
     parser.add_argument("--unix", default=None, help="serve on this Unix socket")
+    parser.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"), default=None)
+    parser.add_argument("--keylog", default=None)
     sub = parser.add_subparsers(dest="mode", required=True)
     sub.add_parser("echo")
     push = sub.add_parser("push")
@@ -244,13 +270,14 @@ async def main():
     if args.unix:
         server = unix_serve(make_handler(args), args.unix, **options)
     else:
-        server = serve(make_handler(args), "127.0.0.1", 0, **options)
+        server = serve(make_handler(args), "127.0.0.1", 0, ssl=tls_context(args), **options)
     async with server as server:
         if args.unix:
             print(f"listening on unix:{args.unix}", flush=True)
         else:
             port = server.sockets[0].getsockname()[1]
-            print(f"listening on ws://127.0.0.1:{port}", flush=True)
+            scheme = "wss" if args.tls else "ws"
+            print(f"listening on {scheme}://127.0.0.1:{port}", flush=True)
         # Exit when the test closes our stdin (or dies), never run forever.
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, sys.stdin.read)

@@ -198,6 +198,7 @@ impl PeerServer {
         match peer.events.recv_timeout(DEADLINE) {
             Ok(line)
                 if line.starts_with("listening on ws://127.0.0.1:")
+                    || line.starts_with("listening on wss://127.0.0.1:")
                     || line.starts_with("listening on unix:") =>
             {
                 peer.url = line["listening on ".len()..].to_string();

@@ -1,15 +1,18 @@
-//! In-test proxies on 127.0.0.1: HTTP CONNECT ([`http_proxy`]) and SOCKS5
-//! ([`socks_proxy`], RFC 1928 and 1929). Each session reports what it was
-//! asked for ([`Served::next`]) before it tunnels. Whatever host a client
-//! asks for, they dial 127.0.0.1 at the requested port: the tests check what
-//! was asked for, and every connection stays on loopback.
+//! In-test proxies on 127.0.0.1: HTTP CONNECT ([`http_proxy`]), the same
+//! behind TLS ([`https_proxy`]), and SOCKS5 ([`socks_proxy`], RFC 1928 and
+//! 1929). Each session reports what it was asked for ([`Served::next`])
+//! before it tunnels. Whatever host a client asks for, they dial 127.0.0.1
+//! at the requested port: the tests check what was asked for, and every
+//! connection stays on loopback.
 
 use std::io::{self, Read, Write};
 use std::net::{Ipv4Addr, Ipv6Addr, Shutdown, TcpStream};
 use std::sync::mpsc::Sender;
 use std::thread;
 
-use super::{answer_and_hold, b64, loopback, read_request, serve, RawRequest, Served, DEADLINE};
+use super::{
+    answer_and_hold, b64, loopback, read_request, serve, KeyPairFiles, RawRequest, Served, DEADLINE,
+};
 
 /// A proxy: what each of its sessions observed is a `T`.
 pub type Proxy<T> = Served<T>;
@@ -119,6 +122,168 @@ fn connect_target_port(req: &RawRequest) -> Option<u16> {
         return None;
     }
     parts.next()?.rsplit_once(':')?.1.parse().ok()
+}
+
+// HTTPS: HTTP CONNECT inside TLS ---------------------------------------------
+
+/// An HTTP CONNECT proxy that clients reach over TLS (`https://`): a TLS
+/// front on its own port, presenting `pair`, that passes the decrypted bytes
+/// to an [`http_proxy`] of `mode`. `port` is the front's; `next` what the
+/// proxy behind it was asked.
+pub struct HttpsProxy {
+    front: Served<()>,
+    inner: Proxy<RawRequest>,
+}
+
+pub fn https_proxy(mode: HttpMode, pair: &KeyPairFiles) -> HttpsProxy {
+    use openssl::ssl::{SslAcceptor, SslFiletype, SslMethod};
+    let inner = http_proxy(mode);
+    let mut builder = SslAcceptor::mozilla_intermediate_v5(SslMethod::tls()).unwrap();
+    builder
+        .set_private_key_file(&pair.key, SslFiletype::PEM)
+        .unwrap();
+    builder.set_certificate_chain_file(&pair.cert).unwrap();
+    let acceptor = builder.build();
+    let behind = inner.port();
+    let front = serve(loopback(), None, move |client, _tx| {
+        // A client that rejects the certificate ends here.
+        let Ok(tls) = acceptor.accept(client) else {
+            return;
+        };
+        if let Ok(plain) = TcpStream::connect(("127.0.0.1", behind)) {
+            relay(tls, plain);
+        }
+    });
+    HttpsProxy { front, inner }
+}
+
+impl HttpsProxy {
+    pub fn port(&self) -> u16 {
+        self.front.port()
+    }
+
+    /// TCP connections to the TLS front (whether or not TLS succeeded).
+    pub fn accepted(&self) -> usize {
+        self.front.accepted()
+    }
+
+    /// The next request the proxy behind the front received.
+    #[track_caller]
+    pub fn next(&self) -> RawRequest {
+        self.inner.next()
+    }
+
+    pub fn try_next(&self, timeout: std::time::Duration) -> Option<RawRequest> {
+        self.inner.try_next(timeout)
+    }
+}
+
+/// One direction of [`relay`]: bytes read from one side, not yet written to
+/// the other, and whether the reading side has ended.
+#[derive(Default)]
+struct Leg {
+    pending: Vec<u8>,
+    ended: bool,
+}
+
+impl Leg {
+    /// Reads from `from` when nothing is pending, writes what is pending to
+    /// `to` (a write that would block is retried with the same bytes, as
+    /// OpenSSL requires); whether anything moved, or `Err` when `to` failed.
+    fn step(
+        &mut self,
+        from: &mut impl Read,
+        to: &mut impl Write,
+        buf: &mut [u8],
+    ) -> Result<bool, ()> {
+        let would_block = |e: &io::Error| e.kind() == io::ErrorKind::WouldBlock;
+        let mut moved = false;
+        if !self.ended && self.pending.is_empty() {
+            match from.read(buf) {
+                Ok(0) => self.ended = true,
+                Ok(n) => self.pending.extend_from_slice(&buf[..n]),
+                Err(e) if would_block(&e) => {}
+                Err(_) => self.ended = true,
+            }
+            moved = self.ended || !self.pending.is_empty();
+        }
+        if !self.pending.is_empty() {
+            match to.write(&self.pending) {
+                Ok(n) => {
+                    self.pending.drain(..n);
+                    moved = true;
+                }
+                Err(e) if would_block(&e) => {}
+                Err(_) => return Err(()),
+            }
+        }
+        Ok(moved)
+    }
+
+    /// The reading side ended and everything it sent was passed on.
+    fn done(&self) -> bool {
+        self.ended && self.pending.is_empty()
+    }
+}
+
+/// Copies bytes both ways between a TLS session and a plain socket until
+/// both directions have ended: one thread, both sockets non-blocking,
+/// waiting in poll(2) when neither can move.
+fn relay(mut tls: openssl::ssl::SslStream<TcpStream>, mut plain: TcpStream) {
+    use std::os::fd::AsRawFd;
+    use std::time::Instant;
+    if tls.get_ref().set_nonblocking(true).is_err() || plain.set_nonblocking(true).is_err() {
+        return;
+    }
+    let (mut up, mut down) = (Leg::default(), Leg::default());
+    let mut shut = false;
+    let mut buf = vec![0u8; 64 * 1024];
+    let give_up = Instant::now() + DEADLINE;
+    while Instant::now() < give_up {
+        let (Ok(a), Ok(b)) = (
+            up.step(&mut tls, &mut plain, &mut buf),
+            down.step(&mut plain, &mut tls, &mut buf),
+        ) else {
+            return;
+        };
+        let moved = a || b;
+        if up.done() && !shut {
+            let _ = plain.shutdown(Shutdown::Write);
+            shut = true;
+        }
+        if down.done() {
+            let _ = tls.shutdown();
+            if up.done() {
+                return;
+            }
+        }
+        if !moved {
+            let mut fds = [
+                libc::pollfd {
+                    fd: tls.get_ref().as_raw_fd(),
+                    events: libc::POLLIN
+                        | if down.pending.is_empty() {
+                            0
+                        } else {
+                            libc::POLLOUT
+                        },
+                    revents: 0,
+                },
+                libc::pollfd {
+                    fd: plain.as_raw_fd(),
+                    events: libc::POLLIN
+                        | if up.pending.is_empty() {
+                            0
+                        } else {
+                            libc::POLLOUT
+                        },
+                    revents: 0,
+                },
+            ];
+            // SAFETY: two valid pollfd structs, and their count.
+            unsafe { libc::poll(fds.as_mut_ptr(), 2, 100) };
+        }
+    }
 }
 
 // SOCKS5 ---------------------------------------------------------------------

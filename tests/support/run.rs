@@ -25,7 +25,7 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 const DRAIN: Duration = Duration::from_secs(5);
 
 /// Environment variables that could change how wsprobe behaves (every
-/// variable it reads to choose a proxy, and colors); removed so that the
+/// variable it reads to choose a proxy, the TLS key log, and colors); removed so that the
 /// tests do not depend on the caller's shell.
 const SCRUBBED_ENV: &[&str] = &[
     "ws_proxy",
@@ -41,6 +41,7 @@ const SCRUBBED_ENV: &[&str] = &[
     "no_proxy",
     "NO_PROXY",
     "CLICOLOR_FORCE",
+    "SSLKEYLOGFILE",
 ];
 
 /// Path of the wsprobe binary under test.

@@ -21,8 +21,11 @@ Register-ArgumentCompleter -Native -CommandName 'wsprobe' -ScriptBlock {
 
     $completions = @(switch ($command) {
         'wsprobe' {
-            [CompletionResult]::new('-l', '-l', [CompletionResultType]::ParameterName, 'Instead of connecting, wait for a client on [ADDRESS:]PORT (a bare port means 127.0.0.1) and talk to it like to a server; with --reconnect, serve clients one after another')
-            [CompletionResult]::new('--listen', '--listen', [CompletionResultType]::ParameterName, 'Instead of connecting, wait for a client on [ADDRESS:]PORT (a bare port means 127.0.0.1) and talk to it like to a server; with --reconnect, serve clients one after another')
+            [CompletionResult]::new('-l', '-l', [CompletionResultType]::ParameterName, 'Instead of connecting, serve clients on [ADDRESS:]PORT (a bare port means 127.0.0.1; 0 picks a free port, printed as `wsprobe: listening on ws://…`): many at once, each with an id, stdin lines broadcast to all of them (see "Listening"); with --once (or --cert, --exec, --script, --reconnect, or in the REPL), one client at a time, talked to like a server')
+            [CompletionResult]::new('--listen', '--listen', [CompletionResultType]::ParameterName, 'Instead of connecting, serve clients on [ADDRESS:]PORT (a bare port means 127.0.0.1; 0 picks a free port, printed as `wsprobe: listening on ws://…`): many at once, each with an id, stdin lines broadcast to all of them (see "Listening"); with --once (or --cert, --exec, --script, --reconnect, or in the REPL), one client at a time, talked to like a server')
+            [CompletionResult]::new('--max-clients', '--max-clients', [CompletionResultType]::ParameterName, 'With --listen: serve at most N clients at once; more are accepted, then closed with 1013 "try again later" [default: no limit]')
+            [CompletionResult]::new('--path', '--path', [CompletionResultType]::ParameterName, 'With --listen: accept only request paths that REGEX matches (e.g. ''^/chat$''); others get 404')
+            [CompletionResult]::new('--server-header', '--server-header', [CompletionResultType]::ParameterName, 'With --listen: add a header to the 101 response (repeatable)')
             [CompletionResult]::new('-H', '-H ', [CompletionResultType]::ParameterName, 'Add a request header to the upgrade request (repeatable)')
             [CompletionResult]::new('--header', '--header', [CompletionResultType]::ParameterName, 'Add a request header to the upgrade request (repeatable)')
             [CompletionResult]::new('-s', '-s', [CompletionResultType]::ParameterName, 'Offer a subprotocol in Sec-WebSocket-Protocol (repeatable, in order of preference; one name per flag)')
@@ -68,6 +71,8 @@ Register-ArgumentCompleter -Native -CommandName 'wsprobe' -ScriptBlock {
             [CompletionResult]::new('--redact', '--redact', [CompletionResultType]::ParameterName, 'Also redact the query parameter or header NAME (repeatable; case-insensitive), e.g. --redact X-Tenant --redact room')
             [CompletionResult]::new('--max-display', '--max-display', [CompletionResultType]::ParameterName, 'Show at most this many bytes of a binary message in the hexdump')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colors (NO_COLOR is honoured by ''auto'')')
+            [CompletionResult]::new('--once', '--once', [CompletionResultType]::ParameterName, 'With --listen: serve one client, then end with its outcome (the stop rule and exit codes of a client run: --expect, --count, a client''s Close code)')
+            [CompletionResult]::new('--tag', '--tag', [CompletionResultType]::ParameterName, 'With --listen, in pipe mode: start each line with the id of the client that sent it and a tab (`3<TAB>hello`); --jsonl has a `client` field instead')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print the version (with -v: also the TLS library)')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print the version (with -v: also the TLS library)')
             [CompletionResult]::new('--no-proxy', '--no-proxy', [CompletionResultType]::ParameterName, 'Ignore the proxy environment variables')

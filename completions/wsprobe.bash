@@ -23,7 +23,7 @@ _wsprobe() {
 
     case "${cmd}" in
         wsprobe)
-            opts="-l -V -H -s -L -4 -6 -k -x -0 -n -w -q -v -i -P -h --listen --version --header --subprotocol --origin --auth --user-agent --connect-timeout --proxy --no-proxy --resolve --connect-to --location --max-redirs --unix-socket --ipv4 --ipv6 --reconnect --ping-interval --ping-timeout --max-message-size --deflate --insecure --cacert --cert --key --proxy-cacert --proxy-insecure --execute --binary --null --count --expect --wait --timeout --close-code --close-reason --echo --expect-jq --jq --fail-on --fail-on-jq --reply --exec --exec-jobs --exec-strict --script --timestamps --quiet --jsonl --stats --verbose --record --show-secrets --redact --force --interactive --show-ping-pong --no-pretty --max-display --no-history --color --help"
+            opts="-l -V -H -s -L -4 -6 -k -x -0 -n -w -q -v -i -P -h --listen --once --max-clients --path --server-header --tag --version --header --subprotocol --origin --auth --user-agent --connect-timeout --proxy --no-proxy --resolve --connect-to --location --max-redirs --unix-socket --ipv4 --ipv6 --reconnect --ping-interval --ping-timeout --max-message-size --deflate --insecure --cacert --cert --key --proxy-cacert --proxy-insecure --execute --binary --null --count --expect --wait --timeout --close-code --close-reason --echo --expect-jq --jq --fail-on --fail-on-jq --reply --exec --exec-jobs --exec-strict --script --timestamps --quiet --jsonl --stats --verbose --record --show-secrets --redact --force --interactive --show-ping-pong --no-pretty --max-display --no-history --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -34,6 +34,18 @@ _wsprobe() {
                     return 0
                     ;;
                 -l)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-clients)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --path)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --server-header)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -18,8 +18,11 @@ set edit:completion:arg-completer[wsprobe] = {|@words|
     }
     var completions = [
         &'wsprobe'= {
-            cand -l 'Instead of connecting, wait for a client on [ADDRESS:]PORT (a bare port means 127.0.0.1) and talk to it like to a server; with --reconnect, serve clients one after another'
-            cand --listen 'Instead of connecting, wait for a client on [ADDRESS:]PORT (a bare port means 127.0.0.1) and talk to it like to a server; with --reconnect, serve clients one after another'
+            cand -l 'Instead of connecting, serve clients on [ADDRESS:]PORT (a bare port means 127.0.0.1; 0 picks a free port, printed as `wsprobe: listening on ws://…`): many at once, each with an id, stdin lines broadcast to all of them (see "Listening"); with --once (or --cert, --exec, --script, --reconnect, or in the REPL), one client at a time, talked to like a server'
+            cand --listen 'Instead of connecting, serve clients on [ADDRESS:]PORT (a bare port means 127.0.0.1; 0 picks a free port, printed as `wsprobe: listening on ws://…`): many at once, each with an id, stdin lines broadcast to all of them (see "Listening"); with --once (or --cert, --exec, --script, --reconnect, or in the REPL), one client at a time, talked to like a server'
+            cand --max-clients 'With --listen: serve at most N clients at once; more are accepted, then closed with 1013 "try again later" [default: no limit]'
+            cand --path 'With --listen: accept only request paths that REGEX matches (e.g. ''^/chat$''); others get 404'
+            cand --server-header 'With --listen: add a header to the 101 response (repeatable)'
             cand -H 'Add a request header to the upgrade request (repeatable)'
             cand --header 'Add a request header to the upgrade request (repeatable)'
             cand -s 'Offer a subprotocol in Sec-WebSocket-Protocol (repeatable, in order of preference; one name per flag)'
@@ -65,6 +68,8 @@ set edit:completion:arg-completer[wsprobe] = {|@words|
             cand --redact 'Also redact the query parameter or header NAME (repeatable; case-insensitive), e.g. --redact X-Tenant --redact room'
             cand --max-display 'Show at most this many bytes of a binary message in the hexdump'
             cand --color 'When to use colors (NO_COLOR is honoured by ''auto'')'
+            cand --once 'With --listen: serve one client, then end with its outcome (the stop rule and exit codes of a client run: --expect, --count, a client''s Close code)'
+            cand --tag 'With --listen, in pipe mode: start each line with the id of the client that sent it and a tab (`3<TAB>hello`); --jsonl has a `client` field instead'
             cand -V 'Print the version (with -v: also the TLS library)'
             cand --version 'Print the version (with -v: also the TLS library)'
             cand --no-proxy 'Ignore the proxy environment variables'

@@ -1,4 +1,7 @@
-complete -c wsprobe -s l -l listen -d 'Instead of connecting, wait for a client on [ADDRESS:]PORT (a bare port means 127.0.0.1) and talk to it like to a server; with --reconnect, serve clients one after another' -r
+complete -c wsprobe -s l -l listen -d 'Instead of connecting, serve clients on [ADDRESS:]PORT (a bare port means 127.0.0.1; 0 picks a free port, printed as `wsprobe: listening on ws://…`): many at once, each with an id, stdin lines broadcast to all of them (see "Listening"); with --once (or --cert, --exec, --script, --reconnect, or in the REPL), one client at a time, talked to like a server' -r
+complete -c wsprobe -l max-clients -d 'With --listen: serve at most N clients at once; more are accepted, then closed with 1013 "try again later" [default: no limit]' -r
+complete -c wsprobe -l path -d 'With --listen: accept only request paths that REGEX matches (e.g. \'^/chat$\'); others get 404' -r
+complete -c wsprobe -l server-header -d 'With --listen: add a header to the 101 response (repeatable)' -r
 complete -c wsprobe -s H -l header -d 'Add a request header to the upgrade request (repeatable)' -r
 complete -c wsprobe -s s -l subprotocol -d 'Offer a subprotocol in Sec-WebSocket-Protocol (repeatable, in order of preference; one name per flag)' -r
 complete -c wsprobe -l origin -d 'Send this Origin header [default: none]' -r
@@ -42,6 +45,8 @@ complete -c wsprobe -l max-display -d 'Show at most this many bytes of a binary 
 complete -c wsprobe -l color -d 'When to use colors (NO_COLOR is honoured by \'auto\')' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c wsprobe -l once -d 'With --listen: serve one client, then end with its outcome (the stop rule and exit codes of a client run: --expect, --count, a client\'s Close code)'
+complete -c wsprobe -l tag -d 'With --listen, in pipe mode: start each line with the id of the client that sent it and a tab (`3<TAB>hello`); --jsonl has a `client` field instead'
 complete -c wsprobe -s V -l version -d 'Print the version (with -v: also the TLS library)'
 complete -c wsprobe -l no-proxy -d 'Ignore the proxy environment variables'
 complete -c wsprobe -s L -l location -d 'Follow redirects (301, 302, 303, 307, 308) answered to the upgrade, as curl\'s -L/--location (websocat has none); Authorization and Cookie go only to the original scheme, host and port'

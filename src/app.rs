@@ -84,7 +84,11 @@ fn run_session(settings: Settings, summary: &mut Vec<String>) -> Result<()> {
             let primary: Box<dyn Sink> = if output.jsonl {
                 Box::new(Jsonl::new(out, output.show_secrets))
             } else {
-                Box::new(Plain::new(out, output.separator, output.timestamps))
+                let plain = Plain::new(out, output.separator, output.timestamps);
+                match &settings.endpoint {
+                    Endpoint::Listen(listen) if listen.tag => Box::new(plain.tagged()),
+                    _ => Box::new(plain),
+                }
             };
             let primary = traced(primary, output.verbose);
             let sink: Box<dyn Sink> = match recorder {
@@ -100,17 +104,44 @@ fn run_session(settings: Settings, summary: &mut Vec<String>) -> Result<()> {
             None => (Box::new(Nothing), None, false),
         },
     };
+    if let Some(listen) = hub_serves(&settings) {
+        // A server has no "one reply per message": it serves until stopped (or
+        // a goal, or --wait, ends the run).
+        let mut goals = settings.goals.clone();
+        goals.wait.get_or_insert(crate::policy::Wait::Forever);
+        let policy = Policy::new(goals, started);
+        let outlet = crate::output::Outlet::new(sink, gauge);
+        return run_hub(
+            &settings, listen, poll, outbox, inbox, outlet, policy, summary,
+        );
+    }
     let policy = Policy::new(settings.goals.clone(), started);
     let mut session = Session::new(poll, inbox, sink, gauge, policy, settings.session.clone());
     if let Some(pool) = exec {
         session.set_exec(pool);
     }
     let result = Run::new(&settings, started).drive(&mut session, outbox, recording);
-    if let Err(e) = &result {
+    let stats = session.stats().clone();
+    report_end(output, &result, &stats, summary, &mut |e| session.report(e));
+    session.drain_output();
+    result
+}
+
+/// The end of a run in the output: for --jsonl and --record the failure (as an
+/// `error` event) and the `--stats` event; the --stats summary for stderr.
+fn report_end(
+    output: &crate::settings::OutputOptions,
+    result: &Result<()>,
+    stats: &crate::stats::RunStats,
+    summary: &mut Vec<String>,
+    report: &mut dyn FnMut(&Event),
+) {
+    let machine = output.jsonl || output.record.is_some();
+    if let Err(e) = result {
         // Machines reading --jsonl (or a recording) get the failure in the stream.
-        if (output.jsonl || output.record.is_some()) && !matches!(e, Error::Interrupted(_)) {
+        if machine && !matches!(e, Error::Interrupted(_)) {
             let message = e.to_string();
-            session.report(&Event::Error {
+            report(&Event::Error {
                 message: &message,
                 exit_code: e.exit_code(),
                 at: SystemTime::now(),
@@ -118,17 +149,65 @@ fn run_session(settings: Settings, summary: &mut Vec<String>) -> Result<()> {
         }
     }
     // --stats: when anything was connected, whatever the ending.
-    if output.stats && session.stats().connections > 0 {
-        let stats = session.stats().clone();
-        if output.jsonl || output.record.is_some() {
-            session.report(&Event::Stats {
-                stats: &stats,
+    if output.stats && stats.connections > 0 {
+        if machine {
+            report(&Event::Stats {
+                stats,
                 at: SystemTime::now(),
             });
         }
-        *summary = crate::output::summary::lines(&stats);
+        *summary = crate::output::summary::lines(stats);
     }
-    session.drain_output();
+}
+
+/// Whether this run is the multi-client listener (see `hub`), and its settings.
+fn hub_serves(settings: &Settings) -> Option<&ListenSettings> {
+    let Endpoint::Listen(listen) = &settings.endpoint else {
+        return None;
+    };
+    let one_at_a_time = listen.once
+        || listen.cert.is_some()
+        || settings.session.exec.is_some()
+        || settings.input.script.is_some()
+        || settings.reconnect.is_some()
+        || settings.mode == Mode::Repl;
+    (!one_at_a_time).then_some(listen)
+}
+
+/// `--listen`, many clients at once: bind, announce, read stdin, serve.
+#[allow(clippy::too_many_arguments)]
+fn run_hub(
+    settings: &Settings,
+    listen: &ListenSettings,
+    poll: Poll,
+    outbox: Outbox,
+    inbox: mailbox::Inbox,
+    outlet: crate::output::Outlet,
+    policy: Policy,
+    summary: &mut Vec<String>,
+) -> Result<()> {
+    let output = &settings.output;
+    let greeting = input::execute_messages(&settings.input)?;
+    let (listener, opts) = Dial::listen_options(settings, listen)?;
+    // Lines wait in the bounded inbox until a client is there to get them.
+    input::start_pipe(&settings.input, outbox)?;
+    let session = &settings.session;
+    let hub_options = crate::hub::HubOptions {
+        echo: session.echo,
+        replies: session.replies.clone(),
+        greeting,
+        close_code: session.close_code,
+        close_reason: session.close_reason.clone(),
+        max_clients: listen.max_clients.map(|n| n as usize),
+        quiet: output.quiet,
+    };
+    let mut hub = crate::hub::Hub::new(poll, listener, opts, inbox, outlet, policy, hub_options)?;
+    let result = hub
+        .serve()
+        .and_then(|ending| ending::conclude(ending, output.quiet, "client"));
+    let stats = hub.stats().clone();
+    report_end(output, &result, &stats, summary, &mut |e| hub.report(e));
+    hub.drain_output();
     result
 }
 
@@ -511,6 +590,15 @@ impl Dial {
     }
 
     fn listen(settings: &Settings, listen: &ListenSettings) -> Result<Dial> {
+        let (listener, opts) = Dial::listen_options(settings, listen)?;
+        Ok(Dial::Listen { listener, opts })
+    }
+
+    /// Bind the listening socket (and say where), and what the upgrade answers.
+    fn listen_options(
+        settings: &Settings,
+        listen: &ListenSettings,
+    ) -> Result<(std::net::TcpListener, ListenOptions)> {
         let tls = match (&listen.cert, &listen.key) {
             (Some(cert), Some(key)) => Some(connect::tls_acceptor(cert, key)?),
             _ => None,
@@ -530,8 +618,9 @@ impl Dial {
             trace_frames: settings.output.verbose >= 2,
             tls,
             deflate: settings.deflate.clone(),
+            path: listen.path.clone(),
         };
-        Ok(Dial::Listen { listener, opts })
+        Ok((listener, opts))
     }
 
     fn client(settings: &Settings, client: &ClientSettings) -> Result<Dial> {

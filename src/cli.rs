@@ -47,7 +47,7 @@ pub struct Cli {
     #[arg(value_name = "URL", required_unless_present_any = ["version", "listen"], conflicts_with = "listen")]
     pub url: Option<String>,
 
-    /// Instead of connecting, wait for a client on [ADDRESS:]PORT (a bare port means 127.0.0.1) and talk to it like to a server; with --reconnect, serve clients one after another
+    /// Instead of connecting, serve clients on [ADDRESS:]PORT (a bare port means 127.0.0.1; 0 picks a free port, printed as `wsprobe: listening on ws://…`): many at once, each with an id, stdin lines broadcast to all of them (see "Listening"); with --once (or --cert, --exec, --script, --reconnect, or in the REPL), one client at a time, talked to like a server
     #[arg(
         short = 'l',
         long,
@@ -55,6 +55,27 @@ pub struct Cli {
         help_heading = "Connection"
     )]
     pub listen: Option<String>,
+
+    // ---- Listening --------------------------------------------------------------
+    /// With --listen: serve one client, then end with its outcome (the stop rule and exit codes of a client run: --expect, --count, a client's Close code)
+    #[arg(long, requires = "listen", help_heading = "Listening")]
+    pub once: bool,
+
+    /// With --listen: serve at most N clients at once; more are accepted, then closed with 1013 "try again later" [default: no limit]
+    #[arg(long, value_name = "N", requires = "listen", conflicts_with = "once", value_parser = clap::value_parser!(u32).range(1..), help_heading = "Listening")]
+    pub max_clients: Option<u32>,
+
+    /// With --listen: accept only request paths that REGEX matches (e.g. '^/chat$'); others get 404
+    #[arg(long, value_name = "REGEX", requires = "listen", value_parser = parse_regex, help_heading = "Listening")]
+    pub path: Option<regex::Regex>,
+
+    /// With --listen: add a header to the 101 response (repeatable)
+    #[arg(long, value_name = "'NAME: VALUE'", requires = "listen", value_parser = parse_header, help_heading = "Listening")]
+    pub server_header: Vec<(String, String)>,
+
+    /// With --listen, in pipe mode: start each line with the id of the client that sent it and a tab (`3<TAB>hello`); --jsonl has a `client` field instead
+    #[arg(long, requires = "listen", conflicts_with_all = ["once", "jsonl"], help_heading = "Listening")]
+    pub tag: bool,
 
     /// Print the version (with -v: also the TLS library)
     #[arg(short = 'V', long)]

@@ -224,4 +224,15 @@ pub enum Event<'a> {
         stats: &'a crate::stats::RunStats,
         at: SystemTime,
     },
+    /// Multi-client `--listen`: `event` concerns client `id` (its `Open`, its
+    /// messages, its Close); sinks render the event and name the client.
+    Client {
+        id: u32,
+        event: &'a Event<'a>,
+    },
+    /// Multi-client `--listen`: a client's connection is over (how, in words).
+    Disconnected {
+        reason: &'a str,
+        at: SystemTime,
+    },
 }

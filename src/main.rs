@@ -10,6 +10,7 @@ mod error;
 mod event;
 mod exec;
 mod feedback;
+mod hub;
 mod input;
 mod jq;
 mod mailbox;

@@ -66,6 +66,15 @@ pub struct ListenSettings {
     pub headers: Vec<(String, String)>,
     pub cert: Option<PathBuf>,
     pub key: Option<PathBuf>,
+    /// `--once`: one client, talked to like a server (also with --cert, --exec,
+    /// --script, --reconnect and the REPL, which the multi-client hub does not drive).
+    pub once: bool,
+    /// `--max-clients`.
+    pub max_clients: Option<u32>,
+    /// `--path REGEX`.
+    pub path: Option<regex::Regex>,
+    /// `--tag`: plain lines start with the client's id.
+    pub tag: bool,
 }
 
 /// What shows the run.
@@ -155,9 +164,19 @@ impl Settings {
             Some(spec) => Endpoint::Listen(ListenSettings {
                 spec: spec.clone(),
                 subprotocols: cli.subprotocols.clone(),
-                headers: cli.headers.clone(),
+                // -H and --server-header both add to the 101.
+                headers: cli
+                    .headers
+                    .iter()
+                    .chain(&cli.server_header)
+                    .cloned()
+                    .collect(),
                 cert: cli.cert.clone(),
                 key: cli.key.clone(),
+                once: cli.once,
+                max_clients: cli.max_clients,
+                path: cli.path.clone(),
+                tag: cli.tag,
             }),
             None => Endpoint::Client(Box::new(ClientSettings {
                 url: cli.url.clone().unwrap_or_default(),

@@ -139,6 +139,7 @@ impl RunStats {
                 self.opened(info, now);
                 None
             }
+            Event::Client { event, .. } => self.record(event),
             Event::Message {
                 dir,
                 kind,

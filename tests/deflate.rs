@@ -192,6 +192,7 @@ fn listen_mode_accepts_the_python_clients_offer() {
     let mut live = Wsprobe::new(&[
         "--listen",
         "127.0.0.1:0",
+        "--once",
         "--deflate",
         "--echo",
         "--jsonl",

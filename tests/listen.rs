@@ -1,5 +1,6 @@
-//! `--listen`: wsprobe waits for a client and talks to it with the same input,
-//! output, stop rule and exit codes as when it connects to a server.
+//! `--listen --once` (and `--listen --reconnect`): wsprobe waits for a client and
+//! talks to it with the same input, output, stop rule and exit codes as when it
+//! connects to a server. Many clients at once: see `hub`.
 
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::protocol::CloseFrame;
@@ -7,10 +8,14 @@ use tungstenite::Message;
 
 use crate::support::*;
 
-/// Starts `wsprobe --listen 127.0.0.1:0 ARGS…` with `stdin`; returns it and
-/// the URL it announces.
+/// Starts `wsprobe --listen 127.0.0.1:0 --once ARGS…` (without --once when
+/// ARGS has --reconnect or --cert, which serve one client at a time anyway) with
+/// `stdin`; returns it and the URL it announces.
 fn listen(args: &[&str], stdin: Stdin) -> (Live, String) {
     let mut all = vec!["--listen", "127.0.0.1:0"];
+    if !args.contains(&"--reconnect") && !args.contains(&"--cert") {
+        all.push("--once");
+    }
     all.extend_from_slice(args);
     let mut live = Wsprobe::new(&all).stdin_from(stdin).spawn();
     let url = live.listening_url();

@@ -378,6 +378,7 @@ fn listen_mode_times_the_upgrade_only() {
     let mut live = Wsprobe::new(&[
         "--listen",
         "127.0.0.1:0",
+        "--once",
         "-x",
         "hello",
         "--stats",

@@ -13,6 +13,7 @@ mod exec;
 mod eyeballs;
 mod feedback;
 mod hostile;
+mod hub;
 mod keepalive;
 mod listen;
 mod network;

@@ -4,12 +4,14 @@
 
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
+use std::cell::RefCell;
 use std::io;
-use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
-use std::os::fd::AsRawFd;
+use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::os::fd::{AsRawFd, RawFd};
+use std::rc::Rc;
 use std::time::{Duration, Instant};
-use tungstenite::handshake::server::{ErrorResponse, Request, Response};
-use tungstenite::handshake::HandshakeRole;
+use tungstenite::handshake::server::{Callback, ErrorResponse, Request, Response, ServerHandshake};
+use tungstenite::handshake::{HandshakeRole, MidHandshake};
 use tungstenite::http::{HeaderName, HeaderValue, StatusCode};
 
 use super::deflate::{Agreed, Deflate, Params, Side};
@@ -34,6 +36,8 @@ pub struct ListenOptions {
     /// `--deflate[=PARAMS]`: accept a client's permessage-deflate offer, asking
     /// for these parameters where the RFC lets the server.
     pub deflate: Option<Params>,
+    /// `--path REGEX`: refuse other paths with 404.
+    pub path: Option<regex::Regex>,
 }
 
 /// `PORT`, `HOST:PORT` or `[IPv6]:PORT`; a bare port means 127.0.0.1 (listening
@@ -97,56 +101,239 @@ pub fn accept(
         d.min(started + opts.handshake_timeout)
     });
     let net = secure(Socket::new(tcp, Some(handshake_deadline)), opts, peer)?;
-    let negotiated = net.tls_info();
     let stream = Tapped::before_upgrade(net, opts.trace_frames);
     let config = websocket_config(opts.max_message_size);
-    let scheme = if opts.tls.is_some() { "wss" } else { "ws" };
-    let mut info = HandshakeInfo {
-        url: url_of(listener, opts.tls.is_some()),
-        status: 101,
-        reason: "Switching Protocols".into(),
-        peer: Some(peer.to_string()),
-        listening: true,
-        tls: negotiated,
-        ..HandshakeInfo::default()
-    };
+    let base = base_url(listener, opts.tls.is_some());
+    let mut answered = None;
     // tungstenite's callback signature returns its (large) ErrorResponse by value.
     #[allow(clippy::result_large_err)]
     let callback = |request: &Request, response: Response| {
-        info.url = crate::redact::url(&request_url(scheme, listener, request));
-        info.request_headers = header_pairs(request.headers());
-        let (mut response, subprotocol) = respond(request, response, opts)?;
-        info.subprotocol = subprotocol;
-        if let Some((params, agreed)) = choose_deflate(request, opts) {
-            if let Ok(value) = HeaderValue::from_str(&params.to_string()) {
-                response
-                    .headers_mut()
-                    .insert("sec-websocket-extensions", value);
-                info.deflate = Some(agreed);
-            }
-        }
-        info.response_headers = header_pairs(response.headers());
+        let (response, answer) = answer(request, response, opts, &base)?;
+        answered = Some(answer);
         Ok(response)
     };
     let mut ws = tungstenite::accept_hdr_with_config(stream, callback, Some(config))
-        .map_err(|e| upgrade_failed(peer, e))?;
+        .map_err(|e| upgrade_failed(&peer.to_string(), e))?;
     ws.get_mut().set_deadline(None);
-    if let Some(agreed) = &info.deflate {
+    let answered = answered.unwrap_or_default();
+    into_session_mode(ws.get_ref().transport())?;
+    let info = session_ready(&mut ws, answered, &peer.to_string(), &base, opts, started);
+    Ok(Connection { ws, info })
+}
+
+/// What the answer to a client's upgrade request decided, for its `HandshakeInfo`.
+#[derive(Debug, Default)]
+pub struct Answered {
+    /// The URL the client asked for (secrets redacted).
+    pub url: String,
+    pub request_headers: Vec<(String, String)>,
+    pub response_headers: Vec<(String, String)>,
+    pub subprotocol: Option<String>,
+    pub deflate: Option<Agreed>,
+}
+
+/// The answer to an upgrade request: the 101 with the chosen subprotocol and
+/// extension and the configured headers, or a refusal (404 for a path that
+/// `--path` does not match, 400 for no acceptable subprotocol). `base` is this
+/// listener's `ws://ADDR` without a path.
+#[allow(clippy::result_large_err)] // The refusal is for the callback, as it takes it.
+pub fn answer(
+    request: &Request,
+    response: Response,
+    opts: &ListenOptions,
+    base: &str,
+) -> std::result::Result<(Response, Answered), ErrorResponse> {
+    let path = request.uri().to_string();
+    if let Some(allowed) = &opts.path {
+        let bare = request.uri().path();
+        if !allowed.is_match(bare) {
+            let mut refusal = ErrorResponse::new(Some(format!(
+                "no WebSocket endpoint at {bare} (this server accepts paths matching '{}')\n",
+                allowed.as_str()
+            )));
+            *refusal.status_mut() = StatusCode::NOT_FOUND;
+            return Err(refusal);
+        }
+    }
+    let (mut response, subprotocol) = respond(request, response, opts)?;
+    let mut answered = Answered {
+        url: crate::redact::url(&format!("{base}{path}")),
+        request_headers: header_pairs(request.headers()),
+        subprotocol,
+        ..Answered::default()
+    };
+    if let Some((params, agreed)) = choose_deflate(request, opts) {
+        if let Ok(value) = HeaderValue::from_str(&params.to_string()) {
+            response
+                .headers_mut()
+                .insert("sec-websocket-extensions", value);
+            answered.deflate = Some(agreed);
+        }
+    }
+    answered.response_headers = header_pairs(response.headers());
+    Ok((response, answered))
+}
+
+/// After the 101: start permessage-deflate if it was agreed, and describe the
+/// connection. The socket is already non-blocking.
+pub fn session_ready(
+    ws: &mut tungstenite::WebSocket<Tapped>,
+    answered: Answered,
+    peer: &str,
+    base: &str,
+    opts: &ListenOptions,
+    started: Instant,
+) -> HandshakeInfo {
+    if let Some(agreed) = &answered.deflate {
         // A client sends no frame before the 101 (RFC 6455 §4.1), so nothing
         // has passed the tap uninflated.
         let codec = Deflate::new(agreed, Side::Server, opts.max_message_size);
         ws.get_mut().start_deflate(codec, Vec::new());
     }
-    into_session_mode(ws.get_ref().transport())?;
-    info.at = std::time::SystemTime::now();
-    info.timings = Some(crate::event::Timings {
-        dns: Duration::ZERO,
-        tcp: Duration::ZERO,
-        tls: None,
-        upgrade: started.elapsed(),
-        total: started.elapsed(),
-    });
-    Ok(Connection { ws, info })
+    let url = if answered.url.is_empty() {
+        format!("{base}/")
+    } else {
+        answered.url
+    };
+    HandshakeInfo {
+        url,
+        status: 101,
+        reason: "Switching Protocols".into(),
+        peer: Some(peer.to_string()),
+        listening: true,
+        subprotocol: answered.subprotocol,
+        request_headers: answered.request_headers,
+        response_headers: answered.response_headers,
+        deflate: answered.deflate,
+        tls: ws.get_ref().tls_info(),
+        at: std::time::SystemTime::now(),
+        timings: Some(crate::event::Timings {
+            dns: Duration::ZERO,
+            tcp: Duration::ZERO,
+            tls: None,
+            upgrade: started.elapsed(),
+            total: started.elapsed(),
+        }),
+        ..HandshakeInfo::default()
+    }
+}
+
+/// `ws://ADDR:PORT` (or wss), the start of every URL a client of this listener asks for.
+pub fn base_url(listener: &TcpListener, tls: bool) -> String {
+    let url = url_of(listener, tls);
+    url.strip_suffix('/').unwrap_or(&url).to_string()
+}
+
+/// A client's upgrade in progress on a non-blocking socket: the multi-client
+/// listener keeps one per client that has connected but not finished its request,
+/// and advances it when its socket is readable.
+pub struct Upgrading {
+    handshake: Option<Handshake>,
+    answered: Rc<RefCell<Option<Answered>>>,
+    pub peer: String,
+    pub fd: RawFd,
+    /// `--connect-timeout` from the moment the client connected.
+    pub deadline: Instant,
+    base: String,
+    started: Instant,
+    opts: Rc<ListenOptions>,
+}
+
+enum Handshake {
+    Fresh(Box<Tapped>),
+    Mid(Box<MidHandshake<ServerHandshake<Tapped, Answerer>>>),
+}
+
+/// How far an [`Upgrading`] got.
+pub enum Upgrade {
+    /// The client has more to send (or the 101 more to write).
+    Waiting,
+    Done(Box<Connection>),
+    Failed(Error),
+}
+
+/// The upgrade callback as a value the handshake can keep across wake-ups.
+struct Answerer {
+    opts: Rc<ListenOptions>,
+    base: String,
+    answered: Rc<RefCell<Option<Answered>>>,
+}
+
+impl Callback for Answerer {
+    fn on_request(
+        self,
+        request: &Request,
+        response: Response,
+    ) -> std::result::Result<Response, ErrorResponse> {
+        let (response, answered) = answer(request, response, &self.opts, &self.base)?;
+        *self.answered.borrow_mut() = Some(answered);
+        Ok(response)
+    }
+}
+
+impl Upgrading {
+    /// Start the upgrade of an accepted plain-TCP client (wss:// clients are served
+    /// one at a time, see `accept`).
+    pub fn start(
+        tcp: TcpStream,
+        peer: SocketAddr,
+        opts: &Rc<ListenOptions>,
+        base: &str,
+    ) -> Result<Upgrading> {
+        let _ = tcp.set_nodelay(true);
+        tcp.set_nonblocking(true)
+            .map_err(|e| Error::Runtime(format!("cannot configure the socket: {e}").into()))?;
+        let fd = tcp.as_raw_fd();
+        let started = Instant::now();
+        let stream =
+            Tapped::before_upgrade(NetStream::Plain(Socket::new(tcp, None)), opts.trace_frames);
+        Ok(Upgrading {
+            handshake: Some(Handshake::Fresh(Box::new(stream))),
+            answered: Rc::default(),
+            peer: peer.to_string(),
+            fd,
+            deadline: started + opts.handshake_timeout,
+            base: base.to_string(),
+            started,
+            opts: opts.clone(),
+        })
+    }
+
+    /// Go on with the handshake as far as the socket allows.
+    pub fn advance(&mut self) -> Upgrade {
+        let result = match self.handshake.take() {
+            Some(Handshake::Fresh(stream)) => {
+                let answerer = Answerer {
+                    opts: self.opts.clone(),
+                    base: self.base.clone(),
+                    answered: self.answered.clone(),
+                };
+                let config = websocket_config(self.opts.max_message_size);
+                tungstenite::accept_hdr_with_config(*stream, answerer, Some(config))
+            }
+            Some(Handshake::Mid(mid)) => (*mid).handshake(),
+            None => return Upgrade::Failed(Error::Runtime("the upgrade is over".into())),
+        };
+        match result {
+            Ok(mut ws) => {
+                let answered = self.answered.borrow_mut().take().unwrap_or_default();
+                let info = session_ready(
+                    &mut ws,
+                    answered,
+                    &self.peer,
+                    &self.base,
+                    &self.opts,
+                    self.started,
+                );
+                Upgrade::Done(Box::new(Connection { ws, info }))
+            }
+            Err(tungstenite::HandshakeError::Interrupted(mid)) => {
+                self.handshake = Some(Handshake::Mid(Box::new(mid)));
+                Upgrade::Waiting
+            }
+            Err(e) => Upgrade::Failed(upgrade_failed(&self.peer, e)),
+        }
+    }
 }
 
 /// With `--cert`/`--key`, the client's TLS handshake; otherwise the plain socket.
@@ -170,18 +357,6 @@ fn secure(socket: Socket, opts: &ListenOptions, peer: SocketAddr) -> Result<NetS
         )
     })?;
     Ok(NetStream::Tls(Box::new(tls)))
-}
-
-/// The URL the client asked for: this listener's address and the request's path.
-fn request_url(scheme: &str, listener: &TcpListener, request: &Request) -> String {
-    format!(
-        "{scheme}://{}{}",
-        listener
-            .local_addr()
-            .map(|a| a.to_string())
-            .unwrap_or_default(),
-        request.uri()
-    )
 }
 
 /// The 101 response to the client's upgrade request, with the subprotocol chosen
@@ -249,7 +424,7 @@ fn choose_subprotocol<'a>(
     Err(refusal)
 }
 
-fn upgrade_failed<R: HandshakeRole>(peer: SocketAddr, e: tungstenite::HandshakeError<R>) -> Error {
+pub fn upgrade_failed<R: HandshakeRole>(peer: &str, e: tungstenite::HandshakeError<R>) -> Error {
     Error::Handshake(
         format!(
             "the client at {peer} did not complete a WebSocket upgrade: {}",

@@ -315,8 +315,13 @@ impl<W: Write> Sink for Human<W> {
             // stderr once the REPL is gone.
             Event::Open(info) => self.open(info, SystemTime::now()),
             // A redirect is shown on stderr with -v, as the handshake is.
-            Event::Rejected(_) | Event::Redirect(_) | Event::Error { .. } | Event::Stats { .. } => {
-            }
+            // The multi-client listener does not drive the REPL (yet).
+            Event::Rejected(_)
+            | Event::Redirect(_)
+            | Event::Error { .. }
+            | Event::Stats { .. }
+            | Event::Client { .. }
+            | Event::Disconnected { .. } => {}
             Event::Frame { dir, frame, at } => self.frame(*dir, frame, *at),
             Event::Reconnect {
                 attempt,

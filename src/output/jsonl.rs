@@ -139,9 +139,10 @@ fn dir(d: Direction) -> &'static str {
     }
 }
 
-impl<W: Write> Sink for Jsonl<W> {
-    fn event(&mut self, event: &Event) -> io::Result<()> {
-        let value = match event {
+impl<W: Write> Jsonl<W> {
+    /// One event as its JSON object.
+    fn value(&self, event: &Event) -> Value {
+        match event {
             Event::Open(info) => self.open(info),
             Event::Rejected(rejection) => self.rejected(rejection),
             Event::Redirect(hop) => json!({
@@ -249,7 +250,26 @@ impl<W: Write> Sink for Jsonl<W> {
                 "exit_code": exit_code,
             }),
             Event::Stats { stats, at } => stats_event(stats, *at),
-        };
+            Event::Client { id, event } => {
+                let mut value = self.value(event);
+                if let Value::Object(map) = &mut value {
+                    map.insert("client".into(), json!(id));
+                }
+                value
+            }
+            Event::Disconnected { reason, at } => json!({
+                "time": time(*at),
+                "dir": "in",
+                "type": "disconnected",
+                "reason": reason,
+            }),
+        }
+    }
+}
+
+impl<W: Write> Sink for Jsonl<W> {
+    fn event(&mut self, event: &Event) -> io::Result<()> {
+        let value = self.value(event);
         self.write(&value)
     }
 

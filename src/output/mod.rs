@@ -5,6 +5,7 @@
 mod handshake;
 pub mod human;
 mod jsonl;
+mod outlet;
 mod plain;
 mod printer;
 mod repl_state;
@@ -15,6 +16,7 @@ pub mod trace;
 
 pub use handshake::{write_handshake, write_redirect, write_request};
 pub use jsonl::Jsonl;
+pub use outlet::Outlet;
 pub use plain::Plain;
 pub use printer::SharedPrinter;
 pub use tee::Tee;

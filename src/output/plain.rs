@@ -3,6 +3,8 @@
 //! Text messages are written as they are, followed by the separator (`\n`, or NUL
 //! with `-0`). Binary messages are written as `base64:` followed by the payload in
 //! standard base64, so they survive a text pipeline and can be told apart from text.
+//! With `--tag` (multi-client `--listen`), each line starts with the client's id
+//! and a tab.
 
 use base64::Engine as _;
 use std::io;
@@ -19,6 +21,8 @@ pub struct Plain<W: Out> {
     separator: u8,
     timestamps: Option<TimestampMode>,
     started: SystemTime,
+    /// `--tag`: start each line with the client's id and a tab.
+    tagged: bool,
 }
 
 impl<W: Out> Plain<W> {
@@ -28,12 +32,33 @@ impl<W: Out> Plain<W> {
             separator,
             timestamps,
             started: SystemTime::now(),
+            tagged: false,
         }
+    }
+
+    /// `--tag`: lines from a client start with its id and a tab.
+    pub fn tagged(mut self) -> Self {
+        self.tagged = true;
+        self
     }
 }
 
 impl<W: Out> Sink for Plain<W> {
     fn event(&mut self, event: &Event) -> io::Result<()> {
+        match event {
+            Event::Client { id, event } => self.line(event, Some(*id)),
+            _ => self.line(event, None),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+impl<W: Out> Plain<W> {
+    /// A received data message as one line; everything else shows nothing.
+    fn line(&mut self, event: &Event, client: Option<u32>) -> io::Result<()> {
         if let Event::Message {
             dir: Direction::In,
             kind,
@@ -44,6 +69,9 @@ impl<W: Out> Sink for Plain<W> {
         {
             if matches!(kind, Kind::Ping | Kind::Pong) {
                 return Ok(());
+            }
+            if let (true, Some(id)) = (self.tagged, client) {
+                write!(self.out, "{id}\t")?;
             }
             match self.timestamps {
                 None => {}
@@ -65,10 +93,6 @@ impl<W: Out> Sink for Plain<W> {
             self.out.write_all(&[self.separator])?;
         }
         Ok(())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.out.flush()
     }
 }
 

@@ -21,13 +21,10 @@ impl Sink for Tee {
     fn event(&mut self, event: &Event) -> io::Result<()> {
         // The recording must be complete even when stdout's reader went away.
         let recorded = self.record.event(event);
-        let shown = match event {
-            Event::Message { dir, .. } | Event::Close { dir, .. }
-                if *dir == crate::event::Direction::Out && !self.primary.wants_outgoing() =>
-            {
-                Ok(())
-            }
-            _ => self.primary.event(event),
+        let shown = if outgoing(event) && !self.primary.wants_outgoing() {
+            Ok(())
+        } else {
+            self.primary.event(event)
         };
         recorded.and(shown)
     }
@@ -39,5 +36,16 @@ impl Sink for Tee {
     fn flush(&mut self) -> io::Result<()> {
         let recorded = self.record.flush();
         self.primary.flush().and(recorded)
+    }
+}
+
+/// A message or Close that wsprobe sent (to any client).
+fn outgoing(event: &Event) -> bool {
+    match event {
+        Event::Message { dir, .. } | Event::Close { dir, .. } => {
+            *dir == crate::event::Direction::Out
+        }
+        Event::Client { event, .. } => outgoing(event),
+        _ => false,
     }
 }

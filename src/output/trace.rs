@@ -20,9 +20,18 @@ impl Trace {
 
 impl Sink for Trace {
     fn event(&mut self, event: &Event) -> io::Result<()> {
-        if let Event::Frame { dir, frame, .. } = event {
+        let (client, inner) = match event {
+            Event::Client { id, event } => (Some(*id), *event),
+            _ => (None, event),
+        };
+        if let Event::Frame { dir, frame, .. } = inner {
+            let line = trace_line(*dir, frame);
+            let line = match client {
+                Some(id) => format!("[{id}] {line}"),
+                None => line,
+            };
             // stderr is not the output: a failure to write it must not end the run.
-            let _ = writeln!(io::stderr().lock(), "{}", trace_line(*dir, frame).dimmed());
+            let _ = writeln!(io::stderr().lock(), "{}", line.dimmed());
         }
         self.inner.event(event)
     }

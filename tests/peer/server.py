@@ -23,10 +23,16 @@ Modes:
                                binary:BASE64    a binary message
                                frag:A|B|C       a text message in fragments A, B, C
                                ping:STR         a ping (its pong is reported)
-  client URL ITEM...         instead of serving, connect to URL (compression on
-                             as the options below say), send each ITEM (as for
-                             converse), report as many messages as ITEMs sent,
-                             then close with 1000
+  client [--recv N | --until-closed] [--digest] [--close CODE [--reason R]] URL ITEM...
+                             instead of serving, connect to URL (offering the
+                             --subprotocol names; compression as the options below
+                             say), report the response ("open", with "headers" and
+                             "subprotocol"), send each ITEM (as for converse), report
+                             N messages (default: as many as ITEMs sent; with
+                             --until-closed, all until the server closes), then close
+                             with CODE (default 1000). --digest reports one
+                             {"event": "digest", "count": N, "bytes": B, "sha256": H}
+                             line instead of each message (H over the payloads in order)
 
 --unix PATH serves on a Unix socket at PATH instead (and prints
 `listening on unix:PATH`).
@@ -46,6 +52,7 @@ size limit (default 1 MiB).
 import argparse
 import asyncio
 import base64
+import hashlib
 import json
 import ssl
 import sys
@@ -113,17 +120,32 @@ def deflate_options(args, factory):
 
 
 async def run_client(args):
-    async with connect(args.url, max_size=args.max_size,
+    async with connect(args.url, max_size=args.max_size, subprotocols=args.subprotocol,
                        **deflate_options(args, ClientPerMessageDeflateFactory)) as ws:
-        emit({"event": "open", "extensions": [type(e).__name__ + repr(vars(e)) for e in ws.protocol.extensions]})
+        emit({"event": "open",
+              "extensions": [type(e).__name__ + repr(vars(e)) for e in ws.protocol.extensions],
+              "headers": [[k.lower(), v] for k, v in ws.response.headers.raw_items()],
+              "subprotocol": ws.subprotocol})
         for item in args.items:
             await send_item(ws, item)
+        wanted = len(args.items) if args.recv is None else args.recv
+        digest, count, size = hashlib.sha256(), 0, 0
         try:
-            for _ in args.items:
-                report_message(await ws.recv())
+            while args.until_closed or count < wanted:
+                message = await ws.recv()
+                count += 1
+                if args.digest:
+                    data = message.encode() if isinstance(message, str) else message
+                    digest.update(data)
+                    size += len(data)
+                else:
+                    report_message(message)
         except ConnectionClosed:
             pass
-        await ws.close()
+        if args.digest:
+            emit({"event": "digest", "count": count, "bytes": size,
+                  "sha256": digest.hexdigest()})
+        await ws.close(code=args.close, reason=args.reason)
     emit({"event": "closed", "code": ws.close_code, "reason": ws.close_reason})
 
 
@@ -231,6 +253,11 @@ async def main():
     conv.add_argument("--reason", default="")
     conv.add_argument("items", nargs="*")
     client = sub.add_parser("client")
+    client.add_argument("--recv", type=int, default=None)
+    client.add_argument("--until-closed", action="store_true")
+    client.add_argument("--digest", action="store_true")
+    client.add_argument("--close", type=int, default=1000)
+    client.add_argument("--reason", default="")
     client.add_argument("url")
     client.add_argument("items", nargs="*")
     args = parser.parse_args()

@@ -125,9 +125,17 @@ impl PeerServer {
     /// listen mode): its events as for the server; `url` stays empty.
     #[track_caller]
     pub fn start_client(args: &[&str]) -> PeerServer {
+        Self::start_client_with(&[], args)
+    }
+
+    /// [`PeerServer::start_client`] with server.py's own options first (e.g.
+    /// `["--subprotocol", "chat"]`, the subprotocols the client offers).
+    #[track_caller]
+    pub fn start_client_with(options: &[&str], args: &[&str]) -> PeerServer {
         let mut command = Command::new(peer_python());
         command
             .arg(crate_root().join("tests/peer/server.py"))
+            .args(options)
             .arg("client")
             .args(args);
         Self::spawn(command, false)

@@ -101,7 +101,6 @@ pub fn accept(
         d.min(started + opts.handshake_timeout)
     });
     let net = secure(Socket::new(tcp, Some(handshake_deadline)), opts, peer)?;
-    let negotiated = net.tls_info();
     let stream = Tapped::before_upgrade(net, opts.trace_frames);
     let config = websocket_config(opts.max_message_size);
     let base = base_url(listener, opts.tls.is_some());
@@ -118,8 +117,7 @@ pub fn accept(
     ws.get_mut().set_deadline(None);
     let answered = answered.unwrap_or_default();
     into_session_mode(ws.get_ref().transport())?;
-    let mut info = session_ready(&mut ws, answered, &peer.to_string(), &base, opts, started);
-    info.tls = negotiated;
+    let info = session_ready(&mut ws, answered, &peer.to_string(), &base, opts, started);
     Ok(Connection { ws, info })
 }
 
@@ -207,6 +205,7 @@ pub fn session_ready(
         request_headers: answered.request_headers,
         response_headers: answered.response_headers,
         deflate: answered.deflate,
+        tls: ws.get_ref().tls_info(),
         at: std::time::SystemTime::now(),
         timings: Some(crate::event::Timings {
             dns: Duration::ZERO,

@@ -144,6 +144,11 @@ impl Tapped {
         self.inner.transport()
     }
 
+    /// See [`NetStream::tls_info`].
+    pub fn tls_info(&self) -> Option<crate::event::TlsInfo> {
+        self.inner.tls_info()
+    }
+
     /// See [`NetStream::set_deadline`].
     pub fn set_deadline(&mut self, deadline: Option<std::time::Instant>) {
         self.inner.set_deadline(deadline);

@@ -535,6 +535,12 @@ impl<'s> Run<'s> {
                     self.deadline,
                     &mut |stage| dialing.stage(stage),
                     &mut redirected,
+                    // -v: each TCP attempt as it happens.
+                    &mut |line| {
+                        if output.verbose > 0 {
+                            dialing.note(&line);
+                        }
+                    },
                 );
                 dialing.done();
                 result
@@ -689,7 +695,6 @@ impl Dial {
             proxy_tls: client.proxy_tls.clone(),
             connect_timeout: settings.connect_timeout,
             max_message_size: settings.max_message_size,
-            verbose: settings.output.verbose > 0,
             trace_frames: settings.output.verbose >= 2,
             proxy,
             routes: client.routes.clone(),

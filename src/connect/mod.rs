@@ -66,8 +66,6 @@ pub struct ConnectOptions {
     pub proxy_tls: TlsOptions,
     pub connect_timeout: Duration,
     pub max_message_size: usize,
-    /// `-v`: note each TCP connection attempt on stderr as it happens.
-    pub verbose: bool,
     /// `-vv`: print every frame's header as it crosses the wire.
     pub trace_frames: bool,
     /// Connect through this proxy (from `--proxy` or the environment).
@@ -150,11 +148,12 @@ impl Prepared {
 /// Open a connection to one URL (one hop of [`connect`]). Every step runs under
 /// one deadline: `--connect-timeout` from now, or the run's `--timeout` (`run`:
 /// when it passes, and its value) if that comes first. `stage` hears of each step
-/// as it begins.
+/// as it begins, `note` of each TCP attempt (`-v`).
 fn dial(
     prepared: &Prepared,
     run: Option<(Instant, Duration)>,
     stage: &mut dyn FnMut(Stage),
+    note: &mut dyn FnMut(String),
 ) -> Result<Connection> {
     let Prepared {
         target,
@@ -167,12 +166,6 @@ fn dial(
     let request = upgrade::build_request(target, &opts.upgrade)?;
     let started = Instant::now();
     let deadline = Deadline::for_attempt(started, opts.connect_timeout, run);
-    let mut note = |line: String| {
-        if opts.verbose {
-            use colored::Colorize;
-            eprintln!("{}", format!("* {line}").dimmed());
-        }
-    };
     let (tcp, resolved) = match (&target.unix, &opts.proxy) {
         (Some(path), _) => {
             stage(Stage::Connect);
@@ -197,7 +190,7 @@ fn dial(
             let resolved = Instant::now();
             let label = format!("the proxy {}", proxy.display());
             stage(Stage::Connect);
-            let tcp = tcp::dial(&addrs, &label, &deadline, &mut note)?;
+            let tcp = tcp::dial(&addrs, &label, &deadline, note)?;
             let mut socket = Socket::new(tcp, Some(deadline.at()));
             stage(Stage::Tunnel);
             if let Some(connector) = proxy_tls {
@@ -232,7 +225,7 @@ fn dial(
             } else {
                 format!("{} (--connect-to {host}:{port})", target.host_header())
             };
-            let tcp = tcp::dial(&addrs, &label, &deadline, &mut note)?;
+            let tcp = tcp::dial(&addrs, &label, &deadline, note)?;
             (Socket::new(tcp, Some(deadline.at())), resolved)
         }
     };

@@ -18,15 +18,17 @@ const CREDENTIALS: [&str; 2] = ["authorization", "cookie"];
 
 /// Open a connection, following redirects when `-L` asked for it. Each hop
 /// dials anew (DNS, TCP, TLS) with its own `--connect-timeout`, all under the
-/// run's `--timeout` (`run`). `redirected` hears of each hop before it is dialed.
+/// run's `--timeout` (`run`). `redirected` hears of each hop before it is dialed;
+/// `note` hears of each TCP attempt (for `-v`).
 pub fn connect(
     prepared: &Prepared,
     run: Option<(Instant, std::time::Duration)>,
     stage: &mut dyn FnMut(Stage),
     redirected: &mut dyn FnMut(&Redirect),
+    note: &mut dyn FnMut(String),
 ) -> Result<Connection> {
     let Some(max) = prepared.opts.max_redirects else {
-        return dial(prepared, run, stage);
+        return dial(prepared, run, stage, note);
     };
     let original = &prepared.target;
     // Every URL dialed, to name a loop (and the hop count).
@@ -34,7 +36,7 @@ pub fn connect(
     let mut hop: Option<Prepared> = None;
     loop {
         let current = hop.as_ref().unwrap_or(prepared);
-        let error = match dial(current, run, stage) {
+        let error = match dial(current, run, stage, note) {
             Ok(connection) => return Ok(connection),
             Err(e) => e,
         };

@@ -98,6 +98,21 @@ impl Dialing {
         }
     }
 
+    /// A `-v` note about the dial (`* trying [::1]:9001`) on stderr, above the
+    /// "connecting…" line when it is drawn.
+    pub fn note(&self, text: &str) {
+        use colored::Colorize;
+        let print = || eprintln!("{}", format!("* {text}").dimmed());
+        let line = self
+            .0
+            .as_ref()
+            .and_then(|shared| shared.lock().attempt.as_ref()?.line.clone());
+        match line {
+            Some(line) => line.suspend(print),
+            None => print(),
+        }
+    }
+
     /// The dial is over (connected or failed): erase its line, if it was drawn.
     pub fn done(&self) {
         let Some(shared) = &self.0 else { return };

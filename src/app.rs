@@ -191,7 +191,7 @@ fn run_hub(
     let repl = settings.mode == Mode::Repl;
     let mut outlet = outlet;
     let editor = if repl {
-        let url = connect::listen_url(&listener, false);
+        let url = listener.url(false);
         let info = HandshakeInfo {
             url: url.clone(),
             listening: true,
@@ -620,7 +620,7 @@ fn load_script(input: &input::InputOptions, path: &std::path::Path) -> Result<sc
 enum Dial {
     Client(Box<connect::Prepared>),
     Listen {
-        listener: std::net::TcpListener,
+        listener: connect::Listener,
         opts: ListenOptions,
     },
 }
@@ -644,17 +644,14 @@ impl Dial {
     fn listen_options(
         settings: &Settings,
         listen: &ListenSettings,
-    ) -> Result<(std::net::TcpListener, ListenOptions)> {
+    ) -> Result<(connect::Listener, ListenOptions)> {
         let tls = match (&listen.cert, &listen.key) {
             (Some(cert), Some(key)) => Some(connect::tls_acceptor(cert, key)?),
             _ => None,
         };
-        let listener = connect::listen_on(&listen.spec)?;
+        let listener = connect::Listener::bind(&listen.spec)?;
         if !settings.output.quiet {
-            eprintln!(
-                "wsprobe: listening on {}",
-                connect::listen_url(&listener, tls.is_some())
-            );
+            eprintln!("wsprobe: listening on {}", listener.url(tls.is_some()));
         }
         let opts = ListenOptions {
             subprotocols: listen.subprotocols.clone(),

@@ -1,6 +1,8 @@
-//! Unix sockets on the client side (issue 12, part): `--unix-socket PATH` and
-//! `ws+unix://` URLs reach the Python `websockets` peer on a Unix socket; the URL
-//! still gives the Host header and path; failures exit 3 (or 6 for `--timeout`).
+//! Unix sockets (issue 12, part): `--unix-socket PATH` and `ws+unix://` URLs reach
+//! the Python `websockets` peer on a Unix socket; the URL still gives the Host
+//! header and path; failures exit 3 (or 6 for `--timeout`). `--listen unix:PATH`
+//! serves the Python client and wsprobe itself there, and removes the socket when
+//! it stops.
 
 use std::os::unix::net::UnixListener;
 use std::time::Duration;
@@ -171,4 +173,96 @@ fn unix_sockets_do_not_mix_with_flags_that_move_tcp() {
     .code(2)
     .one_error_line()
     .stderr_contains("--unix-socket cannot be used with a ws+unix:// URL");
+}
+
+#[test]
+fn listen_on_a_unix_socket_serves_many_clients_and_removes_it_at_the_end() {
+    let dir = test_tempdir();
+    let sock = dir.path().join("hub.sock");
+    let spec = format!("unix:{}", sock.display());
+    let mut live = Wsprobe::new(&["--listen", &spec, "--echo", "--jsonl"])
+        .stdin_from(Stdin::Null)
+        .spawn();
+    let url = live.listening_url();
+    assert_eq!(url, format!("ws+unix://{}:/", sock.display()));
+    // The independent client, through the socket…
+    let path = sock.to_str().unwrap();
+    let python = PeerServer::start_client_with(
+        &["--unix", path],
+        &["--recv", "1", "ws://localhost/py", "text:from python"],
+    );
+    assert_eq!(python.events_until_closed()[1], peer_text("from python"));
+    // …and wsprobe, by the URL it announced and by --unix-socket.
+    wsprobe(&[&url, "-x", "by url"], "")
+        .code(0)
+        .stdout("by url\n");
+    wsprobe(
+        &[
+            "ws://localhost/flag",
+            "--unix-socket",
+            path,
+            "-x",
+            "by flag",
+        ],
+        "",
+    )
+    .code(0)
+    .stdout("by flag\n");
+    live.signal(libc::SIGINT);
+    let r = live.wait(DEADLINE);
+    r.code(130);
+    let out = parse_jsonl(&r.stdout);
+    let paths: Vec<&str> = out
+        .iter()
+        .filter(|e| e["type"] == "open")
+        .filter_map(|e| e["url"].as_str())
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            "ws://localhost/py",
+            "ws://localhost/",
+            "ws://localhost/flag"
+        ],
+        "{r}"
+    );
+    let peer = format!("unix:{path}");
+    assert!(out
+        .iter()
+        .filter(|e| e["type"] == "open")
+        .all(|e| e["peer"] == peer.as_str()));
+    assert!(!sock.exists(), "the socket file is left behind");
+}
+
+#[test]
+fn listen_once_on_a_unix_socket_and_what_it_will_not_replace() {
+    let dir = test_tempdir();
+    let sock = dir.path().join("once.sock");
+    let path = sock.to_str().unwrap();
+    let spec = format!("unix:{path}");
+    let mut live = Wsprobe::new(&["--listen", &spec, "--once", "-x", "hello"])
+        .stdin_from(Stdin::Null)
+        .spawn();
+    live.listening_url();
+    // A live socket is not taken over (exit 3), and not disturbed either.
+    wsprobe(&["--listen", &spec], "")
+        .code(3)
+        .stderr_has("the socket exists");
+    let client = PeerServer::start_client_with(
+        &["--unix", path],
+        &["--recv", "1", "ws://localhost/", "text:thanks"],
+    );
+    assert_eq!(client.events_until_closed()[1], peer_text("hello"));
+    // One client, talked to like a server: its reply met the goal.
+    live.wait(DEADLINE).code(0).stdout("thanks\n");
+    // A socket left behind, and a file that is not a socket, are left alone.
+    drop(UnixListener::bind(&sock).unwrap());
+    wsprobe(&["--listen", &spec], "")
+        .code(3)
+        .stderr_has("remove it");
+    std::fs::remove_file(&sock).unwrap();
+    std::fs::write(&sock, b"data").unwrap();
+    wsprobe(&["--listen", &spec], "")
+        .code(3)
+        .stderr_has("exists and is not a socket");
 }

@@ -6,7 +6,6 @@ use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 use std::cell::RefCell;
 use std::io;
-use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::os::fd::{AsRawFd, RawFd};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -15,6 +14,8 @@ use tungstenite::handshake::{HandshakeRole, MidHandshake};
 use tungstenite::http::{HeaderName, HeaderValue, StatusCode};
 
 use super::deflate::{Agreed, Deflate, Params, Side};
+use super::listener::Listener;
+use super::socket::Transport;
 use super::upgrade::header_pairs;
 use super::{into_session_mode, tcp, websocket_config, Connection, NetStream, Socket, Tapped};
 use crate::error::{Error, Result};
@@ -40,70 +41,28 @@ pub struct ListenOptions {
     pub path: Option<regex::Regex>,
 }
 
-/// `PORT`, `HOST:PORT` or `[IPv6]:PORT`; a bare port means 127.0.0.1 (listening
-/// on every interface has to be asked for: `0.0.0.0:PORT`).
-pub fn bind(spec: &str) -> Result<TcpListener> {
-    let spec = spec.trim();
-    let text = if spec.parse::<u16>().is_ok() {
-        format!("127.0.0.1:{spec}")
-    } else {
-        spec.to_string()
-    };
-    let addrs: Vec<SocketAddr> = text
-        .to_socket_addrs()
-        .map_err(|_| {
-            Error::Usage(format!(
-                "--listen expects PORT or ADDRESS:PORT (e.g. 9001, 0.0.0.0:9001, [::1]:9001), got '{spec}'"
-            ).into())
-        })?
-        .collect();
-    let mut last = None;
-    for addr in &addrs {
-        match TcpListener::bind(addr) {
-            Ok(listener) => return Ok(listener),
-            Err(e) => last = Some((addr, e)),
-        }
-    }
-    Err(match last {
-        Some((addr, e)) => {
-            Error::Connect(format!("cannot listen on {addr}: {}", tcp::plain_io_message(&e)).into())
-        }
-        None => Error::Usage(format!("--listen: '{spec}' has no address").into()),
-    })
-}
-
-/// The URL clients use to reach this listener.
-pub fn url_of(listener: &TcpListener, tls: bool) -> String {
-    let scheme = if tls { "wss" } else { "ws" };
-    match listener.local_addr() {
-        Ok(addr) => format!("{scheme}://{addr}/"),
-        Err(_) => format!("{scheme}://?/"),
-    }
-}
-
 /// Wait for the next client (until `deadline`, if any) and accept its upgrade.
 pub fn accept(
-    listener: &TcpListener,
+    listener: &Listener,
     opts: &ListenOptions,
     deadline: Option<Instant>,
 ) -> Result<Connection> {
     if let Some(deadline) = deadline {
         wait_readable(listener, deadline)?;
     }
-    let (tcp, peer) = listener.accept().map_err(|e| {
+    let (io, peer) = listener.accept().map_err(|e| {
         Error::Connect(format!("cannot accept a client: {}", tcp::plain_io_message(&e)).into())
     })?;
     let started = Instant::now();
-    let _ = tcp.set_nodelay(true);
     // The client's TLS handshake and upgrade request get --connect-timeout, and
     // no more than what is left of --timeout.
     let handshake_deadline = deadline.map_or(started + opts.handshake_timeout, |d| {
         d.min(started + opts.handshake_timeout)
     });
-    let net = secure(Socket::new(tcp, Some(handshake_deadline)), opts, peer)?;
+    let net = secure(Socket::over(io, Some(handshake_deadline)), opts, &peer)?;
     let stream = Tapped::before_upgrade(net, opts.trace_frames);
     let config = websocket_config(opts.max_message_size);
-    let base = base_url(listener, opts.tls.is_some());
+    let base = listener.base(opts.tls.is_some());
     let mut answered = None;
     // tungstenite's callback signature returns its (large) ErrorResponse by value.
     #[allow(clippy::result_large_err)]
@@ -113,11 +72,11 @@ pub fn accept(
         Ok(response)
     };
     let mut ws = tungstenite::accept_hdr_with_config(stream, callback, Some(config))
-        .map_err(|e| upgrade_failed(&peer.to_string(), e))?;
+        .map_err(|e| upgrade_failed(&peer, e))?;
     ws.get_mut().set_deadline(None);
     let answered = answered.unwrap_or_default();
     into_session_mode(ws.get_ref().transport())?;
-    let info = session_ready(&mut ws, answered, &peer.to_string(), &base, opts, started);
+    let info = session_ready(&mut ws, answered, &peer, &base, opts, started);
     Ok(Connection { ws, info })
 }
 
@@ -218,12 +177,6 @@ pub fn session_ready(
     }
 }
 
-/// `ws://ADDR:PORT` (or wss), the start of every URL a client of this listener asks for.
-pub fn base_url(listener: &TcpListener, tls: bool) -> String {
-    let url = url_of(listener, tls);
-    url.strip_suffix('/').unwrap_or(&url).to_string()
-}
-
 /// A client's upgrade in progress on a non-blocking socket: the multi-client
 /// listener keeps one per client that has connected but not finished its request,
 /// and advances it when its socket is readable.
@@ -272,25 +225,24 @@ impl Callback for Answerer {
 }
 
 impl Upgrading {
-    /// Start the upgrade of an accepted plain-TCP client (wss:// clients are served
+    /// Start the upgrade of an accepted plain client (wss:// clients are served
     /// one at a time, see `accept`).
     pub fn start(
-        tcp: TcpStream,
-        peer: SocketAddr,
+        io: Transport,
+        peer: String,
         opts: &Rc<ListenOptions>,
         base: &str,
     ) -> Result<Upgrading> {
-        let _ = tcp.set_nodelay(true);
-        tcp.set_nonblocking(true)
+        io.set_nonblocking(true)
             .map_err(|e| Error::Runtime(format!("cannot configure the socket: {e}").into()))?;
-        let fd = tcp.as_raw_fd();
+        let fd = io.as_raw_fd();
         let started = Instant::now();
         let stream =
-            Tapped::before_upgrade(NetStream::Plain(Socket::new(tcp, None)), opts.trace_frames);
+            Tapped::before_upgrade(NetStream::Plain(Socket::over(io, None)), opts.trace_frames);
         Ok(Upgrading {
             handshake: Some(Handshake::Fresh(Box::new(stream))),
             answered: Rc::default(),
-            peer: peer.to_string(),
+            peer,
             fd,
             deadline: started + opts.handshake_timeout,
             base: base.to_string(),
@@ -337,7 +289,7 @@ impl Upgrading {
 }
 
 /// With `--cert`/`--key`, the client's TLS handshake; otherwise the plain socket.
-fn secure(socket: Socket, opts: &ListenOptions, peer: SocketAddr) -> Result<NetStream> {
+fn secure(socket: Socket, opts: &ListenOptions, peer: &str) -> Result<NetStream> {
     let Some(acceptor) = &opts.tls else {
         return Ok(NetStream::Plain(socket));
     };
@@ -440,7 +392,7 @@ pub fn upgrade_failed<R: HandshakeRole>(peer: &str, e: tungstenite::HandshakeErr
 /// Wait until a client is waiting to be accepted, or the deadline passes. The
 /// listener stays in blocking mode: it is only watched here, and accepted from
 /// once it is readable.
-fn wait_readable(listener: &TcpListener, deadline: Instant) -> Result<()> {
+fn wait_readable(listener: &Listener, deadline: Instant) -> Result<()> {
     let cannot_wait =
         |e: io::Error| Error::Runtime(format!("cannot wait for a client: {e}").into());
     let mut poll = Poll::new().map_err(cannot_wait)?;
@@ -468,25 +420,3 @@ fn wait_readable(listener: &TcpListener, deadline: Instant) -> Result<()> {
 
 /// The only source `wait_readable` registers.
 const CLIENT_WAITING: Token = Token(0);
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn listen_addresses() {
-        let l = bind("0").unwrap();
-        assert!(l.local_addr().unwrap().ip().is_loopback());
-        assert!(url_of(&l, false).starts_with("ws://127.0.0.1:"));
-        assert!(url_of(&l, true).starts_with("wss://127.0.0.1:"));
-        let l = bind("127.0.0.1:0").unwrap();
-        assert!(l.local_addr().unwrap().port() > 0);
-        assert!(matches!(bind("not an address"), Err(Error::Usage(_))));
-        let taken = bind("127.0.0.1:0").unwrap();
-        let port = taken.local_addr().unwrap().port();
-        assert!(matches!(
-            bind(&format!("127.0.0.1:{port}")),
-            Err(Error::Connect(_))
-        ));
-    }
-}

@@ -7,6 +7,7 @@ pub mod deflate;
 mod eyeballs;
 mod keylog;
 mod listen;
+mod listener;
 mod openssl_extras;
 mod proxy;
 mod redirect;
@@ -20,10 +21,8 @@ mod upgrade;
 
 pub use deadline::Deadline;
 
-pub use listen::{
-    accept as accept_client, base_url as listen_base, bind as listen_on, url_of as listen_url,
-    ListenOptions, Upgrade, Upgrading,
-};
+pub use listen::{accept as accept_client, ListenOptions, Upgrade, Upgrading};
+pub use listener::Listener;
 pub use openssl_extras::library_version as tls_library_version;
 pub use proxy::{from_env as proxy_from_env, parse as parse_proxy, Proxy};
 pub use redirect::connect;

@@ -21,13 +21,12 @@ use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io;
-use std::net::TcpListener;
 use std::os::fd::AsRawFd;
 use std::rc::Rc;
 use std::time::{Duration, Instant, SystemTime};
 use tungstenite::{Bytes, Message};
 
-use crate::connect::{ListenOptions, Upgrade, Upgrading};
+use crate::connect::{ListenOptions, Listener, Upgrade, Upgrading};
 use crate::ending::{EndedBy, Ending, WhyClosed};
 use crate::error::{Error, Result};
 use crate::event::{Command, Direction, Event, Kind};
@@ -94,7 +93,7 @@ enum Conn {
 pub struct Hub {
     poll: Poll,
     events: Events,
-    listener: TcpListener,
+    listener: Listener,
     listen: Rc<ListenOptions>,
     /// `ws://ADDR:PORT`, without the path.
     base: String,
@@ -119,7 +118,7 @@ pub struct Hub {
 impl Hub {
     pub fn new(
         poll: Poll,
-        listener: TcpListener,
+        listener: Listener,
         listen: ListenOptions,
         inbox: Inbox,
         outlet: Outlet,
@@ -138,7 +137,7 @@ impl Hub {
             .map_err(cannot)?;
         // There is no "after the input" for a server: goals count from the start.
         policy.on_input_end(Instant::now());
-        let base = crate::connect::listen_base(&listener, false);
+        let base = listener.base(false);
         Ok(Hub {
             poll,
             events: Events::with_capacity(256),

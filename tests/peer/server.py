@@ -35,7 +35,7 @@ Modes:
                              line instead of each message (H over the payloads in order)
 
 --unix PATH serves on a Unix socket at PATH instead (and prints
-`listening on unix:PATH`).
+`listening on unix:PATH`); in client mode it connects through it.
 
 --tls CERT KEY serves wss:// with this certificate and key (PEM), accepting ALPN
 http/1.1 (prints `listening on wss://127.0.0.1:PORT`; the open event then has
@@ -57,7 +57,7 @@ import json
 import ssl
 import sys
 
-from websockets.asyncio.client import connect
+from websockets.asyncio.client import connect, unix_connect
 from websockets.asyncio.server import serve, unix_serve
 from websockets.exceptions import ConnectionClosed
 from websockets.extensions.permessage_deflate import (
@@ -120,8 +120,12 @@ def deflate_options(args, factory):
 
 
 async def run_client(args):
-    async with connect(args.url, max_size=args.max_size, subprotocols=args.subprotocol,
-                       **deflate_options(args, ClientPerMessageDeflateFactory)) as ws:
+    options = dict(max_size=args.max_size, subprotocols=args.subprotocol,
+                   **deflate_options(args, ClientPerMessageDeflateFactory))
+    # --unix PATH: connect through that Unix socket (the URL gives Host and path).
+    connection = (unix_connect(args.unix, args.url, **options) if args.unix
+                  else connect(args.url, **options))
+    async with connection as ws:
         emit({"event": "open",
               "extensions": [type(e).__name__ + repr(vars(e)) for e in ws.protocol.extensions],
               "headers": [[k.lower(), v] for k, v in ws.response.headers.raw_items()],

@@ -37,8 +37,10 @@ fn main() -> ExitCode {
         .collect();
     connected.wait();
     println!("ready");
-    let spans: Vec<Option<(Instant, Instant)>> =
-        workers.into_iter().map(|w| w.join().ok().flatten()).collect();
+    let spans: Vec<Option<(Instant, Instant)>> = workers
+        .into_iter()
+        .map(|w| w.join().ok().flatten())
+        .collect();
     let failed = failures.load(Ordering::Relaxed);
     let (Some(first), Some(last)) = (
         spans.iter().flatten().map(|s| s.0).min(),

@@ -340,6 +340,40 @@ fn the_repl_broadcasts_addresses_lists_and_kicks_clients() {
     );
 }
 
+/// A client that breaks the protocol (an unmasked frame) is closed with 1002
+/// and reported; the others are not disturbed, and a client that floods is
+/// read in turns, so the broadcast still reaches the polite one.
+#[test]
+fn a_client_breaking_the_protocol_or_flooding_does_not_disturb_the_others() {
+    let (mut live, url) = hub(&[], Stdin::Piped);
+    let polite = client(&mut live, 1, &["--recv", "1", &url]);
+    let mut bad = ws_client(&url, None);
+    stderr_until(&mut live, "client 2 connected");
+    bad.get_mut()
+        .write_all(&unmasked_frame(0x1, b"not masked"))
+        .unwrap();
+    bad.get_mut().flush().unwrap();
+    let broke = stderr_until(&mut live, "client 2 ");
+    assert!(broke.contains("closing it with 1002"), "{broke}");
+    // A third client sends as fast as it can (the Python client's items), and
+    // a broadcast line still goes out to every client in turn.
+    let many: Vec<String> = (0..2000).map(|n| format!("text:flood {n}")).collect();
+    let mut args = vec!["--recv".to_string(), "1".into(), url.clone()];
+    args.extend(many);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let flooder = client(&mut live, 3, &args);
+    live.send_stdin(b"for everyone\n");
+    assert_eq!(polite.events_until_closed()[1], peer_text("for everyone"));
+    assert_eq!(flooder.events_until_closed()[1], peer_text("for everyone"));
+    let r = interrupt(live);
+    r.stderr_has("client 2 disconnected");
+    // Every flood message was written out, in order.
+    let out = String::from_utf8_lossy(&r.stdout).into_owned();
+    let flood: Vec<&str> = out.lines().filter(|l| l.starts_with("flood ")).collect();
+    assert_eq!(flood.len(), 2000, "{}", &out[..out.len().min(300)]);
+    assert_eq!(flood[1999], "flood 1999");
+}
+
 /// SHA-256 in hex, by `sha256sum` (coreutils), to check what the Python clients
 /// hashed without a hashing crate.
 fn sha256_hex(data: &[u8]) -> String {

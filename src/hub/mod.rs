@@ -177,7 +177,7 @@ impl Hub {
             if let Some(verdict) = self.policy.verdict(now) {
                 self.end(WhyClosed::Finished(verdict), now);
             }
-            self.retire_finished(now);
+            self.retire_finished(now, false);
             // After the departures, so that they are shown at once.
             self.outlet.flush();
             if let Some(cause) = self.outlet.take_failure() {
@@ -186,6 +186,10 @@ impl Hub {
             if let Some((cause, deadline)) = &self.ending {
                 if self.conns.is_empty() || now >= *deadline {
                     let cause = cause.clone();
+                    // Whoever has not finished its close handshake is cut off,
+                    // and reported as every client is.
+                    self.retire_finished(now, true);
+                    self.outlet.flush();
                     self.drop_all();
                     return Ok(Ending {
                         ended_by: EndedBy::ClosedByUs {
@@ -860,8 +864,9 @@ impl Hub {
         client.close(code, reason, deadline);
     }
 
-    /// Remove the clients whose connection is over, and say how it ended.
-    fn retire_finished(&mut self, now: Instant) {
+    /// Remove the clients whose connection is over, and say how it ended;
+    /// `all`: the run is over, every client goes now.
+    fn retire_finished(&mut self, now: Instant, all: bool) {
         let mut over = Vec::new();
         for (key, conn) in &self.conns {
             let Conn::Client(client) = conn else { continue };
@@ -869,10 +874,12 @@ impl Hub {
                 Phase::Open => client
                     .write_error
                     .as_ref()
-                    .map(|e| format!("connection lost while sending: {e}")),
-                Phase::Closing { code, deadline } => (now >= *deadline
-                    || client.write_error.is_some())
-                .then(|| format!("closed by wsprobe with {code}, not answered")),
+                    .map(|e| format!("connection lost while sending: {e}"))
+                    .or_else(|| all.then(|| "dropped: the server stopped".to_string())),
+                Phase::Closing { code, deadline } => {
+                    (all || now >= *deadline || client.write_error.is_some())
+                        .then(|| format!("closed by wsprobe with {code}, not answered"))
+                }
                 Phase::Over(how) => Some(how.clone()),
                 Phase::PeerClosed {
                     code,
@@ -880,7 +887,7 @@ impl Hub {
                     deadline,
                 } => {
                     let answered = !client.write_blocked || client.write_error.is_some();
-                    (answered || now >= *deadline).then(|| {
+                    (all || answered || now >= *deadline).then(|| {
                         format!(
                             "closed by the client ({})",
                             crate::ending::describe_close(*code, reason)

@@ -18,8 +18,8 @@ set edit:completion:arg-completer[wsprobe] = {|@words|
     }
     var completions = [
         &'wsprobe'= {
-            cand -l 'Instead of connecting, serve clients on [ADDRESS:]PORT (a bare port means 127.0.0.1; 0 picks a free port, printed as `wsprobe: listening on ws://…`) or on the Unix socket unix:PATH: many at once, each with an id, stdin lines broadcast to all of them (see "Listening"); with --once (or --cert, --exec, --script, --reconnect, or in the REPL), one client at a time, talked to like a server'
-            cand --listen 'Instead of connecting, serve clients on [ADDRESS:]PORT (a bare port means 127.0.0.1; 0 picks a free port, printed as `wsprobe: listening on ws://…`) or on the Unix socket unix:PATH: many at once, each with an id, stdin lines broadcast to all of them (see "Listening"); with --once (or --cert, --exec, --script, --reconnect, or in the REPL), one client at a time, talked to like a server'
+            cand -l 'Instead of connecting, serve clients on [ADDRESS:]PORT (a bare port means 127.0.0.1; 0 picks a free port, printed as `wsprobe: listening on ws://…`) or on the Unix socket unix:PATH: many at once, each with an id, stdin lines broadcast to all of them (see "Listening"); with --once (or --cert, --script, --reconnect), one client at a time, talked to like a server'
+            cand --listen 'Instead of connecting, serve clients on [ADDRESS:]PORT (a bare port means 127.0.0.1; 0 picks a free port, printed as `wsprobe: listening on ws://…`) or on the Unix socket unix:PATH: many at once, each with an id, stdin lines broadcast to all of them (see "Listening"); with --once (or --cert, --script, --reconnect), one client at a time, talked to like a server'
             cand --max-clients 'With --listen: serve at most N clients at once; more are accepted, then closed with 1013 "try again later" [default: no limit]'
             cand --path 'With --listen: accept only request paths that REGEX matches (e.g. ''^/chat$''); others get 404'
             cand --server-header 'With --listen: add a header to the 101 response (repeatable)'

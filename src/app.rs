@@ -111,8 +111,9 @@ fn run_session(settings: Settings, summary: &mut Vec<String>) -> Result<()> {
         goals.wait.get_or_insert(crate::policy::Wait::Forever);
         let policy = Policy::new(goals, started);
         let outlet = crate::output::Outlet::new(sink, gauge);
+        let channels = (outbox, inbox);
         return run_hub(
-            &settings, listen, poll, outbox, inbox, outlet, policy, summary,
+            &settings, listen, poll, channels, exec, outlet, policy, summary,
         );
     }
     let policy = Policy::new(settings.goals.clone(), started);
@@ -167,7 +168,6 @@ fn hub_serves(settings: &Settings) -> Option<&ListenSettings> {
     };
     let one_at_a_time = listen.once
         || listen.cert.is_some()
-        || settings.session.exec.is_some()
         || settings.input.script.is_some()
         || settings.reconnect.is_some();
     (!one_at_a_time).then_some(listen)
@@ -179,8 +179,8 @@ fn run_hub(
     settings: &Settings,
     listen: &ListenSettings,
     poll: Poll,
-    outbox: Outbox,
-    inbox: mailbox::Inbox,
+    (outbox, inbox): (Outbox, mailbox::Inbox),
+    exec: Option<exec::Pool>,
     outlet: crate::output::Outlet,
     policy: Policy,
     summary: &mut Vec<String>,
@@ -223,6 +223,9 @@ fn run_hub(
         show_secrets: output.show_secrets,
     };
     let mut hub = crate::hub::Hub::new(poll, listener, opts, inbox, outlet, policy, hub_options)?;
+    if let Some(pool) = exec {
+        hub.set_exec(pool);
+    }
     let result = hub
         .serve()
         .and_then(|ending| ending::conclude(ending, output.quiet, "client"));

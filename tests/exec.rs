@@ -238,6 +238,7 @@ fn listen_mode_answers_each_message_like_websocketd() {
     let mut live = Wsprobe::new(&[
         "--listen",
         "127.0.0.1:0",
+        "--once",
         "--exec",
         "tr a-z A-Z",
         "--timeout",

@@ -184,6 +184,27 @@ fn echo_and_greetings_are_per_client() {
 }
 
 #[test]
+fn exec_answers_each_client_with_its_own_messages() {
+    let (mut live, url) = hub(&["--exec", "tr a-z A-Z", "--exec-jobs", "3"], Stdin::Null);
+    let a = client(
+        &mut live,
+        1,
+        &["--recv", "2", &url, "text:a one", "text:a two"],
+    );
+    let b = client(&mut live, 2, &["--recv", "1", &url, "text:b one"]);
+    assert_eq!(
+        a.events_until_closed()[1..3],
+        [peer_text("A ONE"), peer_text("A TWO")]
+    );
+    assert_eq!(b.events_until_closed()[1], peer_text("B ONE"));
+    let r = interrupt(live);
+    // What each client sent, as plain output.
+    let mut lines: Vec<&str> = std::str::from_utf8(&r.stdout).unwrap().lines().collect();
+    lines.sort_unstable();
+    assert_eq!(lines, ["a one", "a two", "b one"], "{r}");
+}
+
+#[test]
 fn clients_beyond_max_clients_are_refused_with_1013() {
     let (mut live, url) = hub(&["--max-clients", "1"], Stdin::Null);
     let first = client(&mut live, 1, &["--until-closed", &url]);

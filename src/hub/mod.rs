@@ -4,8 +4,8 @@
 //!
 //! What stdin (or `-x`) gives is broadcast to every connected client; what each
 //! client sends is written out, named by its id in the JSON forms (`--jsonl`,
-//! `--record`) and with `--tag`. `--echo` and `--reply` answer each client on its
-//! own connection.
+//! `--record`) and with `--tag`. `--echo`, `--reply` and `--exec` answer each
+//! client on its own connection.
 //!
 //! Memory is bounded by configuration, not by the clients:
 //! - each client's send queue (what its socket has not taken) may grow to
@@ -19,7 +19,7 @@ mod client;
 
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::io;
 use std::os::fd::AsRawFd;
 use std::rc::Rc;
@@ -30,6 +30,7 @@ use crate::connect::{ListenOptions, Listener, Upgrade, Upgrading};
 use crate::ending::{EndedBy, Ending, WhyClosed};
 use crate::error::{Error, Result};
 use crate::event::{Command, Direction, Event, Kind};
+use crate::exec::{Pool, Reaction};
 use crate::mailbox::{Inbox, Received};
 use crate::output::Outlet;
 use crate::policy::{Policy, Verdict};
@@ -113,6 +114,10 @@ pub struct Hub {
     /// Connections with more to read than one turn took, or that were ready.
     ready: BTreeSet<usize>,
     scratch: Vec<Incoming>,
+    /// `--exec`: one pool for every client; its reactions come back in the
+    /// order the messages were submitted, so `exec_for` says whose each is.
+    exec: Option<Pool>,
+    exec_for: VecDeque<u32>,
 }
 
 impl Hub {
@@ -157,7 +162,15 @@ impl Hub {
             ending: None,
             ready: BTreeSet::new(),
             scratch: Vec::new(),
+            exec: None,
+            exec_for: VecDeque::new(),
         })
+    }
+
+    /// `--exec`: run the command for every data message of every client, and
+    /// send what it prints back to that client.
+    pub fn set_exec(&mut self, pool: Pool) {
+        self.exec = Some(pool);
     }
 
     /// Serve until a signal, `--timeout`, a goal, or stdout failing ends the run.
@@ -172,6 +185,7 @@ impl Hub {
             }
             self.advance_upgrades(now);
             let backlog = self.take_commands();
+            self.exec_reactions();
             let more = self.read_clients();
             self.flush_clients(now);
             if let Some(verdict) = self.policy.verdict(now) {
@@ -607,8 +621,8 @@ impl Hub {
 
     /// Read every client that may have something; returns whether one has more.
     fn read_clients(&mut self) -> bool {
-        if self.outlet.backed_up() {
-            // stdout's writer wakes us when it has caught up.
+        if self.outlet.backed_up() || self.exec.as_ref().is_some_and(|p| !p.has_room()) {
+            // stdout's writer, or a finished command, wakes us.
             return false;
         }
         let mut more = false;
@@ -626,6 +640,7 @@ impl Hub {
             for item in incoming.drain(..) {
                 self.on_incoming(&mut client, item);
             }
+            let exec_full = self.exec.as_ref().is_some_and(|p| !p.has_room());
             self.scratch = incoming;
             if matches!(end, ReadEnd::More)
                 && !matches!(client.phase, Phase::PeerClosed { .. } | Phase::Over(_))
@@ -634,9 +649,10 @@ impl Hub {
                 self.ready.insert(key);
             }
             self.conns.insert(key, Conn::Client(client));
-            if self.outlet.backed_up() {
-                // The rest wait for stdout; they stay marked as ready.
+            if self.outlet.backed_up() || exec_full {
+                // The rest wait; they stay marked as ready.
                 more = false;
+                self.ready.extend(self.conns.keys().copied());
                 break;
             }
         }
@@ -653,7 +669,8 @@ impl Hub {
         if !client.write_blocked {
             return false;
         }
-        ((self.opts.echo || !self.opts.replies.is_empty()) && client.is_open())
+        ((self.opts.echo || !self.opts.replies.is_empty() || self.exec.is_some())
+            && client.is_open())
             || client.pings_while_blocked >= PINGS_WHILE_BLOCKED
     }
 
@@ -777,6 +794,10 @@ impl Hub {
             if let Some(answer) = answer {
                 self.send_to(client, Message::Text(answer.into()));
             }
+            if let Some(pool) = &mut self.exec {
+                pool.submit(text.is_some(), payload.clone());
+                self.exec_for.push_back(client.id);
+            }
             if self.opts.echo {
                 let message = match text {
                     Some(text) => Message::Text(text),
@@ -787,6 +808,30 @@ impl Hub {
         }
         if self.policy.explicit_goal_reached() {
             self.goal_reached = true;
+        }
+    }
+
+    /// Send what `--exec`'s commands printed to the clients whose messages they
+    /// ran for; a failed command is a note, or the end of the run with
+    /// `--exec-strict`.
+    fn exec_reactions(&mut self) {
+        let Some(pool) = &mut self.exec else {
+            return;
+        };
+        let strict = pool.strict();
+        let reactions = pool.take_ready();
+        for reaction in reactions {
+            let Some(id) = self.exec_for.pop_front() else {
+                break;
+            };
+            match reaction {
+                Reaction::Send(message) => self.send_to_one(id, vec![message]),
+                Reaction::Nothing => {}
+                Reaction::Failed(why) if strict => {
+                    self.end(WhyClosed::ExecFailed(why), Instant::now());
+                }
+                Reaction::Failed(why) => self.note(&format!("client {id}: {why}")),
+            }
         }
     }
 

@@ -603,9 +603,18 @@ fn help_table(hub: bool) -> String {
     let rows: Vec<(String, &str)> = COMMANDS
         .iter()
         .chain(hub_commands)
+        .map(|(name, help)| match (hub, *name) {
+            // Serving many clients, these end the server, not one connection.
+            (true, "/close") => (
+                *name,
+                "[code [reason]]  close every client and stop (default 1000)",
+            ),
+            (true, "/quit") => (*name, "close every client and exit (also /exit, Ctrl-D)"),
+            _ => (*name, *help),
+        })
         .map(|(name, help)| match help.split_once("  ") {
             Some((args, what)) => (format!("{name} {args}"), what),
-            None => (name.to_string(), *help),
+            None => (name.to_string(), help),
         })
         .chain([("//text".to_string(), "send '/text' literally")])
         .collect();
@@ -664,6 +673,10 @@ mod tests {
     #[test]
     fn help_columns_are_aligned() {
         let table = help_table(false);
+        let hub = help_table(true);
+        assert!(hub.contains("/kick <id> [code [reason]]"), "{hub}");
+        assert!(hub.contains("close every client and stop"), "{hub}");
+        assert!(!table.contains("/kick"), "{table}");
         assert!(table.contains("/close [code [reason]]"), "{table}");
         // Where the description starts: after the usage's first double space.
         let column = |line: &str| {

@@ -18,7 +18,7 @@
 //! - while the send buffer is full, echoes are not read, and at most
 //!   [`PINGS_WHILE_BLOCKED`] pings (whose pongs queue up) before reading stops
 //!   until the peer reads again;
-//! - received messages wait for a slow stdout up to [`OUTPUT_BACKLOG`] bytes
+//! - received messages wait for a slow stdout up to [`crate::output::outlet::OUTPUT_BACKLOG`] bytes
 //!   (plus one turn's reading); past that, wsprobe stops reading the socket.
 
 use mio::unix::SourceFd;
@@ -39,7 +39,7 @@ use crate::exec::{Pool, Reaction};
 use crate::feedback::{SilenceHint, Upload};
 use crate::mailbox::{Inbox, Received};
 use crate::output::stdout::Gauge;
-use crate::output::Sink;
+use crate::output::{Outlet, Sink};
 use crate::policy::{Policy, Verdict};
 use crate::script::{Next, Runner};
 use crate::signals;
@@ -59,9 +59,6 @@ const READ_BUDGET: usize = 256 << 10;
 /// While the socket's send buffer is full, read at most this many pings (each
 /// queues a pong) before reading stops until the peer reads.
 const PINGS_WHILE_BLOCKED: usize = 1024;
-/// Received output waiting for a slow stdout, in bytes, before wsprobe stops
-/// reading the socket.
-const OUTPUT_BACKLOG: usize = 128 << 10;
 
 /// How long wsprobe waits for the peer's Close after sending its own…
 const CLOSE_WAIT: Duration = Duration::from_secs(3);
@@ -158,15 +155,8 @@ pub struct Session {
     inbox_open: bool,
     /// Commands were left in the inbox because the socket backed up.
     inbox_backlog: bool,
-    sink: Box<dyn Sink>,
-    show_outgoing: bool,
-    output_closed: bool,
-    /// stdout's writer thread, when stdout is written by one (pipe mode).
-    output: Option<Gauge>,
-    /// Reading waits for stdout to catch up.
-    output_backed_up: bool,
-    /// stdout failed: the connection is to be closed (with this cause).
-    output_failure: Option<WhyClosed>,
+    /// The sink, and whether stdout keeps up.
+    outlet: Outlet,
     policy: Policy,
     opts: SessionOptions,
     /// An explicit goal was met: later data messages are not shown.
@@ -199,7 +189,6 @@ impl Session {
         opts: SessionOptions,
     ) -> Session {
         let wall = policy.deadline().map(|d| d + GRACE);
-        let show_outgoing = sink.wants_outgoing();
         let silence = SilenceHint::new(opts.feedback && !opts.echo, Instant::now());
         let upload = Upload::new(opts.feedback);
         Session {
@@ -208,12 +197,7 @@ impl Session {
             inbox,
             inbox_open: true,
             inbox_backlog: false,
-            sink,
-            show_outgoing,
-            output_closed: false,
-            output,
-            output_backed_up: false,
-            output_failure: None,
+            outlet: Outlet::new(sink, output),
             policy,
             opts,
             goal_reached: false,
@@ -234,7 +218,7 @@ impl Session {
 
     /// The sink so far (a `Nothing` in its place), to wrap into another.
     pub fn take_sink(&mut self) -> Box<dyn Sink> {
-        std::mem::replace(&mut self.sink, Box::new(crate::output::Nothing))
+        self.outlet.take_sink()
     }
 
     /// `--script`: run these steps after the `-x` messages of the first connection.
@@ -256,8 +240,7 @@ impl Session {
 
     /// Show events through another sink from now on (the REPL's, once it exists).
     pub fn set_sink(&mut self, sink: Box<dyn Sink>) {
-        self.show_outgoing = sink.wants_outgoing();
-        self.sink = sink;
+        self.outlet.set_sink(sink);
     }
 
     /// What is known once the endpoint is: the `-x` messages (sent first on every
@@ -381,12 +364,9 @@ impl Session {
     /// second signal exits at once anyway).
     pub fn drain_output(&mut self) {
         self.flush_output();
-        let Some(gauge) = self.output.clone() else {
-            return;
-        };
         let mut until = self.wall;
         loop {
-            if self.output_closed || gauge.wake_at(0) == 0 {
+            if self.outlet.drained() {
                 return;
             }
             if signals::interrupted() {
@@ -427,7 +407,7 @@ impl Session {
             self.run_script(link);
         }
         self.flush_socket(link);
-        self.check_output();
+        self.outlet.check_backlog();
         let more = match self.read_burst(link)? {
             ReadEnd::Done(ended_by) => return Ok((Some(ended_by), false)),
             ReadEnd::Drained => false,
@@ -459,7 +439,7 @@ impl Session {
             gauge.publish(link.ws.get_ref().written());
         }
         self.flush_output();
-        if let Some(cause) = self.output_failure.take() {
+        if let Some(cause) = self.outlet.take_failure() {
             self.begin_close(link, cause, 1000, "");
             self.flush_socket(link);
         }
@@ -530,7 +510,7 @@ impl Session {
         if self.silence.due().is_none_or(|due| now < due)
             || link.write_blocked
             || self.upload.active()
-            || self.output_backed_up
+            || self.outlet.backed_up()
         {
             return;
         }
@@ -687,7 +667,7 @@ impl Session {
         }
         self.silence.activity();
         let shown = kind
-            .filter(|_| self.show_outgoing)
+            .filter(|_| self.outlet.wants_outgoing())
             .map(|kind| (kind, payload_of(&message)));
         // For --stats, payload bytes, without copying payloads (a ping's is kept
         // to match its pong).
@@ -786,7 +766,7 @@ impl Session {
         let now = Instant::now();
         let wait = match cause {
             // While stdout is stalled the answer cannot be read: do not pretend.
-            _ if self.output_backed_up => GRACE,
+            _ if self.outlet.backed_up() => GRACE,
             WhyClosed::Interrupted => CLOSE_WAIT_INTERRUPTED,
             WhyClosed::Finished(Verdict::TimedOut) => GRACE,
             _ => CLOSE_WAIT,
@@ -806,7 +786,7 @@ impl Session {
 
     /// Whether reading must wait this turn, and why not otherwise.
     fn read_paused(&self, link: &Link) -> bool {
-        if self.output_backed_up || self.exec_full(link) {
+        if self.outlet.backed_up() || self.exec_full(link) {
             return true;
         }
         if !link.write_blocked {
@@ -938,7 +918,7 @@ impl Session {
                 &reason,
             );
         }
-        (self.output_backed_up || self.exec_full(link)).then_some(ReadEnd::Drained)
+        (self.outlet.backed_up() || self.exec_full(link)).then_some(ReadEnd::Drained)
     }
 
     /// `--exec` has as many messages in flight as it takes: reading waits until
@@ -1019,7 +999,7 @@ impl Session {
             link.pings_while_blocked += 1;
         }
         self.emit_in(Kind::Ping, payload, SystemTime::now(), None);
-        if matches!(link.phase, Phase::Open) && self.show_outgoing {
+        if matches!(link.phase, Phase::Open) && self.outlet.wants_outgoing() {
             self.emit(&Event::Message {
                 dir: Direction::Out,
                 kind: Kind::Pong,
@@ -1229,45 +1209,12 @@ impl Session {
         }
     }
 
-    /// Whether stdout's reader keeps up; when it does not, reading pauses until the
-    /// writer thread wakes us with the backlog halved.
-    fn check_output(&mut self) {
-        let Some(gauge) = &self.output else {
-            return;
-        };
-        // Pause above the limit, resume below half of it (hysteresis: the writer
-        // wakes us once, not per buffer).
-        self.output_backed_up = (self.output_backed_up || gauge.unwritten() > OUTPUT_BACKLOG)
-            && gauge.wake_at(OUTPUT_BACKLOG / 2) > OUTPUT_BACKLOG / 2;
-    }
-
     fn emit(&mut self, event: &Event) {
-        if self.output_closed {
-            return;
-        }
-        if let Err(e) = self.sink.event(event) {
-            self.output_failed(e);
-        }
+        self.outlet.emit(event);
     }
 
     fn flush_output(&mut self) {
-        if self.output_closed {
-            return;
-        }
-        if let Err(e) = self.sink.flush() {
-            self.output_failed(e);
-        }
-        self.check_output();
-    }
-
-    fn output_failed(&mut self, e: io::Error) {
-        self.output_closed = true;
-        self.output_backed_up = false;
-        self.output_failure = Some(if e.kind() == io::ErrorKind::BrokenPipe {
-            WhyClosed::OutputClosed
-        } else {
-            WhyClosed::OutputFailed(format!("cannot write to stdout: {e}"))
-        });
+        self.outlet.flush();
     }
 }
 

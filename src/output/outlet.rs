@@ -35,6 +35,17 @@ impl Outlet {
         }
     }
 
+    /// The sink so far (a `Nothing` in its place), to wrap into another.
+    pub fn take_sink(&mut self) -> Box<dyn Sink> {
+        std::mem::replace(&mut self.sink, Box::new(super::Nothing))
+    }
+
+    /// Show events through another sink from now on.
+    pub fn set_sink(&mut self, sink: Box<dyn Sink>) {
+        self.wants_outgoing = sink.wants_outgoing();
+        self.sink = sink;
+    }
+
     /// Put another sink in place: `wrap` gets the one so far unless it shows
     /// nothing but a recording (`None` then: only the recording is passed on).
     pub fn replace_sink(

@@ -199,9 +199,12 @@ fn run_hub(
         };
         let banner = "what you type goes to every client; /to ID MESSAGE for one, /clients, /kick ID; /help, Ctrl-D to quit";
         let (handle, human) = start_repl(settings, banner, &info, outbox, true)?;
-        outlet = outlet.replace_sink(|recording| match recording {
-            Some(record) => Box::new(Tee::new(human, record)),
-            None => human,
+        // Until now only a recording, if any, saw events; the REPL's view joins it.
+        let recording = outlet.take_sink();
+        outlet.set_sink(if settings.output.record.is_some() {
+            Box::new(Tee::new(human, recording))
+        } else {
+            human
         });
         Some(handle)
     } else {

@@ -48,6 +48,37 @@ pub enum Kind {
     Pong,
 }
 
+impl Kind {
+    /// What kind `message` is; `None` for Close and raw frames.
+    pub fn of(message: &Message) -> Option<Kind> {
+        match message {
+            Message::Text(_) => Some(Kind::Text),
+            Message::Binary(_) => Some(Kind::Binary),
+            Message::Ping(_) => Some(Kind::Ping),
+            Message::Pong(_) => Some(Kind::Pong),
+            Message::Close(_) | Message::Frame(_) => None,
+        }
+    }
+}
+
+/// A message's payload, shared rather than copied; empty for Close and raw frames.
+pub fn payload_of(message: &Message) -> Bytes {
+    match message {
+        Message::Text(t) => Bytes::from(t.clone()),
+        Message::Binary(b) | Message::Ping(b) | Message::Pong(b) => b.clone(),
+        Message::Close(_) | Message::Frame(_) => Bytes::new(),
+    }
+}
+
+/// The payload size of a data message (text or binary); `None` for the others.
+pub fn data_len(message: &Message) -> Option<usize> {
+    match message {
+        Message::Text(t) => Some(t.len()),
+        Message::Binary(b) => Some(b.len()),
+        _ => None,
+    }
+}
+
 /// What was negotiated when the connection opened.
 #[derive(Debug, Clone)]
 pub struct HandshakeInfo {

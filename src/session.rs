@@ -31,10 +31,10 @@ use tungstenite::protocol::CloseFrame;
 use tungstenite::{Bytes, Message, WebSocket};
 
 use crate::connect::deflate::Failure;
-use crate::connect::{Connection, Tapped};
+use crate::connect::{describe_error, Connection, Tapped};
 use crate::ending::{EndedBy, Ending, WhyClosed};
 use crate::error::{Error, Result};
-use crate::event::{Command, Direction, Event, Kind};
+use crate::event::{data_len, payload_of, Command, Direction, Event, Kind};
 use crate::exec::{Pool, Reaction};
 use crate::feedback::{SilenceHint, Upload};
 use crate::mailbox::{Inbox, Received};
@@ -655,13 +655,7 @@ impl Session {
     }
 
     fn send_message(&mut self, link: &mut Link, message: Message, counted: bool) {
-        let kind = match &message {
-            Message::Text(_) => Some(Kind::Text),
-            Message::Binary(_) => Some(Kind::Binary),
-            Message::Ping(_) => Some(Kind::Ping),
-            Message::Pong(_) => Some(Kind::Pong),
-            Message::Close(_) | Message::Frame(_) => None,
-        };
+        let kind = Kind::of(&message);
         if counted && self.script.is_none() && matches!(kind, Some(Kind::Text | Kind::Binary)) {
             self.policy.on_sent(1);
         }
@@ -671,17 +665,16 @@ impl Session {
             .map(|kind| (kind, payload_of(&message)));
         // For --stats, payload bytes, without copying payloads (a ping's is kept
         // to match its pong).
-        let (data_len, ping) = match &message {
-            Message::Text(t) => (Some(t.len()), None),
-            Message::Binary(b) => (Some(b.len()), None),
-            Message::Ping(p) => (None, Some(p.clone())),
-            Message::Pong(_) | Message::Close(_) | Message::Frame(_) => (None, None),
+        let data = data_len(&message);
+        let ping = match &message {
+            Message::Ping(p) => Some(p.clone()),
+            _ => None,
         };
         // permessage-deflate compresses data messages here, before tungstenite.
         let (message, wire) = link.ws.get_mut().encode(message);
-        if data_len.is_some() {
+        if let Some(len) = data {
             // Progress counts what goes on the wire (compressed, if it is).
-            let on_wire = wire.map_or_else(|| payload_len(&message), |w| w.size as usize);
+            let on_wire = wire.map_or(len, |w| w.size as usize);
             self.upload.queued(on_wire, link.ws.get_ref().written());
         }
         if let Some((kind, payload)) = shown {
@@ -699,10 +692,10 @@ impl Session {
             Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {
                 self.set_write_blocked(link, true);
             }
-            Err(e) => link.write_error = Some(describe(&e)),
+            Err(e) => link.write_error = Some(describe_error(&e)),
         }
         if link.write_error.is_none() {
-            if let Some(len) = data_len {
+            if let Some(len) = data {
                 self.stats.sent_data(len);
             }
             if let Some(payload) = ping {
@@ -732,7 +725,7 @@ impl Session {
             Err(tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed) => {
                 self.set_write_blocked(link, false);
             }
-            Err(e) => link.write_error = Some(describe(&e)),
+            Err(e) => link.write_error = Some(describe_error(&e)),
         }
         self.report_frames(link);
     }
@@ -759,7 +752,7 @@ impl Session {
                 Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {
                     self.set_write_blocked(link, true);
                 }
-                Err(e) => link.write_error = Some(describe(&e)),
+                Err(e) => link.write_error = Some(describe_error(&e)),
             }
             self.report_frames(link);
         }
@@ -982,13 +975,7 @@ impl Session {
                 &lossy
             }
         };
-        let answer = self.opts.replies.iter().find_map(|(regex, reply)| {
-            let caps = regex.captures(text)?;
-            let mut expanded = String::new();
-            caps.expand(reply, &mut expanded);
-            Some(expanded)
-        });
-        if let Some(answer) = answer {
+        if let Some(answer) = reply_to(&self.opts.replies, text) {
             self.send_uncounted(link, Message::Text(answer.into()));
         }
     }
@@ -1173,7 +1160,7 @@ impl Session {
                 "protocol error",
                 format!("protocol error from the {peer}: {}", escape(&p.to_string())),
             )),
-            other => Err(Error::Runtime(describe(&other).into())),
+            other => Err(Error::Runtime(describe_error(&other).into())),
         }
     }
 
@@ -1218,25 +1205,13 @@ impl Session {
     }
 }
 
-fn payload_of(message: &Message) -> Bytes {
-    match message {
-        Message::Text(t) => Bytes::from(t.clone()),
-        Message::Binary(b) | Message::Ping(b) | Message::Pong(b) => b.clone(),
-        Message::Close(_) | Message::Frame(_) => Bytes::new(),
-    }
-}
-
-fn payload_len(message: &Message) -> usize {
-    match message {
-        Message::Text(t) => t.len(),
-        Message::Binary(b) => b.len(),
-        _ => 0,
-    }
-}
-
-fn describe(e: &tungstenite::Error) -> String {
-    match e {
-        tungstenite::Error::Io(io) => crate::connect::plain_io_message(io),
-        other => other.to_string(),
-    }
+/// `--reply REGEX REPLY`: the first rule whose regex matches `text`, its
+/// reply with `$1`-style references expanded.
+pub fn reply_to(replies: &[(regex::Regex, String)], text: &str) -> Option<String> {
+    replies.iter().find_map(|(regex, reply)| {
+        let caps = regex.captures(text)?;
+        let mut expanded = String::new();
+        caps.expand(reply, &mut expanded);
+        Some(expanded)
+    })
 }

@@ -308,6 +308,14 @@ fn websocket_config(max_message_size: usize) -> WebSocketConfig {
         .max_frame_size(Some(max_message_size))
 }
 
+/// A tungstenite error in the words of the rest of wsprobe's messages.
+pub fn describe_error(e: &tungstenite::Error) -> String {
+    match e {
+        tungstenite::Error::Io(io) => plain_io_message(io),
+        other => other.to_string(),
+    }
+}
+
 /// The handshake ran blocking with timeouts; the session polls a non-blocking socket.
 fn into_session_mode(tcp: &Transport) -> Result<()> {
     tcp.set_read_timeout(None)

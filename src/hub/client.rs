@@ -12,8 +12,8 @@ use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::protocol::CloseFrame;
 use tungstenite::{Bytes, Message, Utf8Bytes, WebSocket};
 
-use crate::connect::{Connection, Tapped};
-use crate::event::{HandshakeInfo, Wire};
+use crate::connect::{describe_error, Connection, Tapped};
+use crate::event::{data_len, payload_of, HandshakeInfo, Wire};
 
 /// Where a client's connection is.
 #[derive(Debug)]
@@ -136,13 +136,9 @@ impl Client {
         if self.write_error.is_some() {
             return None;
         }
-        let data = match &message {
-            Message::Text(t) => Some(t.len()),
-            Message::Binary(b) => Some(b.len()),
-            _ => None,
-        };
+        let data = data_len(&message);
         let (message, wire) = self.ws.get_mut().encode(message);
-        let on_wire = wire.map_or_else(|| payload_len(&message) as u64, |w| w.size);
+        let on_wire = wire.map_or_else(|| payload_of(&message).len() as u64, |w| w.size);
         self.handed += on_wire + FRAME_HEADER;
         if let Some(len) = data {
             self.messages_out += 1;
@@ -154,7 +150,7 @@ impl Client {
             Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {
                 self.write_blocked = true;
             }
-            Err(e) => self.write_error = Some(describe(&e)),
+            Err(e) => self.write_error = Some(describe_error(&e)),
         }
         wire
     }
@@ -172,7 +168,7 @@ impl Client {
             Err(tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed) => {
                 self.write_blocked = false;
             }
-            Err(e) => self.write_error = Some(describe(&e)),
+            Err(e) => self.write_error = Some(describe_error(&e)),
         }
         if !self.write_blocked {
             self.pings_while_blocked = 0;
@@ -194,7 +190,7 @@ impl Client {
                 Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {
                     self.write_blocked = true;
                 }
-                Err(e) => self.write_error = Some(describe(&e)),
+                Err(e) => self.write_error = Some(describe_error(&e)),
             }
         }
         self.phase = Phase::Closing { code, deadline };
@@ -306,22 +302,7 @@ impl Client {
                 reason: "protocol error",
                 why: format!("protocol error: {}", crate::text::escape(&p.to_string())),
             },
-            other => Incoming::Gone(describe(&other)),
+            other => Incoming::Gone(describe_error(&other)),
         })
-    }
-}
-
-fn payload_len(message: &Message) -> usize {
-    match message {
-        Message::Text(t) => t.len(),
-        Message::Binary(b) | Message::Ping(b) | Message::Pong(b) => b.len(),
-        Message::Close(_) | Message::Frame(_) => 0,
-    }
-}
-
-fn describe(e: &tungstenite::Error) -> String {
-    match e {
-        tungstenite::Error::Io(io) => crate::connect::plain_io_message(io),
-        other => other.to_string(),
     }
 }

@@ -29,7 +29,7 @@ use tungstenite::{Bytes, Message};
 use crate::connect::{ListenOptions, Listener, Upgrade, Upgrading};
 use crate::ending::{EndedBy, Ending, WhyClosed};
 use crate::error::{Error, Result};
-use crate::event::{Command, Direction, Event, Kind};
+use crate::event::{data_len, payload_of, Command, Direction, Event, Kind};
 use crate::exec::{Pool, Reaction};
 use crate::mailbox::{Inbox, Received};
 use crate::output::Outlet;
@@ -537,9 +537,7 @@ impl Hub {
             crate::text::count(clients.len() as u64, "client")
         );
         for c in clients {
-            let path = url::Url::parse(&c.info.url)
-                .map(|u| u.path().to_string())
-                .unwrap_or_else(|_| "/".into());
+            let path = crate::output::human::request_path(&c.info);
             table.push_str(&format!(
                 "\n  {:>3}  {:<21}  {:<12}  up {:<8}  in {} ({} B)  out {} ({} B)",
                 c.id,
@@ -563,22 +561,20 @@ impl Hub {
             return;
         }
         let mut wire = None;
-        let keys: Vec<usize> = self.conns.keys().copied().collect();
-        for key in keys {
-            if let Some(Conn::Client(client)) = self.conns.get_mut(&key) {
-                if client.refused || !client.is_open() {
-                    continue;
-                }
-                if let Some(w) = client.send(message.clone()) {
-                    wire = Some(w);
-                }
-                if let Some(len) = data_len(&message) {
-                    self.stats.sent_data(len);
-                }
+        for conn in self.conns.values_mut() {
+            let Conn::Client(client) = conn else { continue };
+            if client.refused || !client.is_open() {
+                continue;
+            }
+            if let Some(w) = client.send(message.clone()) {
+                wire = Some(w);
+            }
+            if let Some(len) = data_len(&message) {
+                self.stats.sent_data(len);
             }
         }
         if self.outlet.wants_outgoing() {
-            if let Some(kind) = kind_of(&message) {
+            if let Some(kind) = Kind::of(&message) {
                 let payload = payload_of(&message);
                 self.outlet.emit(&Event::Message {
                     dir: Direction::Out,
@@ -597,7 +593,7 @@ impl Hub {
         let shown = self
             .outlet
             .wants_outgoing()
-            .then(|| kind_of(&message).map(|k| (k, payload_of(&message))))
+            .then(|| Kind::of(&message).map(|k| (k, payload_of(&message))))
             .flatten();
         if let Some(len) = data_len(&message) {
             self.stats.sent_data(len);
@@ -692,7 +688,7 @@ impl Hub {
                 wire,
             } => self.on_data(client, payload, text, wire),
             Incoming::Ping(payload) => {
-                self.emit_in(id, Kind::Ping, &payload, wire_none(), at);
+                self.emit_in(id, Kind::Ping, &payload, None, at);
                 if client.is_open() && self.outlet.wants_outgoing() {
                     self.emit(
                         id,
@@ -706,7 +702,7 @@ impl Hub {
                     );
                 }
             }
-            Incoming::Pong(payload) => self.emit_in(id, Kind::Pong, &payload, wire_none(), at),
+            Incoming::Pong(payload) => self.emit_in(id, Kind::Pong, &payload, None, at),
             Incoming::Close { code, reason } => {
                 self.emit(
                     id,
@@ -785,13 +781,7 @@ impl Hub {
             return;
         }
         if client.is_open() {
-            let answer = self.opts.replies.iter().find_map(|(regex, reply)| {
-                let caps = regex.captures(as_text)?;
-                let mut expanded = String::new();
-                caps.expand(reply, &mut expanded);
-                Some(expanded)
-            });
-            if let Some(answer) = answer {
+            if let Some(answer) = crate::session::reply_to(&self.opts.replies, as_text) {
                 self.send_to(client, Message::Text(answer.into()));
             }
             if let Some(pool) = &mut self.exec {
@@ -1064,10 +1054,6 @@ impl Hub {
     }
 }
 
-fn wire_none() -> Option<crate::event::Wire> {
-    None
-}
-
 /// `client 3 disconnected: closed by the client (1000 bye); 2 messages in, 5 out`
 fn disconnected_line(client: &Client, how: &str) -> String {
     format!(
@@ -1077,30 +1063,4 @@ fn disconnected_line(client: &Client, how: &str) -> String {
         crate::text::count(client.messages_in, "message"),
         client.messages_out
     )
-}
-
-fn kind_of(message: &Message) -> Option<Kind> {
-    match message {
-        Message::Text(_) => Some(Kind::Text),
-        Message::Binary(_) => Some(Kind::Binary),
-        Message::Ping(_) => Some(Kind::Ping),
-        Message::Pong(_) => Some(Kind::Pong),
-        Message::Close(_) | Message::Frame(_) => None,
-    }
-}
-
-fn data_len(message: &Message) -> Option<usize> {
-    match message {
-        Message::Text(t) => Some(t.len()),
-        Message::Binary(b) => Some(b.len()),
-        _ => None,
-    }
-}
-
-fn payload_of(message: &Message) -> Bytes {
-    match message {
-        Message::Text(t) => Bytes::from(t.clone()),
-        Message::Binary(b) | Message::Ping(b) | Message::Pong(b) => b.clone(),
-        Message::Close(_) | Message::Frame(_) => Bytes::new(),
-    }
 }

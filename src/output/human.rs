@@ -329,11 +329,16 @@ impl<W: Write> Human<W> {
     }
 }
 
+/// The path a listener's client asked for (without the query).
+pub fn request_path(info: &HandshakeInfo) -> String {
+    url::Url::parse(&info.url)
+        .map(|u| u.path().to_string())
+        .unwrap_or_else(|_| "/".into())
+}
+
 /// `client 3 connected from 127.0.0.1:54012 (path /chat, subprotocol x)`
 pub fn client_connected(id: u32, info: &HandshakeInfo) -> String {
-    let path = url::Url::parse(&info.url)
-        .map(|u| u.path().to_string())
-        .unwrap_or_else(|_| "/".into());
+    let path = request_path(info);
     let subprotocol = info
         .subprotocol
         .as_deref()

@@ -46,18 +46,6 @@ impl Outlet {
         self.sink = sink;
     }
 
-    /// Put another sink in place: `wrap` gets the one so far unless it shows
-    /// nothing but a recording (`None` then: only the recording is passed on).
-    pub fn replace_sink(
-        mut self,
-        wrap: impl FnOnce(Option<Box<dyn Sink>>) -> Box<dyn Sink>,
-    ) -> Outlet {
-        let old = std::mem::replace(&mut self.sink, Box::new(super::Nothing));
-        self.sink = wrap(Some(old));
-        self.wants_outgoing = self.sink.wants_outgoing();
-        self
-    }
-
     /// Whether the sink shows what wsprobe sends (building those events costs).
     pub fn wants_outgoing(&self) -> bool {
         self.wants_outgoing
